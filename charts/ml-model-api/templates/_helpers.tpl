@@ -1,0 +1,70 @@
+{{/* The chart name, or nameOverride; the app.kubernetes.io/name label. */}}
+{{- define "ml-model-api.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The fully qualified app name: fullnameOverride, or release name (plus chart name unless it holds it). */}}
+{{- define "ml-model-api.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The chart name and version, for NOTES and humans. */}}
+{{- define "ml-model-api.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: name and instance only, because a selector cannot change after creation. */}}
+{{- define "ml-model-api.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ml-model-api.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+{{- end }}
+
+{{/* Common labels on every object; a digest-pinned image gets no version label. */}}
+{{- define "ml-model-api.labels" -}}
+{{ include "ml-model-api.selectorLabels" . }}
+{{- if not .Values.image.digest }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/component: {{ .Values.component | quote }}
+app.kubernetes.io/part-of: {{ .Values.partOf | default (include "ml-model-api.name" .) | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The ServiceAccount to use. */}}
+{{- define "ml-model-api.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "ml-model-api.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The image reference: repository@digest when pinned, else repository:tag (appVersion by default). */}}
+{{- define "ml-model-api.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Annotations of one object: commonAnnotations merged under the object's own (passed as .extra). */}}
+{{- define "ml-model-api.annotations" -}}
+{{- $annotations := merge (deepCopy (.extra | default dict)) .root.Values.commonAnnotations }}
+{{- with $annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

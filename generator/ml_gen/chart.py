@@ -1,0 +1,37 @@
+"""The ml-model-api Helm chart shipped inside the package: where it is, its metadata, export."""
+
+from __future__ import annotations
+
+import shutil
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ml_gen import yamlio
+from ml_gen.errors import OutputError
+
+CHART_NAME = "ml-model-api"
+
+
+def directory() -> Path:
+    """The chart's directory inside the installed package."""
+    return Path(str(resources.files("ml_gen").joinpath("chart")))
+
+
+@lru_cache(maxsize=1)
+def metadata() -> dict[str, Any]:
+    """Chart.yaml as data (name, version, appVersion)."""
+    return yamlio.load((directory() / "Chart.yaml").read_text("utf-8"))
+
+
+def export(target: str | Path) -> Path:
+    """Copy the chart to TARGET/ml-model-api; refuse to overwrite an existing directory."""
+    dest = Path(target) / CHART_NAME
+    if dest.exists():
+        raise OutputError(f"{dest}: already exists; remove it or choose another directory")
+    try:
+        shutil.copytree(directory(), dest)
+    except OSError as err:
+        raise OutputError(f"{dest}: cannot write the chart: {err}") from None
+    return dest

@@ -1,0 +1,140 @@
+"""The ml-gen command line: parse arguments, call the library, report errors and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ml_gen import __version__
+from ml_gen.errors import EXIT_FAILED, MlGenError
+
+CONFIG_HELP = "Model config file, or a directory searched for ml-model.yaml (repeatable). Default: ./ml-model.yaml."
+
+
+def _configs(configs: tuple[str, ...]) -> list[str]:
+    return list(configs) or ["ml-model.yaml"]
+
+
+def _fail(error: MlGenError) -> None:
+    click.echo(f"ml-gen: error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+class _Group(click.Group):
+    """Turns every MlGenError raised by a command into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except MlGenError as error:
+            _fail(error)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ml-gen")
+def main() -> None:
+    """Render one model config (ml-model.yaml) into Helm values and plain Kubernetes manifests.
+
+    Exit codes: 0 success, 1 check or validation failed, 2 bad usage or bad config.
+    """
+
+
+config_option = click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help=CONFIG_HELP)
+all_option = click.option("--all", "all_envs", is_flag=True, help="Every environment of each config.")
+
+
+@main.command()
+@click.argument("envs", nargs=-1)
+@all_option
+@config_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output root (default: the config's directory).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if files on disk are stale or missing.")
+def render(envs: tuple[str, ...], all_envs: bool, configs: tuple[str, ...], out: Path | None, check: bool) -> None:
+    """Write values/ENV.yaml and manifests/ENV/ for each environment."""
+    from ml_gen import project
+
+    plans = project.plan_all(project.load_all(_configs(configs)), envs, all_envs, out)
+    if check:
+        stale = [p for p in plans if any(p.changes())]
+        for p in stale:
+            click.echo(p.diff(), nl=False)
+        if stale:
+            click.echo(f"ml-gen: {len(stale)} output tree(s) out of date; run ml-gen render", err=True)
+            sys.exit(EXIT_FAILED)
+        click.echo(f"up to date: {sum(len(p.files) for p in plans)} files")
+        return
+    touched = project.write(plans)
+    total = sum(len(p.files) for p in plans)
+    click.echo(f"rendered {total} files ({len(touched)} written or removed)")
+
+
+@main.command()
+@click.argument("envs", nargs=-1)
+@all_option
+@config_option
+@click.option("--kube-version", default=None, help="Kubernetes version of the OpenAPI schemas (default: newest shipped).")
+@click.option("--server", is_flag=True, help="Also dry-run every object on a cluster with strict field validation.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig for --server (default: $KUBECONFIG).")
+@click.option("--context", "kube_context", help="Kubeconfig context for --server.")
+@click.option("--create-namespace", is_flag=True, help="With --server, create missing namespaces.")
+def validate(envs, all_envs, configs, kube_version, server, kubeconfig, kube_context, create_namespace) -> None:
+    """Check the config, the values and every rendered object (offline, or --server)."""
+    from ml_gen import project, validate as checks
+
+    loaded = project.load_all(_configs(configs))
+    rendered = [project.render_environment(c, e) for c in loaded for e in project.select_environments(c, envs, all_envs)]
+    report = checks.offline(rendered, kube_version)
+    if server:
+        from ml_gen import server as live
+
+        report += live.dry_run(rendered, kubeconfig, kube_context, create_namespace)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_option
+def envs(configs: tuple[str, ...]) -> None:
+    """List each config's environments and namespaces."""
+    from ml_gen import project
+
+    for config in project.load_all(_configs(configs)):
+        for env, settings in config.data["environments"].items():
+            click.echo(f"{config.file}\t{env}\t{settings['namespace']}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of ml-model.yaml."""
+    from ml_gen import config
+
+    click.echo(config.schema_text(), nl=False)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--config", "-c", "path", default="ml-model.yaml", type=click.Path(dir_okay=False, path_type=Path), help="File to create.")
+def init(name: str, path: Path) -> None:
+    """Write a commented starter config for the model server NAME."""
+    from ml_gen import starter
+
+    starter.write(name, path)
+    click.echo(f"wrote {path}; next: ml-gen render --all -c {path}")
+
+
+@main.group()
+def chart() -> None:
+    """The ml-model-api Helm chart shipped with ml-gen."""
+
+
+@chart.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def chart_export(directory: Path) -> None:
+    """Copy the chart to DIRECTORY/ml-model-api."""
+    from ml_gen import chart as chart_mod
+
+    click.echo(f"wrote {chart_mod.export(directory)}")

@@ -1,0 +1,169 @@
+"""Load a model config, check it against its schema and rules, and resolve environments."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+from ml_gen import rules, schema_errors
+from ml_gen.errors import ConfigError, UsageError
+from ml_gen.yamlio import Path, dotted, load_config_yaml
+
+DEFAULT_CONFIG = "ml-model.yaml"
+
+# The lowest layer under every environment; documented in the README's config reference.
+DEFAULTS: dict[str, Any] = {
+    "image": {"pullPolicy": "IfNotPresent"},
+    "port": 5000,
+    "replicas": 1,
+    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+    "gpu": 0,
+    "health": {"livenessPath": "/health", "readinessPath": "/health"},
+    "probes": {
+        "startup": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 30},
+        "liveness": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+        "readiness": {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
+    },
+    "autoscaling": {"enabled": False, "minReplicas": 2, "maxReplicas": 5},
+    "service": {"type": "ClusterIP", "port": 80},
+    "ingress": {"enabled": False, "path": "/", "pathType": "Prefix"},
+    "metrics": {"enabled": False, "path": "/metrics"},
+    "strategy": {"maxSurge": 1, "maxUnavailable": 0},
+    "podDisruptionBudget": {"enabled": True},
+    "terminationGracePeriodSeconds": 30,
+    "security": {
+        "restricted": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "allowLatestTag": False,
+    },
+}
+
+
+@lru_cache(maxsize=1)
+def schema_text() -> str:
+    """The JSON Schema of ml-model.yaml, as shipped in the package."""
+    return resources.files("ml_gen").joinpath("schema/ml-model.schema.json").read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(schema_text())
+
+
+@dataclass
+class Config:
+    """A schema-checked model config and where each of its fields was written."""
+
+    file: str
+    data: dict[str, Any]
+    lines: dict[Path, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def environments(self) -> list[str]:
+        return list(self.data["environments"])
+
+    @property
+    def directory(self) -> FsPath:
+        return FsPath(self.file).parent
+
+    def error(self, path: Path, message: str) -> ConfigError:
+        """A ConfigError for a field path, with the line it was written on."""
+        return ConfigError(self.file, dotted(path), message, self._line(path))
+
+    def _line(self, path: Path) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def resolve(self, env: str) -> EnvConfig:
+        """Merge the environment's overrides over the base and defaults, then check the result."""
+        if env not in self.data["environments"]:
+            known = ", ".join(self.environments)
+            raise UsageError(f"{self.file}: unknown environment '{env}' (known: {known})")
+        override = copy.deepcopy(self.data["environments"][env])
+        namespace = override.pop("namespace")
+        base = {k: v for k, v in self.data.items() if k not in ("name", "environments")}
+        settings = merge(merge(copy.deepcopy(DEFAULTS), copy.deepcopy(base)), override)
+        resolved = EnvConfig(self, env, namespace, settings, override)
+        rules.check(resolved)
+        return resolved
+
+
+@dataclass
+class EnvConfig:
+    """One environment's settings after merging: what values.build() turns into chart values."""
+
+    config: Config
+    env: str
+    namespace: str
+    settings: dict[str, Any]
+    override: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def error(self, *path: str | int, message: str) -> ConfigError:
+        """A ConfigError at the place a setting came from: the environment's override or the base."""
+        node: Any = self.override
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return self.config.error(tuple(path), message)
+            node = node[key]
+        return self.config.error(("environments", self.env, *path), message)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Maps merge deeply, lists and scalars replace; an image tag or digest replaces both."""
+    for key, value in override.items():
+        if key == "image" and isinstance(value, dict) and ("tag" in value or "digest" in value):
+            base.setdefault("image", {})
+            base["image"] = {k: v for k, v in base["image"].items() if k not in ("tag", "digest")}
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load(file: str | FsPath) -> Config:
+    """Read and schema-check a model config file."""
+    file = str(file)
+    try:
+        text = FsPath(file).read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "", "no such file (create one with 'ml-gen init NAME')") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(file, "", f"cannot read: {err}") from None
+    return parse(text, file)
+
+
+def parse(text: str, file: str = DEFAULT_CONFIG) -> Config:
+    """Parse and schema-check config text; `file` names it in messages."""
+    data, lines = load_config_yaml(text, file)
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "expected a mapping with name, image and environments", 1)
+    config = Config(file, data, lines)
+    problem = schema_errors.first_problem(schema(), data)
+    if problem:
+        path, message = problem
+        raise config.error(path, message)
+    for layer_path, layer in [((), data)] + [(("environments", e), o) for e, o in data["environments"].items()]:
+        image = layer.get("image", {})
+        if "tag" in image and "digest" in image:
+            raise config.error(layer_path + ("image",), "give either image.tag or image.digest, not both")
+    return config

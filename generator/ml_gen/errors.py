@@ -1,0 +1,42 @@
+"""The exception tree: every failure ml-gen reports to a user is an MlGenError."""
+
+from __future__ import annotations
+
+EXIT_FAILED = 1
+"""A check or validation found a problem."""
+EXIT_USAGE = 2
+"""Bad usage or a bad config."""
+
+
+class MlGenError(Exception):
+    """Base class; the CLI prints ``str(error)`` and exits with ``exit_code``."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(MlGenError):
+    """A model config is unreadable or invalid; carries file, line and field path."""
+
+    def __init__(self, file: str, path: str, message: str, line: int | None = None):
+        self.file, self.path, self.message, self.line = file, path, message, line
+        where = f"{file}:{line}" if line else file
+        field = f" {path}:" if path else ""
+        super().__init__(f"{where}:{field} {message}")
+
+
+class UsageError(MlGenError):
+    """The command line asks for something that cannot be done (unknown environment, ...)."""
+
+
+class OutputError(MlGenError):
+    """The output tree cannot be written; nothing was changed."""
+
+
+class TemplateError(MlGenError):
+    """A template failed to render (a bug in ml-gen, reported with template file and line)."""
+
+
+class ValidationFailed(MlGenError):
+    """Validation found problems in the rendered objects."""
+
+    exit_code = EXIT_FAILED

@@ -1,0 +1,101 @@
+"""Whole runs: find configs, resolve the asked-for environments, and plan, write or check output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ml_gen import config as config_mod
+from ml_gen import render, values
+from ml_gen.config import Config
+from ml_gen.errors import UsageError
+from ml_gen.output import Plan, commit, preflight
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Config files named on the command line: files as given, directories searched for ml-model.yaml."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            below = sorted(p for p in path.rglob(config_mod.DEFAULT_CONFIG) if ".git" not in p.parts)
+            if not below:
+                raise UsageError(f"{path}: no {config_mod.DEFAULT_CONFIG} found below this directory")
+            found += below
+        else:
+            found.append(path)
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return [Path(p) for p in unique]
+
+
+def load_all(paths: Iterable[str | Path]) -> list[Config]:
+    """Load and schema-check every config before anything is rendered."""
+    return [config_mod.load(_display(path)) for path in discover(paths)]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def select_environments(config: Config, envs: Iterable[str], all_envs: bool) -> list[str]:
+    """The environments a command acts on: --all, or the names given (each must exist)."""
+    names = list(envs)
+    if all_envs and names:
+        raise UsageError("give environment names or --all, not both")
+    if all_envs:
+        return config.environments
+    if not names:
+        raise UsageError(f"name an environment ({', '.join(config.environments)}) or use --all")
+    for env in names:
+        if env not in config.data["environments"]:
+            raise UsageError(
+                f"{config.file}: unknown environment '{env}' (known: {', '.join(config.environments)})"
+            )
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class Rendered:
+    """One environment of one config, rendered in memory."""
+
+    config: Config
+    env: str
+    namespace: str
+    values: dict
+    objects: list[dict]
+
+
+def render_environment(config: Config, env: str) -> Rendered:
+    """Resolve, build values and render objects for one environment."""
+    resolved = config.resolve(env)
+    chart_values = values.build(resolved)
+    objects = render.objects(chart_values, config.name, resolved.namespace)
+    return Rendered(config, env, resolved.namespace, chart_values, objects)
+
+
+def plan(config: Config, envs: list[str], out: Path | None = None) -> Plan:
+    """Every file of the given environments of one config, under `out` (default: beside the config)."""
+    result = Plan(Path(out) if out is not None else config.directory)
+    for env in envs:
+        rendered = render_environment(config, env)
+        result.add_environment(Path(config.file).name, env, rendered.values, rendered.objects)
+    return result
+
+
+def plan_all(configs: list[Config], envs: Iterable[str], all_envs: bool, out: Path | None) -> list[Plan]:
+    """Plans for every config; with --out, only one config is allowed."""
+    if out is not None and len(configs) > 1:
+        raise UsageError("--out works with one config; several configs each render beside their own file")
+    plans = [plan(c, select_environments(c, envs, all_envs), out) for c in configs]
+    for p in plans:
+        preflight(p.root)
+    return plans
+
+
+def write(plans: list[Plan]) -> list[Path]:
+    """Write all plans as one transaction."""
+    return commit(plans)

@@ -1,0 +1,146 @@
+"""Checks a schema cannot express, run on each environment after merging."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ml_gen.config import EnvConfig
+
+MIN_RESTRICTED_ID = 10000
+MODEL_ENV = {"name": "MODEL_NAME", "version": "MODEL_VERSION", "uri": "MODEL_URI", "framework": "MODEL_FRAMEWORK"}
+
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_SUFFIXES = {
+    "": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}
+_QUANTITY = re.compile(r"(?P<num>\d+(\.\d*)?|\.\d+)(?P<suffix>[eE][+-]?\d+|[a-zA-Z]*)\Z")
+
+
+def quantity(value: str | int | float) -> Decimal:
+    """The numeric value of a Kubernetes quantity (already pattern-checked by the schema)."""
+    match = _QUANTITY.match(str(value))
+    if not match:
+        raise ValueError(f"not a quantity: {value!r}")
+    number, suffix = Decimal(match["num"]), match["suffix"]
+    if suffix[:1] in ("e", "E"):
+        return number * Decimal(10) ** int(suffix[1:])
+    return number * _SUFFIXES[suffix]
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why `key` is not a valid Kubernetes label or annotation key, or None."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"invalid key prefix '{prefix}' (a DNS subdomain)"
+    if not _LABEL_NAME.match(name):
+        return f"invalid key '{key}' (a name of at most 63 letters, digits, '-', '_', '.', alphanumeric at both ends)"
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why `value` is not a valid Kubernetes label value, or None."""
+    if value == "" or _LABEL_NAME.match(value):
+        return None
+    return f"invalid label value '{value}' (at most 63 letters, digits, '-', '_', '.', alphanumeric at both ends)"
+
+
+def check(env: EnvConfig) -> None:
+    """Raise a ConfigError for the first rule the merged settings break."""
+    s = env.settings
+    for checker in (_image, _replicas, _resources, _env_names, _security, _probes, _pdb, _labels):
+        checker(env, s)
+
+
+def _image(env: EnvConfig, s: dict) -> None:
+    image = s.get("image", {})
+    if "tag" not in image and "digest" not in image:
+        raise env.error("image", message="needs image.tag or image.digest")
+    if image.get("tag") == "latest" and not s["security"]["allowLatestTag"]:
+        raise env.error(
+            "image", "tag", message="the tag 'latest' is not reproducible; pin a version, use a digest, "
+            "or set security.allowLatestTag: true for this environment"
+        )
+
+
+def _replicas(env: EnvConfig, s: dict) -> None:
+    hpa = s["autoscaling"]
+    if hpa["enabled"] and hpa["minReplicas"] > hpa["maxReplicas"]:
+        raise env.error(
+            "autoscaling", "minReplicas",
+            message=f"minReplicas ({hpa['minReplicas']}) is greater than maxReplicas ({hpa['maxReplicas']})",
+        )
+
+
+def _resources(env: EnvConfig, s: dict) -> None:
+    requests, limits = s["resources"].get("requests", {}), s["resources"].get("limits", {})
+    for name in sorted(set(requests) & set(limits)):
+        if quantity(requests[name]) > quantity(limits[name]):
+            raise env.error(
+                "resources", "requests", name,
+                message=f"request {requests[name]} is above the limit {limits[name]}",
+            )
+    for name in ("cpu", "memory"):
+        if name not in requests:
+            raise env.error("resources", "requests", message=f"needs a {name} request")
+
+
+def _env_names(env: EnvConfig, s: dict) -> None:
+    plain, secret = s.get("env", {}), s.get("secretEnv", {})
+    for name in sorted(set(plain) & set(secret)):
+        raise env.error("secretEnv", name, message=f"'{name}' is also set in env; give it once")
+    for field, var in MODEL_ENV.items():
+        if field in s.get("model", {}) and (var in plain or var in secret):
+            where = "env" if var in plain else "secretEnv"
+            raise env.error(where, var, message=f"'{var}' is set by ml-gen from model.{field}")
+
+
+def _security(env: EnvConfig, s: dict) -> None:
+    sec = s["security"]
+    if not sec["restricted"]:
+        return
+    for key in ("runAsUser", "runAsGroup"):
+        if sec[key] < MIN_RESTRICTED_ID:
+            raise env.error(
+                "security", key,
+                message=f"must be at least {MIN_RESTRICTED_ID} under the restricted profile "
+                "(set security.restricted: false to opt out)",
+            )
+    if sec["privileged"]:
+        raise env.error("security", "privileged", message="needs security.restricted: false (an explicit opt-out)")
+
+
+def _probes(env: EnvConfig, s: dict) -> None:
+    for probe in ("startup", "liveness"):
+        if s["probes"][probe].get("successThreshold", 1) != 1:
+            raise env.error("probes", probe, "successThreshold", message="must be 1 for liveness and startup probes")
+
+
+def _pdb(env: EnvConfig, s: dict) -> None:
+    pdb = s["podDisruptionBudget"]
+    if "minAvailable" in pdb and "maxUnavailable" in pdb:
+        raise env.error("podDisruptionBudget", message="give minAvailable or maxUnavailable, not both")
+
+
+def _labels(env: EnvConfig, s: dict) -> None:
+    for field in ("labels", "nodeSelector"):
+        for key, value in s.get(field, {}).items():
+            problem = label_key_problem(key) or label_value_problem(value)
+            if field == "labels" and key.startswith("app.kubernetes.io/"):
+                problem = f"'{key}' is set by ml-gen"
+            if problem:
+                raise env.error(field, key, message=problem)
+    for field in ("annotations",):
+        for key in s.get(field, {}):
+            problem = label_key_problem(key)
+            if problem:
+                raise env.error(field, key, message=problem)
+    for field in ("service", "ingress"):
+        for key in s[field].get("annotations", {}):
+            problem = label_key_problem(key)
+            if problem:
+                raise env.error(field, "annotations", key, message=problem)

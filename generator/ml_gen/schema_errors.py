@@ -1,0 +1,109 @@
+"""Turn JSON Schema violations into one plain-language message with a field path."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from ml_gen.yamlio import Path
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+}
+
+
+def first_problem(schema: dict[str, Any], data: Any) -> tuple[Path, str] | None:
+    """The most specific schema violation in `data`, as (field path, message), or None."""
+    import jsonschema  # imported here: only configs need it, not --help
+
+    validator = jsonschema.Draft202012Validator(schema, format_checker=None)
+    errors = list(validator.iter_errors(data))
+    if not errors:
+        return None
+    leaves = [leaf for error in errors for leaf in _leaves(error)]
+    leaf = min(leaves, key=lambda e: (len(_relevance_path(e)) * -1, _order(e)))
+    return describe(leaf)
+
+
+def _leaves(error: Any) -> list[Any]:
+    """The deepest sub-errors of an error (anyOf/oneOf and friends nest theirs in `context`)."""
+    if not error.context:
+        return [error]
+    return [leaf for sub in error.context for leaf in _leaves(sub)]
+
+
+def _relevance_path(error: Any) -> Path:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        path += ("?",)
+    return path
+
+
+def _order(error: Any) -> tuple[int, str]:
+    return (0 if error.validator in ("additionalProperties", "required", "type") else 1, error.validator)
+
+
+def describe(error: Any) -> tuple[Path, str]:
+    """A field path and a message for one jsonschema ValidationError."""
+    path: Path = tuple(error.absolute_path)
+    kind, value, schema = error.validator, error.instance, error.schema
+    if kind == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        unknown = sorted(k for k in value if k not in known)
+        key = unknown[0]
+        hint = difflib.get_close_matches(key, known, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(known)})"
+        return path + (key,), f"unknown key '{key}'{suggestion}"
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in value]
+        return path, f"missing required key '{missing[0]}'"
+    if kind == "type":
+        expected = error.validator_value
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))
+        extra = ""
+        if "secret" in schema.get("properties", {}):
+            extra = " ({secret: NAME, key: KEY}); literal secret values are never accepted"
+        elif isinstance(value, bool) and "string" in str(expected):
+            extra = " (YAML reads yes/no/on/off/true/false as booleans: quote the value)"
+        elif isinstance(value, (int, float)) and "string" in str(expected):
+            extra = " (quote the value)"
+        return path, f"expected {names}{extra}, got {_show(value)}"
+    if "propertyNames" in error.schema_path:
+        return path + (value,), f"invalid name '{value}': {_rule(error)}"
+    if kind == "pattern":
+        return path, f"{_show(value)} is not valid: {schema.get('description', 'must match ' + schema['pattern'])}"
+    if kind in ("minimum", "maximum"):
+        word = "at least" if kind == "minimum" else "at most"
+        return path, f"must be {word} {error.validator_value}, got {_show(value)}"
+    if kind == "maxLength":
+        return path, f"{_show(value)} is longer than {error.validator_value} characters"
+    if kind == "minLength":
+        return path, "must not be empty"
+    if kind == "enum":
+        return path, f"{_show(value)} is not one of: {', '.join(map(str, error.validator_value))}"
+    if kind == "minProperties":
+        return path, "needs at least one entry"
+    return path, error.message
+
+
+def _rule(error: Any) -> str:
+    if error.validator == "pattern":
+        return f"must match {error.validator_value}"
+    if error.validator == "maxLength":
+        return f"at most {error.validator_value} characters"
+    return error.message
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return str(value)

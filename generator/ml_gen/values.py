@@ -1,0 +1,182 @@
+"""EnvConfig -> chart values: the one place where deployment policy is decided."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ml_gen.config import EnvConfig
+from ml_gen.rules import MODEL_ENV
+
+SCHEMA_LINE = "# yaml-language-server: $schema=../charts/ml-model-api/values.schema.json"
+CONFIG_MOUNT = "/etc/ml-model"
+MODEL_ANNOTATION_PREFIX = "ml-gen.dev/model-"
+
+
+def build(env: EnvConfig) -> dict[str, Any]:
+    """The chart values for one environment; ml-gen's manifests and the chart both render these."""
+    s = env.settings
+    image = s["image"]
+    hpa = s["autoscaling"]
+    most_replicas = hpa["maxReplicas"] if hpa["enabled"] else s["replicas"]
+    values: dict[str, Any] = {
+        "nameOverride": env.name,
+        "fullnameOverride": env.name,
+        "component": "model-server",
+        "partOf": s.get("partOf", env.name),
+        "commonLabels": _sorted(s.get("labels", {})),
+        "commonAnnotations": _sorted(s.get("annotations", {})),
+        "image": {
+            "repository": image["repository"],
+            "tag": image.get("tag", ""),
+            "digest": image.get("digest", ""),
+            "pullPolicy": image["pullPolicy"],
+        },
+        "imagePullSecrets": [{"name": n} for n in s.get("imagePullSecrets", [])],
+        "replicaCount": s["replicas"],
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": dict(s["strategy"])},
+        "serviceAccount": {"create": True, "automount": False, "annotations": {}, "name": ""},
+        "podLabels": {},
+        "podAnnotations": _pod_annotations(s),
+        "podSecurityContext": _pod_security_context(s["security"]),
+        "securityContext": _container_security_context(s["security"]),
+        "containerPort": s["port"],
+        "metricsPort": _metrics_port(s),
+        "env": _env(s),
+        "configFiles": _sorted(s.get("configFiles", {})),
+        "service": {"type": s["service"]["type"], "port": s["service"]["port"],
+                    "annotations": _sorted(s["service"].get("annotations", {}))},
+        "ingress": _ingress(s["ingress"]),
+        "resources": _resources(s),
+        "startupProbe": _probe(s["health"]["livenessPath"], s["probes"]["startup"]),
+        "livenessProbe": _probe(s["health"]["livenessPath"], s["probes"]["liveness"]),
+        "readinessProbe": _probe(s["health"]["readinessPath"], s["probes"]["readiness"]),
+        "autoscaling": _autoscaling(hpa),
+        "podDisruptionBudget": _pdb(s["podDisruptionBudget"], most_replicas),
+        "topologySpread": {
+            "enabled": most_replicas > 1,
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+        },
+        "nodeSelector": _sorted(s.get("nodeSelector", {})),
+        "tolerations": [dict(t) for t in s.get("tolerations", [])],
+        "affinity": {},
+        "terminationGracePeriodSeconds": s["terminationGracePeriodSeconds"],
+        "tests": {"enabled": True, "healthPath": s["health"]["readinessPath"]},
+    }
+    return values
+
+
+def _sorted(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: mapping[key] for key in sorted(mapping)}
+
+
+def _pod_annotations(s: dict[str, Any]) -> dict[str, str]:
+    annotations = {MODEL_ANNOTATION_PREFIX + k: v for k, v in s.get("model", {}).items()}
+    if s["metrics"]["enabled"]:
+        annotations.update({
+            "prometheus.io/scrape": "true",
+            "prometheus.io/path": s["metrics"]["path"],
+            "prometheus.io/port": str(s["metrics"].get("port", s["port"])),
+        })
+    if s.get("configFiles"):
+        canonical = json.dumps(s["configFiles"], sort_keys=True, ensure_ascii=False).encode()
+        annotations["checksum/config"] = hashlib.sha256(canonical).hexdigest()
+    return _sorted(annotations)
+
+
+def _pod_security_context(sec: dict[str, Any]) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "runAsNonRoot": sec["runAsUser"] != 0,
+        "runAsUser": sec["runAsUser"],
+        "runAsGroup": sec["runAsGroup"],
+        "fsGroup": sec["runAsGroup"],
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    return context
+
+
+def _container_security_context(sec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": bool(sec["privileged"]),
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": bool(sec["privileged"]),
+        "readOnlyRootFilesystem": sec["readOnlyRootFilesystem"],
+        "runAsNonRoot": sec["runAsUser"] != 0,
+        "runAsUser": sec["runAsUser"],
+        "runAsGroup": sec["runAsGroup"],
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _metrics_port(s: dict[str, Any]) -> int | None:
+    port = s["metrics"].get("port")
+    return port if s["metrics"]["enabled"] and port and port != s["port"] else None
+
+
+def _env(s: dict[str, Any]) -> list[dict[str, Any]]:
+    variables: dict[str, dict[str, Any]] = {}
+    for field, var in MODEL_ENV.items():
+        if field in s.get("model", {}):
+            variables[var] = {"name": var, "value": s["model"][field]}
+    for name, value in s.get("env", {}).items():
+        variables[name] = {"name": name, "value": value}
+    for name, ref in s.get("secretEnv", {}).items():
+        key_ref = {"name": ref["secret"], "key": ref["key"]}
+        if "optional" in ref:
+            key_ref["optional"] = ref["optional"]
+        variables[name] = {"name": name, "valueFrom": {"secretKeyRef": key_ref}}
+    return [variables[name] for name in sorted(variables)]
+
+
+def _ingress(ingress: dict[str, Any]) -> dict[str, Any]:
+    host = ingress.get("host")
+    rule: dict[str, Any] = {"host": host} if host else {}
+    rule["paths"] = [{"path": ingress["path"], "pathType": ingress["pathType"]}]
+    tls = []
+    if ingress.get("tlsSecret"):
+        tls.append({"secretName": ingress["tlsSecret"], "hosts": [host] if host else []})
+    return {
+        "enabled": ingress["enabled"],
+        "className": ingress.get("className", ""),
+        "annotations": _sorted(ingress.get("annotations", {})),
+        "hosts": [rule],
+        "tls": tls,
+    }
+
+
+def _resources(s: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in ("requests", "limits"):
+        given = {k: str(v) for k, v in s["resources"].get(kind, {}).items()}
+        if s["gpu"]:
+            given["nvidia.com/gpu"] = str(s["gpu"])
+        if given:
+            out[kind] = _sorted(given)
+    return out
+
+
+def _probe(path: str, timing: dict[str, Any]) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http"}, **_sorted(timing)}
+
+
+def _autoscaling(hpa: dict[str, Any]) -> dict[str, Any]:
+    out = {"enabled": hpa["enabled"], "minReplicas": hpa["minReplicas"], "maxReplicas": hpa["maxReplicas"]}
+    cpu = hpa.get("targetCPUUtilizationPercentage")
+    memory = hpa.get("targetMemoryUtilizationPercentage")
+    if cpu is None and memory is None:
+        cpu = 80
+    out["targetCPUUtilizationPercentage"] = cpu
+    out["targetMemoryUtilizationPercentage"] = memory
+    return out
+
+
+def _pdb(pdb: dict[str, Any], most_replicas: int) -> dict[str, Any]:
+    min_available = pdb.get("minAvailable")
+    return {
+        "enabled": pdb["enabled"] and most_replicas > 1,
+        "minAvailable": min_available,
+        "maxUnavailable": None if min_available is not None else pdb.get("maxUnavailable", 1),
+    }

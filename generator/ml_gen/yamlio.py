@@ -1,0 +1,115 @@
+"""YAML in and out: loading with line numbers and duplicate-key checks, one canonical dumper."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from ml_gen.errors import ConfigError
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_constructor = yaml.constructor.SafeConstructor()
+
+Path = tuple  # a field path: keys and list indexes
+
+
+def load_config_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
+    """Parse one YAML document; return the data and a map of field path -> 1-based line."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(file, "", f"YAML syntax error: {err.problem or err}", line) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(file, "", f"YAML error: {err}") from None
+    lines: dict[Path, int] = {}
+    if node is None:
+        return None, lines
+    return _build(node, (), lines, file), lines
+
+
+def _build(node: yaml.Node, path: Path, lines: dict[Path, int], file: str) -> Any:
+    """Turn a composed node into plain data, recording lines and rejecting duplicate keys."""
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(file, _dotted(path), "YAML merge keys (<<) are not supported", line)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(file, _dotted(path), "mapping keys must be plain strings", line)
+            key = _scalar(key_node, path, file)
+            if key in out:
+                first = lines.get(path + (key,))
+                raise ConfigError(file, _dotted(path + (key,)), f"duplicate key (first defined on line {first})", line)
+            lines[path + (key,)] = line
+            out[key] = _build(value_node, path + (key,), lines, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            lines[path + (index,)] = item.start_mark.line + 1
+            items.append(_build(item, path + (index,), lines, file))
+        return items
+    return _scalar(node, path, file)
+
+
+def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as err:
+        raise ConfigError(file, _dotted(path), f"unsupported YAML value: {err.problem}", node.start_mark.line + 1) from None
+
+
+def _dotted(path: Path) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
+
+
+dotted = _dotted
+
+# Strings that may be written without quotes: they start with a letter, '_' or '/', use only
+# a small safe alphabet, and are not a word that some YAML parser (1.1 or 1.2, PyYAML or Go)
+# reads as a boolean or null. Every other string is double-quoted, so it stays a string.
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*\Z")
+_SPECIAL_WORDS = {
+    "y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf", "none",
+}
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    plain = _PLAIN.match(value) is not None and value.lower() not in _SPECIAL_WORDS
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+
+
+class CanonicalDumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    """SafeDumper (libyaml when present) that quotes every string that could be misread."""
+
+
+CanonicalDumper.add_representer(str, _represent_str)
+
+
+def dump(data: Any) -> str:
+    """Serialise one document the same way on every run and machine."""
+    return yaml.dump(
+        data,
+        Dumper=CanonicalDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 30,
+        indent=2,
+    )
+
+
+def load(text: str) -> Any:
+    """Parse YAML text produced by ml-gen's own templates (trusted, no line tracking)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def load_all(text: str) -> list[Any]:
+    """Parse a multi-document YAML stream, dropping empty documents."""
+    return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
