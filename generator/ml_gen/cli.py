@@ -49,7 +49,9 @@ all_option = click.option("--all", "all_envs", is_flag=True, help="Every environ
 @click.argument("envs", nargs=-1)
 @all_option
 @config_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output root (default: the config's directory).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Output root (default: the config's directory)."
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if files on disk are stale or missing.")
 def render(envs: tuple[str, ...], all_envs: bool, configs: tuple[str, ...], out: Path | None, check: bool) -> None:
     """Write values/ENV.yaml and manifests/ENV/ for each environment."""
@@ -74,17 +76,22 @@ def render(envs: tuple[str, ...], all_envs: bool, configs: tuple[str, ...], out:
 @click.argument("envs", nargs=-1)
 @all_option
 @config_option
-@click.option("--kube-version", default=None, help="Kubernetes version of the OpenAPI schemas (default: newest shipped).")
+@click.option(
+    "--kube-version", default=None, help="Kubernetes version of the OpenAPI schemas (default: newest shipped)."
+)
 @click.option("--server", is_flag=True, help="Also dry-run every object on a cluster with strict field validation.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig for --server (default: $KUBECONFIG).")
 @click.option("--context", "kube_context", help="Kubeconfig context for --server.")
 @click.option("--create-namespace", is_flag=True, help="With --server, create missing namespaces.")
 def validate(envs, all_envs, configs, kube_version, server, kubeconfig, kube_context, create_namespace) -> None:
     """Check the config, the values and every rendered object (offline, or --server)."""
-    from ml_gen import project, validate as checks
+    from ml_gen import project
+    from ml_gen import validate as checks
 
     loaded = project.load_all(_configs(configs))
-    rendered = [project.render_environment(c, e) for c in loaded for e in project.select_environments(c, envs, all_envs)]
+    rendered = [
+        project.render_environment(c, e) for c in loaded for e in project.select_environments(c, envs, all_envs)
+    ]
     report = checks.offline(rendered, kube_version)
     if server:
         from ml_gen import server as live
@@ -117,7 +124,14 @@ def schema() -> None:
 
 @main.command()
 @click.argument("name")
-@click.option("--config", "-c", "path", default="ml-model.yaml", type=click.Path(dir_okay=False, path_type=Path), help="File to create.")
+@click.option(
+    "--config",
+    "-c",
+    "path",
+    default="ml-model.yaml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to create.",
+)
 def init(name: str, path: Path) -> None:
     """Write a commented starter config for the model server NAME."""
     from ml_gen import starter

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from ml_gen import config as config_mod
 from ml_gen import render, values
@@ -52,9 +52,7 @@ def select_environments(config: Config, envs: Iterable[str], all_envs: bool) -> 
         raise UsageError(f"name an environment ({', '.join(config.environments)}) or use --all")
     for env in names:
         if env not in config.data["environments"]:
-            raise UsageError(
-                f"{config.file}: unknown environment '{env}' (known: {', '.join(config.environments)})"
-            )
+            raise UsageError(f"{config.file}: unknown environment '{env}' (known: {', '.join(config.environments)})")
     return list(dict.fromkeys(names))
 
 

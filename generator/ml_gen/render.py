@@ -78,7 +78,9 @@ def context(values: dict[str, Any], release: str, namespace: str) -> dict[str, A
         "fullname": fullname,
         "labels": labels,
         "selector_labels": selector,
-        "service_account_name": (account.get("name") or fullname) if account["create"] else (account.get("name") or "default"),
+        "service_account_name": (account.get("name") or fullname)
+        if account["create"]
+        else (account.get("name") or "default"),
         "image": image_reference(image, meta["appVersion"]),
         "annotations": lambda extra=None: {**common, **(extra or {})},
         "config_mount": "/etc/ml-model",

@@ -14,9 +14,21 @@ MODEL_ENV = {"name": "MODEL_NAME", "version": "MODEL_VERSION", "uri": "MODEL_URI
 
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
-_SUFFIXES = {
-    "": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+_SUFFIXES: dict[str, Decimal | int] = {
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
 }
 _QUANTITY = re.compile(r"(?P<num>\d+(\.\d*)?|\.\d+)(?P<suffix>[eE][+-]?\d+|[a-zA-Z]*)\Z")
 
@@ -62,8 +74,10 @@ def _image(env: EnvConfig, s: dict) -> None:
         raise env.error("image", message="needs image.tag or image.digest")
     if image.get("tag") == "latest" and not s["security"]["allowLatestTag"]:
         raise env.error(
-            "image", "tag", message="the tag 'latest' is not reproducible; pin a version, use a digest, "
-            "or set security.allowLatestTag: true for this environment"
+            "image",
+            "tag",
+            message="the tag 'latest' is not reproducible; pin a version, use a digest, "
+            "or set security.allowLatestTag: true for this environment",
         )
 
 
@@ -71,7 +85,8 @@ def _replicas(env: EnvConfig, s: dict) -> None:
     hpa = s["autoscaling"]
     if hpa["enabled"] and hpa["minReplicas"] > hpa["maxReplicas"]:
         raise env.error(
-            "autoscaling", "minReplicas",
+            "autoscaling",
+            "minReplicas",
             message=f"minReplicas ({hpa['minReplicas']}) is greater than maxReplicas ({hpa['maxReplicas']})",
         )
 
@@ -81,7 +96,9 @@ def _resources(env: EnvConfig, s: dict) -> None:
     for name in sorted(set(requests) & set(limits)):
         if quantity(requests[name]) > quantity(limits[name]):
             raise env.error(
-                "resources", "requests", name,
+                "resources",
+                "requests",
+                name,
                 message=f"request {requests[name]} is above the limit {limits[name]}",
             )
     for name in ("cpu", "memory"):
@@ -106,7 +123,8 @@ def _security(env: EnvConfig, s: dict) -> None:
     for key in ("runAsUser", "runAsGroup"):
         if sec[key] < MIN_RESTRICTED_ID:
             raise env.error(
-                "security", key,
+                "security",
+                key,
                 message=f"must be at least {MIN_RESTRICTED_ID} under the restricted profile "
                 "(set security.restricted: false to opt out)",
             )

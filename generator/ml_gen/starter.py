@@ -54,8 +54,12 @@ environments:
 def write(name: str, path: Path) -> None:
     """Create PATH with a starter config for NAME; never overwrite."""
     if not _NAME.match(name):
-        raise ConfigError(str(path), "name", f"'{name}' is not a DNS-1035 label of at most 53 characters "
-                          "(lower-case letters, digits and '-', starting with a letter)")
+        raise ConfigError(
+            str(path),
+            "name",
+            f"'{name}' is not a DNS-1035 label of at most 53 characters "
+            "(lower-case letters, digits and '-', starting with a letter)",
+        )
     text = TEMPLATE.format(name=name)
     config.parse(text, str(path))
     try:

@@ -45,8 +45,11 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "metricsPort": _metrics_port(s),
         "env": _env(s),
         "configFiles": _sorted(s.get("configFiles", {})),
-        "service": {"type": s["service"]["type"], "port": s["service"]["port"],
-                    "annotations": _sorted(s["service"].get("annotations", {}))},
+        "service": {
+            "type": s["service"]["type"],
+            "port": s["service"]["port"],
+            "annotations": _sorted(s["service"].get("annotations", {})),
+        },
         "ingress": _ingress(s["ingress"]),
         "resources": _resources(s),
         "startupProbe": _probe(s["health"]["livenessPath"], s["probes"]["startup"]),
@@ -76,11 +79,13 @@ def _sorted(mapping: dict[str, Any]) -> dict[str, Any]:
 def _pod_annotations(s: dict[str, Any]) -> dict[str, str]:
     annotations = {MODEL_ANNOTATION_PREFIX + k: v for k, v in s.get("model", {}).items()}
     if s["metrics"]["enabled"]:
-        annotations.update({
-            "prometheus.io/scrape": "true",
-            "prometheus.io/path": s["metrics"]["path"],
-            "prometheus.io/port": str(s["metrics"].get("port", s["port"])),
-        })
+        annotations.update(
+            {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/path": s["metrics"]["path"],
+                "prometheus.io/port": str(s["metrics"].get("port", s["port"])),
+            }
+        )
     if s.get("configFiles"):
         canonical = json.dumps(s["configFiles"], sort_keys=True, ensure_ascii=False).encode()
         annotations["checksum/config"] = hashlib.sha256(canonical).hexdigest()

@@ -62,7 +62,9 @@ def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
     try:
         return _constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as err:
-        raise ConfigError(file, _dotted(path), f"unsupported YAML value: {err.problem}", node.start_mark.line + 1) from None
+        raise ConfigError(
+            file, _dotted(path), f"unsupported YAML value: {err.problem}", node.start_mark.line + 1
+        ) from None
 
 
 def _dotted(path: Path) -> str:
@@ -76,7 +78,18 @@ dotted = _dotted
 # reads as a boolean or null. Every other string is double-quoted, so it stays a string.
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*\Z")
 _SPECIAL_WORDS = {
-    "y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf", "none",
+    "y",
+    "n",
+    "yes",
+    "no",
+    "true",
+    "false",
+    "on",
+    "off",
+    "null",
+    "nan",
+    "inf",
+    "none",
 }
 
 

@@ -1,0 +1,129 @@
+"""`validate --server`: server-side dry-run apply with strict field validation on a live cluster.
+
+The kubernetes client is imported only here, so other commands start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from ml_gen.errors import UsageError
+from ml_gen.validate import Report, object_id
+
+if TYPE_CHECKING:
+    from ml_gen.project import Rendered
+
+FIELD_MANAGER = "ml-gen"
+# The kinds ml-gen renders: kind -> (API path prefix, plural).
+RESOURCES = {
+    "ServiceAccount": ("api/v1", "serviceaccounts"),
+    "ConfigMap": ("api/v1", "configmaps"),
+    "Service": ("api/v1", "services"),
+    "Deployment": ("apis/apps/v1", "deployments"),
+    "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
+    "PodDisruptionBudget": ("apis/policy/v1", "poddisruptionbudgets"),
+    "Ingress": ("apis/networking.k8s.io/v1", "ingresses"),
+}
+_WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')
+BLOCKING_WARNING = "would violate PodSecurity"
+
+
+def api_client(kubeconfig: str | None, context: str | None) -> Any:
+    """A kubernetes ApiClient for the kubeconfig and context (default: $KUBECONFIG, current context)."""
+    from kubernetes import config
+
+    try:
+        return config.new_client_from_config(config_file=kubeconfig, context=context)
+    except Exception as err:  # the client raises several unrelated types for a bad kubeconfig
+        raise UsageError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
+
+
+def dry_run(rendered: list[Rendered], kubeconfig: str | None, context: str | None, create_namespace: bool) -> Report:
+    """Dry-run apply every rendered object; report the API server's verdict and warnings."""
+    client = api_client(kubeconfig, context)
+    report = Report()
+    checked_namespaces: dict[str, str | None] = {}
+    for item in rendered:
+        where = f"{item.config.file}:{item.env} (server)"
+        ns = item.namespace
+        if ns not in checked_namespaces:
+            checked_namespaces[ns] = _ensure_namespace(client, ns, create_namespace)
+        missing = checked_namespaces[ns]
+        for obj in item.objects:
+            report.add(where, object_id(obj), [missing] if missing else apply(client, obj, dry=True))
+    return report
+
+
+def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
+    """None when the namespace exists (or was created); else the problem to report."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        _call(client, "GET", f"/api/v1/namespaces/{namespace}")
+        return None
+    except ApiException as err:
+        if err.status != 404:
+            return f"cannot read namespace '{namespace}': {_message(err)}"
+    if not create:
+        return f"namespace '{namespace}' does not exist (create it, or pass --create-namespace)"
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    try:
+        _call(client, "POST", "/api/v1/namespaces", body=json.dumps(body), content_type="application/json")
+    except ApiException as err:
+        return f"cannot create namespace '{namespace}': {_message(err)}"
+    return None
+
+
+def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
+    """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
+    from kubernetes.client.rest import ApiException
+
+    prefix, plural = RESOURCES[obj["kind"]]
+    meta = obj["metadata"]
+    path = f"/{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
+    query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
+    if dry:
+        query.append(("dryRun", "All"))
+    try:
+        headers = _call(client, "PATCH", path, query, json.dumps(obj), "application/apply-patch+yaml")
+    except ApiException as err:
+        return [f"rejected by the API server: {_message(err)}"]
+    except Exception as err:  # urllib3 connection errors and the like
+        raise UsageError(f"cannot reach the API server: {err}") from None
+    return [f"warning: {w}" for w in warnings(headers) if BLOCKING_WARNING in w]
+
+
+def warnings(headers: Any) -> list[str]:
+    """The texts of the HTTP Warning headers of a response."""
+    raw = headers.get("Warning", "") if headers else ""
+    return [m.group(1).replace('\\"', '"') for m in _WARNING.finditer(raw)]
+
+
+def _call(
+    client: Any,
+    method: str,
+    path: str,
+    query: list | None = None,
+    body: str | None = None,
+    content_type: str = "application/json",
+) -> Any:
+    _, _, headers = client.call_api(
+        path,
+        method,
+        query_params=query or [],
+        body=body,
+        response_type="object",
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        auth_settings=["BearerToken"],
+        _return_http_data_only=False,
+    )
+    return headers
+
+
+def _message(err: Any) -> str:
+    try:
+        return json.loads(err.body)["message"]
+    except Exception:
+        return f"HTTP {err.status} {err.reason}"

@@ -1,0 +1,190 @@
+"""Offline checks of rendered environments: chart values schema, Kubernetes OpenAPI, names, wiring."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ml_gen import chart
+from ml_gen.rules import label_key_problem, label_value_problem
+
+if TYPE_CHECKING:
+    from ml_gen.project import Rendered
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_LABEL_NAMED_KINDS = {"Service", "Deployment"}  # names that must be DNS-1035/1123 labels (<= 63)
+
+
+@dataclass
+class Report:
+    """Findings per object: ok, or problems; warnings do not fail unless they would block pods."""
+
+    entries: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+    def add(self, where: str, obj: str, problems: list[str]) -> None:
+        self.entries.append((where, obj, problems))
+
+    @property
+    def ok(self) -> bool:
+        return not any(problems for _, _, problems in self.entries)
+
+    def lines(self) -> list[str]:
+        out = []
+        for where, obj, problems in self.entries:
+            if not problems:
+                out.append(f"ok    {where}  {obj}")
+            for problem in problems:
+                out.append(f"FAIL  {where}  {obj}: {problem}")
+        failed = sum(1 for _, _, p in self.entries if p)
+        out.append(f"{len(self.entries) - failed} passed, {failed} failed")
+        return out
+
+    def __iadd__(self, other: Report) -> Report:
+        self.entries += other.entries
+        return self
+
+
+def object_id(obj: dict[str, Any]) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report:
+    """Values schema, Kubernetes OpenAPI schemas, name and label rules and wiring, per environment."""
+    import jsonschema
+    import kubernetes_validate
+
+    version = kube_version or kubernetes_validate.latest_version()
+    values_schema = json.loads((chart.directory() / "values.schema.json").read_text("utf-8"))
+    values_validator = jsonschema.Draft7Validator(values_schema)
+    report = Report()
+    for item in rendered:
+        where = f"{item.config.file}:{item.env}"
+        problems = [
+            f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in values_validator.iter_errors(item.values)
+        ]
+        report.add(where, f"values/{item.env}.yaml", problems)
+        wiring = _wiring(item.objects)
+        for obj in item.objects:
+            report.add(where, object_id(obj), _openapi(obj, version) + _names(obj) + wiring.get(object_id(obj), []))
+    return report
+
+
+def _openapi(obj: dict[str, Any], version: str) -> list[str]:
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        path = ".".join(str(p) for p in err.path)
+        return [f"Kubernetes {version} schema: {path}: {err.message}"]
+    except kubernetes_validate.SchemaNotFoundError:
+        return [f"Kubernetes {version} has no schema for {obj['apiVersion']} {obj['kind']}"]
+    except kubernetes_validate.utils.VersionNotSupportedError:
+        return [f"Kubernetes version {version} is not supported by kubernetes-validate"]
+    return []
+
+
+def _names(obj: dict[str, Any]) -> list[str]:
+    meta = obj.get("metadata", {})
+    name = meta.get("name", "")
+    problems = []
+    pattern, limit = (_DNS_LABEL, 63) if obj["kind"] in _LABEL_NAMED_KINDS else (_DNS_SUBDOMAIN, 253)
+    if not pattern.match(name) or len(name) > limit:
+        problems.append(f"metadata.name '{name}' is not a valid {obj['kind']} name")
+    if not meta.get("namespace"):
+        problems.append("metadata.namespace is missing")
+    for where, labels in _label_maps(obj):
+        for key, value in labels.items():
+            problem = label_key_problem(key) or label_value_problem(str(value))
+            if problem:
+                problems.append(f"{where}: {problem}")
+    return problems
+
+
+def _label_maps(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    maps = [("metadata.labels", obj["metadata"].get("labels", {}))]
+    template = obj.get("spec", {}).get("template", {})
+    if template:
+        maps.append(("spec.template.metadata.labels", template.get("metadata", {}).get("labels", {})))
+    return maps
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _wiring(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Cross-object checks: selectors select the pods, referenced objects and ports exist."""
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    found: dict[str, list[str]] = {}
+
+    def problem(obj: dict[str, Any], message: str) -> None:
+        found.setdefault(object_id(obj), []).append(message)
+
+    deployments = by_kind.get("Deployment", {})
+    pod_labels = {}
+    for deployment in deployments.values():
+        spec = deployment["spec"]
+        labels = spec["template"]["metadata"].get("labels", {})
+        pod_labels[deployment["metadata"]["name"]] = labels
+        if not _matches(spec["selector"].get("matchLabels", {}), labels):
+            problem(deployment, "spec.selector does not match the pod template labels")
+        pod = spec["template"]["spec"]
+        account = pod.get("serviceAccountName")
+        if account and account not in by_kind.get("ServiceAccount", {}):
+            problem(deployment, f"ServiceAccount '{account}' is not rendered")
+        for volume in pod.get("volumes", []):
+            ref = volume.get("configMap", {}).get("name")
+            if ref and ref not in by_kind.get("ConfigMap", {}):
+                problem(deployment, f"ConfigMap '{ref}' is not rendered")
+        for container in pod["containers"]:
+            ports = {p.get("name") for p in container.get("ports", [])} | {
+                p["containerPort"] for p in container.get("ports", [])
+            }
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                port = container.get(probe, {}).get("httpGet", {}).get("port")
+                if port is not None and port not in ports:
+                    problem(
+                        deployment,
+                        f"{container['name']}.{probe} uses port '{port}', which the container does not expose",
+                    )
+        for constraint in pod.get("topologySpreadConstraints", []):
+            if not _matches(constraint.get("labelSelector", {}).get("matchLabels", {}), labels):
+                problem(deployment, "a topologySpreadConstraint does not select the pods")
+    all_pods = list(pod_labels.values())
+    for kind in ("Service", "PodDisruptionBudget"):
+        for obj in by_kind.get(kind, {}).values():
+            selector = obj["spec"].get("selector", {})
+            selector = selector.get("matchLabels", {}) if kind == "PodDisruptionBudget" else selector
+            if not any(_matches(selector, labels) for labels in all_pods):
+                problem(obj, "its selector matches no pods of a rendered Deployment")
+    for service in by_kind.get("Service", {}).values():
+        names = {
+            p.get("name")
+            for d in deployments.values()
+            for c in d["spec"]["template"]["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
+        for port in service["spec"].get("ports", []):
+            if isinstance(port.get("targetPort"), str) and port["targetPort"] not in names:
+                problem(service, f"targetPort '{port['targetPort']}' is not a container port name")
+    for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
+        target = hpa["spec"]["scaleTargetRef"]
+        if target["kind"] != "Deployment" or target["name"] not in deployments:
+            problem(hpa, f"scale target {target['kind']}/{target['name']} is not rendered")
+    for ingress in by_kind.get("Ingress", {}).values():
+        for rule in ingress["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                backend = path["backend"]["service"]
+                backend_service = by_kind.get("Service", {}).get(backend["name"])
+                if backend_service is None:
+                    problem(ingress, f"backend Service '{backend['name']}' is not rendered")
+                elif backend["port"].get("name") not in {p.get("name") for p in backend_service["spec"]["ports"]}:
+                    problem(ingress, f"backend port '{backend['port']}' is not a port of Service '{backend['name']}'")
+    return found
