@@ -127,16 +127,37 @@ class EnvConfig:
         return self.config.error(("environments", self.env, *path), message)
 
 
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Maps merge deeply, lists and scalars replace; an image tag or digest replaces both."""
+# Maps whose keys the user chooses: an empty one in an override clears the inherited map (otherwise
+# an environment could never drop, say, a GPU node selector it inherits). Settings maps always merge.
+_FREE_FORM = {
+    ("env",),
+    ("secretEnv",),
+    ("configFiles",),
+    ("labels",),
+    ("annotations",),
+    ("nodeSelector",),
+    ("service", "annotations"),
+    ("ingress", "annotations"),
+}
+# Keys of which a layer sets at most one: an override that sets either replaces both.
+_ONE_OF = {("image",): ("tag", "digest"), ("podDisruptionBudget",): ("minAvailable", "maxUnavailable")}
+
+
+def merge(base: dict[str, Any], override: dict[str, Any], path: Path = ()) -> dict[str, Any]:
+    """Maps merge deeply, lists and scalars replace, an empty user-keyed map clears; an image tag or
+    digest (a PDB's minAvailable or maxUnavailable) replaces both."""
     for key, value in override.items():
-        if key == "image" and isinstance(value, dict) and ("tag" in value or "digest" in value):
-            base.setdefault("image", {})
-            base["image"] = {k: v for k, v in base["image"].items() if k not in ("tag", "digest")}
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merge(base[key], value)
-        else:
+        here = path + (key,)
+        old = base.get(key)
+        if not (isinstance(value, dict) and isinstance(old, dict)):
             base[key] = value
+        elif not value and here in _FREE_FORM:
+            base[key] = {}
+        else:
+            one_of = _ONE_OF.get(here, ())
+            if any(k in value for k in one_of):
+                old = base[key] = {k: v for k, v in old.items() if k not in one_of}
+            merge(old, value, here)
     return base
 
 
