@@ -121,7 +121,8 @@ class EnvConfig:
         """A ConfigError at the place a setting came from: the environment's override or the base."""
         node: Any = self.override
         for key in path:
-            if not isinstance(node, dict) or key not in node:
+            in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+            if not in_list and (not isinstance(node, dict) or key not in node):
                 return self.config.error(tuple(path), message)
             node = node[key]
         return self.config.error(("environments", self.env, *path), message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,10 @@ _SUFFIXES: dict[str, Decimal | int] = {
     "Pi": 2**50,
     "Ei": 2**60,
 }
+# Characters Helm's toYaml cannot carry: DEL, the C1 controls (U+0085 comes back mangled) and
+# the non-characters U+FFFE/U+FFFF. Helm drops the whole value (every env var, every annotation) without
+# an error, so the chart's output would silently differ from ml-gen's manifests: refuse them instead.
+_NOT_FOR_HELM = re.compile("[\x7f-\x9f\ufffe\uffff]")
 _QUANTITY = re.compile(r"(?P<num>\d+(\.\d*)?|\.\d+)(?P<suffix>[eE][+-]?\d+|[a-zA-Z]*)\Z")
 
 
@@ -64,8 +69,27 @@ def label_value_problem(value: str) -> str | None:
 def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
-    for checker in (_image, _replicas, _resources, _env_names, _security, _probes, _pdb, _labels):
+    for checker in (_text, _image, _replicas, _resources, _env_names, _security, _probes, _pdb, _labels):
         checker(env, s)
+
+
+def _text(env: EnvConfig, s: dict) -> None:
+    for path, text in _strings(s, ()):
+        bad = _NOT_FOR_HELM.search(text)
+        if bad:
+            code = f"U+{ord(bad.group()):04X}"
+            raise env.error(*path, message=f"contains {code}, which Helm cannot render (DEL, C1 controls, U+FFFE/FFFF)")
+
+
+def _strings(node: object, path: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, path + (index,))
 
 
 def _image(env: EnvConfig, s: dict) -> None:
