@@ -51,8 +51,8 @@ def quantity(value: str | int | float) -> Decimal:
 
 def label_key_problem(key: str) -> str | None:
     """Why `key` is not a valid Kubernetes label or annotation key, or None."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
         return f"invalid key prefix '{prefix}' (a DNS subdomain)"
     if not _LABEL_NAME.match(name):
         return f"invalid key '{key}' (a name of at most 63 letters, digits, '-', '_', '.', alphanumeric at both ends)"
