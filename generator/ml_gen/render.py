@@ -8,7 +8,7 @@ from typing import Any
 
 import jinja2
 
-from ml_gen import chart, yamlio
+from ml_gen import chart, fastyaml, yamlio
 from ml_gen.errors import TemplateError
 
 MANAGED_BY = "ml-gen"
@@ -109,7 +109,15 @@ def objects(values: dict[str, Any], release: str, namespace: str) -> list[dict[s
             raise TemplateError(f"template {template.name}: {err}") from None
         if text.strip():
             try:
-                docs.append(yamlio.load(text))
+                docs.append(_parse(text))
             except Exception as err:  # a template bug, never user input: report where
                 raise TemplateError(f"template {template.name} produced invalid YAML: {err}") from None
     return docs
+
+
+def _parse(text: str) -> Any:
+    """Template output as data: the fast reader for the usual shapes, PyYAML for anything else."""
+    try:
+        return fastyaml.load(text)
+    except fastyaml.Unsupported:
+        return yamlio.load(text)

@@ -19,15 +19,24 @@ _TYPE_NAMES = {
 
 def first_problem(schema: dict[str, Any], data: Any) -> tuple[Path, str] | None:
     """The most specific schema violation in `data`, as (field path, message), or None."""
-    import jsonschema  # imported here: only configs need it, not --help
-
-    validator = jsonschema.Draft202012Validator(schema, format_checker=None)
-    errors = list(validator.iter_errors(data))
+    errors = list(_validator(id(schema), schema).iter_errors(data))
     if not errors:
         return None
     leaves = [leaf for error in errors for leaf in _leaves(error)]
     leaf = min(leaves, key=lambda e: (len(_relevance_path(e)) * -1, _order(e)))
     return describe(leaf)
+
+
+_VALIDATORS: dict[int, Any] = {}
+
+
+def _validator(key: int, schema: dict[str, Any]) -> Any:
+    """One compiled validator per schema object, reused for every config of a run."""
+    if key not in _VALIDATORS:
+        import jsonschema  # imported here: only configs need it, not --help
+
+        _VALIDATORS[key] = jsonschema.Draft202012Validator(schema)
+    return _VALIDATORS[key]
 
 
 def _leaves(error: Any) -> list[Any]:

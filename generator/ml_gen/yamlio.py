@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -10,7 +12,6 @@ import yaml
 from ml_gen.errors import ConfigError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _constructor = yaml.constructor.SafeConstructor()
 
 Path = tuple  # a field path: keys and list indexes
@@ -93,29 +94,75 @@ _SPECIAL_WORDS = {
 }
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    plain = _PLAIN.match(value) is not None and value.lower() not in _SPECIAL_WORDS
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
-class CanonicalDumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    """SafeDumper (libyaml when present) that quotes every string that could be misread."""
+def scalar(value: Any) -> str:
+    """One scalar as YAML text that every YAML 1.1 or 1.2 parser reads back as the same value."""
+    if isinstance(value, str):
+        return _string(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return json.dumps(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-CanonicalDumper.add_representer(str, _represent_str)
+@lru_cache(maxsize=8192)
+def _string(value: str) -> str:
+    if _PLAIN.match(value) and value.lower() not in _SPECIAL_WORDS:
+        return value
+    # JSON string escapes are YAML double-quoted escapes; also escape what YAML would
+    # fold or reject raw (NEL, line/paragraph separators, C1 controls, BOM, non-characters).
+    quoted = json.dumps(value, ensure_ascii=False)
+    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def _emit(data: Any, indent: int, out: list[str]) -> None:
+    """Block-style YAML, two-space indent, sequences not indented under their key (as kubectl)."""
+    pad = " " * indent
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(value, dict) and value:
+                out.append(f"{pad}{scalar(key)}:\n")
+                _emit(value, indent + 2, out)
+            elif isinstance(value, list) and value:
+                out.append(f"{pad}{scalar(key)}:\n")
+                _emit(value, indent, out)
+            else:
+                out.append(f"{pad}{scalar(key)}: {_inline(value)}\n")
+        return
+    for item in data:
+        if isinstance(item, (dict, list)) and item:
+            inner: list[str] = []
+            _emit(item, indent + 2, inner)
+            out.append(f"{pad}- {inner[0][indent + 2 :]}")
+            out.extend(inner[1:])
+        else:
+            out.append(f"{pad}- {_inline(item)}\n")
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return scalar(value)
 
 
 def dump(data: Any) -> str:
-    """Serialise one document the same way on every run and machine."""
-    return yaml.dump(
-        data,
-        Dumper=CanonicalDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 30,
-        indent=2,
-    )
+    """Serialise one document (a mapping) the same way on every run and machine."""
+    if not isinstance(data, dict):
+        raise TypeError("dump() takes a mapping")
+    out: list[str] = []
+    _emit(data, 0, out)
+    return "".join(out) if out else "{}\n"
 
 
 def load(text: str) -> Any:
