@@ -138,7 +138,7 @@ def _env(s: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _ingress(ingress: dict[str, Any]) -> dict[str, Any]:
     host = ingress.get("host")
-    rule: dict[str, Any] = {"host": host} if host else {}
+    rule: dict[str, Any] = {"host": host or ""}  # always present: "" is a rule for every host
     rule["paths"] = [{"path": ingress["path"], "pathType": ingress["pathType"]}]
     tls = []
     if ingress.get("tlsSecret"):
