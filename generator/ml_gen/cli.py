@@ -57,7 +57,7 @@ def render(envs: tuple[str, ...], all_envs: bool, configs: tuple[str, ...], out:
     """Write values/ENV.yaml and manifests/ENV/ for each environment."""
     from ml_gen import project
 
-    plans = project.plan_all(project.load_all(_configs(configs)), envs, all_envs, out)
+    plans = project.plan_configs(_configs(configs), envs, all_envs, out)
     if check:
         stale = [p for p in plans if any(p.changes())]
         for p in stale:

@@ -23,6 +23,9 @@ class ConfigError(MlGenError):
         field = f" {path}:" if path else ""
         super().__init__(f"{where}:{field} {message}")
 
+    def __reduce__(self):  # picklable, so errors cross from worker processes intact
+        return (ConfigError, (self.file, self.path, self.message, self.line))
+
 
 class UsageError(MlGenError):
     """The command line asks for something that cannot be done (unknown environment, ...)."""

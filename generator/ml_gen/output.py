@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import tempfile
@@ -97,9 +98,11 @@ def preflight(root: Path) -> None:
 
 
 def commit(plans: list[Plan]) -> list[Path]:
-    """Write every changed file of every plan, or none: temporaries beside the targets, then renames.
+    """Write every changed file of every plan, or none, and remove stale files.
 
-    Returns the paths written or removed. Any error before the renames leaves every tree as it was.
+    Phase 1 writes temporaries beside the targets. Phase 2 swaps them in, keeping a hard-link
+    backup of every file it replaces or removes, so a failure part-way is rolled back. On any
+    error every tree is left as it was. Returns the paths written or removed.
     """
     for plan in plans:
         preflight(plan.root)
@@ -118,20 +121,48 @@ def commit(plans: list[Plan]) -> list[Path]:
                     handle.write(plan.files[rel])
                 os.chmod(tmp, 0o644)
             removals += [plan.root / rel for rel in stale]
+        _swap(pending, removals)
     except OSError as err:
         for tmp_path, _ in pending:
             tmp_path.unlink(missing_ok=True)
         for directory in reversed(created):
-            directory.rmdir()
+            with contextlib.suppress(OSError):
+                directory.rmdir()
         raise OutputError(f"{err.filename or 'output'}: cannot write ({err.strerror}); nothing was changed") from None
+    return [target for _, target in pending] + removals
+
+
+def _swap(pending: list[tuple[Path, Path]], removals: list[Path]) -> None:
+    """Rename temporaries over targets and remove stale files, undoing all of it if one step fails."""
+    done: list[tuple[Path, Path | None]] = []  # (target, backup of its old content or None)
     try:
         for tmp_path, target in pending:
+            done.append((target, _backup(target)))
             os.replace(tmp_path, target)
         for path in removals:
+            done.append((path, _backup(path)))
             path.unlink()
-    except OSError as err:
-        raise OutputError(f"{err.filename}: {err.strerror} while writing the output") from None
-    return [target for _, target in pending] + removals
+    except OSError:
+        for target, backup in reversed(done):
+            if backup is not None:
+                os.replace(backup, target)  # a no-op when target is still that same file,
+                backup.unlink(missing_ok=True)  # so drop the link explicitly
+            else:
+                target.unlink(missing_ok=True)
+        raise
+    for _, backup in done:
+        if backup is not None:
+            backup.unlink()
+
+
+def _backup(path: Path) -> Path | None:
+    """A hard link to the file's current content, or None when there is no file yet."""
+    if not path.exists():
+        return None
+    backup = path.with_name(f".{path.name}.{os.getpid()}.bak")
+    backup.unlink(missing_ok=True)
+    os.link(path, backup)
+    return backup
 
 
 def _make_dirs(directory: Path, created: list[Path]) -> None:

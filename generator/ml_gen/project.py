@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ml_gen import config as config_mod
-from ml_gen import render, values
+from ml_gen import render, schema_errors, values
 from ml_gen.config import Config
 from ml_gen.errors import UsageError
 from ml_gen.output import Plan, commit, preflight
@@ -84,14 +85,43 @@ def plan(config: Config, envs: list[str], out: Path | None = None) -> Plan:
     return result
 
 
-def plan_all(configs: list[Config], envs: Iterable[str], all_envs: bool, out: Path | None) -> list[Plan]:
-    """Plans for every config; with --out, only one config is allowed."""
-    if out is not None and len(configs) > 1:
+PARALLEL_MIN_CONFIGS = 16
+"""Below this many configs one process is faster than starting workers (see docs/benchmarks.md)."""
+
+
+def plan_configs(paths: Iterable[str | Path], envs: Iterable[str], all_envs: bool, out: Path | None) -> list[Plan]:
+    """Load, check and plan every config (in worker processes when there are many); with --out, only one."""
+    files = [_display(f) for f in discover(paths)]
+    if out is not None and len(files) > 1:
         raise UsageError("--out works with one config; several configs each render beside their own file")
-    plans = [plan(c, select_environments(c, envs, all_envs), out) for c in configs]
+    jobs = [(file, tuple(envs), all_envs, out) for file in files]
+    workers = min(os.cpu_count() or 1, len(jobs) // (PARALLEL_MIN_CONFIGS // 2))
+    if workers > 1 and hasattr(os, "fork"):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _warm_up()
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            plans = list(pool.map(_plan_job, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+    else:
+        plans = [_plan_job(job) for job in jobs]
     for p in plans:
         preflight(p.root)
     return plans
+
+
+def _plan_job(job: tuple[str, tuple[str, ...], bool, Path | None]) -> Plan:
+    file, envs, all_envs, out = job
+    loaded = config_mod.load(file)
+    return plan(loaded, select_environments(loaded, envs, all_envs), out)
+
+
+def _warm_up() -> None:
+    """Compile the schema validator and templates once, before workers are forked."""
+    schema_errors.first_problem(config_mod.schema(), {})
+    render.environment()
+    render.templates()
 
 
 def write(plans: list[Plan]) -> list[Path]:

@@ -45,7 +45,7 @@ def environment() -> jinja2.Environment:
 
 
 @lru_cache(maxsize=1)
-def _templates() -> list[jinja2.Template]:
+def templates() -> list[jinja2.Template]:
     env = environment()
     return [env.get_template(name) for name in TEMPLATES]
 
@@ -102,7 +102,7 @@ def objects(values: dict[str, Any], release: str, namespace: str) -> list[dict[s
     """Render every template for one environment and parse the documents back into data."""
     ctx = context(values, release, namespace)
     docs: list[dict[str, Any]] = []
-    for template in _templates():
+    for template in templates():
         try:
             text = template.render(ctx)
         except jinja2.TemplateError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ml_gen import quickschema
 from ml_gen.yamlio import Path
 
 _TYPE_NAMES = {
@@ -19,6 +20,8 @@ _TYPE_NAMES = {
 
 def first_problem(schema: dict[str, Any], data: Any) -> tuple[Path, str] | None:
     """The most specific schema violation in `data`, as (field path, message), or None."""
+    if _quick_check_applies(id(schema), schema) and quickschema.is_valid(schema, data):
+        return None
     errors = list(_validator(id(schema), schema).iter_errors(data))
     if not errors:
         return None
@@ -28,6 +31,14 @@ def first_problem(schema: dict[str, Any], data: Any) -> tuple[Path, str] | None:
 
 
 _VALIDATORS: dict[int, Any] = {}
+_QUICK: dict[int, bool] = {}
+
+
+def _quick_check_applies(key: int, schema: dict[str, Any]) -> bool:
+    """Whether the fast checker implements every keyword of this schema (decided once per schema)."""
+    if key not in _QUICK:
+        _QUICK[key] = quickschema.supported(schema)
+    return _QUICK[key]
 
 
 def _validator(key: int, schema: dict[str, Any]) -> Any:
