@@ -44,7 +44,8 @@ def test_valid_configs_agree(path):
 _VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 70000), st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from(["", "latest", "1GB", "512Mi", "/health", "health", "ml-dev", "Prod", "a..b", "x/y", "0755"]),
-    st.text(max_size=8), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.text(max_size=8), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )  # fmt: skip
 
 
