@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from ml_gen import __version__
-from ml_gen.errors import EXIT_FAILED, MlGenError
+from ml_gen.errors import EXIT_FAILED, EXIT_INTERNAL, MlGenError
 
 CONFIG_HELP = "Model config file, or a directory searched for ml-model.yaml (repeatable). Default: ./ml-model.yaml."
 
@@ -30,6 +31,15 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except MlGenError as error:
             _fail(error)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as error:  # a bug in ml-gen: say so in one line, keep the traceback opt-in
+            if os.environ.get("ML_GEN_DEBUG"):
+                raise
+            click.echo(
+                f"ml-gen: internal error: {type(error).__name__}: {error} (set ML_GEN_DEBUG=1 for details)", err=True
+            )
+            sys.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,7 +47,8 @@ class _Group(click.Group):
 def main() -> None:
     """Render one model config (ml-model.yaml) into Helm values and plain Kubernetes manifests.
 
-    Exit codes: 0 success, 1 check or validation failed, 2 bad usage or bad config.
+    Exit codes: 0 success, 1 check or validation failed, 2 bad usage or bad config,
+    3 internal error (a bug in ml-gen).
     """
 
 

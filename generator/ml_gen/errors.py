@@ -6,6 +6,8 @@ EXIT_FAILED = 1
 """A check or validation found a problem."""
 EXIT_USAGE = 2
 """Bad usage or a bad config."""
+EXIT_INTERNAL = 3
+"""A bug in ml-gen itself."""
 
 
 class MlGenError(Exception):

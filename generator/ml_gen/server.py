@@ -56,30 +56,32 @@ def dry_run(rendered: list[Rendered], kubeconfig: str | None, context: str | Non
     return report
 
 
+class _HTTPError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
     """None when the namespace exists (or was created); else the problem to report."""
-    from kubernetes.client.rest import ApiException
-
     try:
         _call(client, "GET", f"/api/v1/namespaces/{namespace}")
         return None
-    except ApiException as err:
+    except _HTTPError as err:
         if err.status != 404:
-            return f"cannot read namespace '{namespace}': {_message(err)}"
+            return f"cannot read namespace '{namespace}': {err.message}"
     if not create:
         return f"namespace '{namespace}' does not exist (create it, or pass --create-namespace)"
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     try:
-        _call(client, "POST", "/api/v1/namespaces", body=json.dumps(body), content_type="application/json")
-    except ApiException as err:
-        return f"cannot create namespace '{namespace}': {_message(err)}"
+        _call(client, "POST", "/api/v1/namespaces", body=body)
+    except _HTTPError as err:
+        return f"cannot create namespace '{namespace}': {err.message}"
     return None
 
 
 def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
-    from kubernetes.client.rest import ApiException
-
     prefix, plural = RESOURCES[obj["kind"]]
     meta = obj["metadata"]
     path = f"/{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
@@ -87,11 +89,9 @@ def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     if dry:
         query.append(("dryRun", "All"))
     try:
-        headers = _call(client, "PATCH", path, query, json.dumps(obj), "application/apply-patch+yaml")
-    except ApiException as err:
-        return [f"rejected by the API server: {_message(err)}"]
-    except Exception as err:  # urllib3 connection errors and the like
-        raise UsageError(f"cannot reach the API server: {err}") from None
+        headers = _call(client, "PATCH", path, query, obj, "application/apply-patch+yaml")
+    except _HTTPError as err:
+        return [f"rejected by the API server: {err.message}"]
     return [f"warning: {w}" for w in warnings(headers) if BLOCKING_WARNING in w]
 
 
@@ -106,24 +106,30 @@ def _call(
     method: str,
     path: str,
     query: list | None = None,
-    body: str | None = None,
+    body: dict[str, Any] | None = None,
     content_type: str = "application/json",
 ) -> Any:
-    _, _, headers = client.call_api(
-        path,
-        method,
+    """One request through the client's configured connection; returns the response headers."""
+    method, url, headers, body, _ = client.param_serialize(
+        method=method,
+        resource_path=path,
         query_params=query or [],
-        body=body,
-        response_type="object",
         header_params={"Content-Type": content_type, "Accept": "application/json"},
+        body=body,
         auth_settings=["BearerToken"],
-        _return_http_data_only=False,
     )
-    return headers
-
-
-def _message(err: Any) -> str:
     try:
-        return json.loads(err.body)["message"]
-    except Exception:
-        return f"HTTP {err.status} {err.reason}"
+        response = client.call_api(method, url, header_params=headers, body=body, _request_timeout=30)
+        response.read()
+    except Exception as err:  # urllib3 raises many types for an unreachable server
+        raise UsageError(f"cannot reach the API server at {client.configuration.host}: {err}") from None
+    if response.status >= 400:
+        raise _HTTPError(response.status, _message(response))
+    return response.headers
+
+
+def _message(response: Any) -> str:
+    try:
+        return json.loads(response.data)["message"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status} {response.reason}"
