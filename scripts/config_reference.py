@@ -1,0 +1,62 @@
+"""Write the README's config reference from the JSON Schema (between the reference markers).
+
+    python scripts/config_reference.py          # rewrite README.md
+    python scripts/config_reference.py --check  # exit 1 if README.md is out of date
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "generator" / "ml_gen" / "schema" / "ml-model.schema.json"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
+
+
+def _type(prop: dict) -> str:
+    if "enum" in prop:
+        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+    kind = prop.get("type", "")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "object" in kinds and isinstance(prop.get("additionalProperties"), dict) and "properties" not in prop:
+        return "map"
+    return " or ".join(k for k in kinds if k)
+
+
+def _rows(props: dict, prefix: str = "") -> list[str]:
+    rows = []
+    for name, prop in props.items():
+        path = f"{prefix}{name}"
+        rows.append(f"| `{path}` | {_type(prop)} | {prop.get('description', '')} |")
+        if "properties" in prop:
+            rows += _rows(prop["properties"], f"{path}.")
+    return rows
+
+
+def reference() -> str:
+    schema = json.loads(SCHEMA.read_text())
+    lines = ["| key | type | meaning |", "|---|---|---|"] + _rows(schema["properties"])
+    env = schema["properties"]["environments"]["additionalProperties"]["properties"]
+    lines.append(f"| `environments.<env>.namespace` | string | {env['namespace']['description']} (required) |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    text = README.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{reference()}\n{END}{tail}"
+    if "--check" in sys.argv:
+        if new != text:
+            print("README.md config reference is stale: run python scripts/config_reference.py")
+            return 1
+        return 0
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
