@@ -148,7 +148,7 @@ def init(name: str, path: Path) -> None:
     from ml_gen import starter
 
     starter.write(name, path)
-    click.echo(f"wrote {path}; next: ml-gen render --all -c {path}")
+    click.echo(f"wrote {path} (and its schema for editors); next: ml-gen render --all -c {path}")
 
 
 @main.group()

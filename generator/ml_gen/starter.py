@@ -8,11 +8,12 @@ from pathlib import Path
 from ml_gen import config
 from ml_gen.errors import ConfigError, OutputError
 
+SCHEMA_FILE = "ml-model.schema.json"
 _NAME = re.compile(r"[a-z]([-a-z0-9]{0,51}[a-z0-9])?\Z")
 
 TEMPLATE = """\
-# yaml-language-server: $schema=https://ml-gen.dev/schema/ml-model.schema.json
-# ml-gen model config: one file, every environment. `ml-gen schema` prints every key.
+# yaml-language-server: $schema=ml-model.schema.json
+# ml-gen model config: one file, every environment. ml-model.schema.json (`ml-gen schema`) lists every key.
 
 name: {name}                      # app and Helm release name
 
@@ -52,7 +53,7 @@ environments:
 
 
 def write(name: str, path: Path) -> None:
-    """Create PATH with a starter config for NAME; never overwrite."""
+    """Create PATH with a starter config for NAME, and the schema beside it for editors; never overwrite."""
     if not _NAME.match(name):
         raise ConfigError(
             str(path),
@@ -69,3 +70,6 @@ def write(name: str, path: Path) -> None:
         raise OutputError(f"{path}: already exists") from None
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+    schema_file = path.parent / SCHEMA_FILE
+    if not schema_file.exists():
+        schema_file.write_text(config.schema_text(), encoding="utf-8")
