@@ -1,0 +1,95 @@
+"""Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO_ROOT / "ml-model.yaml"
+SCENARIO_CONFIGS = [EXAMPLE_CONFIG, *sorted((REPO_ROOT / "tests" / "scenarios").glob("*/ml-model.yaml"))]
+
+# Captured before any test points HOME elsewhere: the tool cache of scripts/install-tools lives under
+# the real HOME (unless ML_GEN_TOOLS_DIR or XDG_CACHE_HOME say otherwise).
+_REAL_ENV = dict(os.environ)
+
+
+def scenario_id(config: Path) -> str:
+    """'example' for the bundled config, else the scenario's directory name."""
+    return "example" if config == EXAMPLE_CONFIG else config.parent.name
+
+
+def config_environments(config: Path) -> list[str]:
+    """Environment names of a config, read without ml-gen so a broken ml-gen cannot hide scenarios."""
+    return list(yaml.safe_load(config.read_text("utf-8"))["environments"])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`scenario_config` runs a test per config; `scenario_env` per (config, environment) pair."""
+    if "scenario_config" in metafunc.fixturenames:
+        metafunc.parametrize("scenario_config", SCENARIO_CONFIGS, ids=[scenario_id(c) for c in SCENARIO_CONFIGS])
+    if "scenario_env" in metafunc.fixturenames:
+        pairs = [(c, e) for c in SCENARIO_CONFIGS for e in config_environments(c)]
+        metafunc.parametrize("scenario_env", pairs, ids=[f"{scenario_id(c)}-{e}" for c, e in pairs])
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own HOME, so nothing a test runs can read or write the user's dotfiles."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository checkout the tests run from."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def scenario_configs() -> list[Path]:
+    """The example ml-model.yaml plus every tests/scenarios/*/ml-model.yaml."""
+    return list(SCENARIO_CONFIGS)
+
+
+@pytest.fixture(scope="session")
+def tools_bin() -> Path:
+    """The bin directory of the pinned tools built by scripts/install-tools (outside the repo)."""
+    out = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "install-tools"), "--print-dir"],
+        env=_REAL_ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(out.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def helm(tools_bin: Path) -> str:
+    """Path of the pinned helm binary; fails (never skips) when it has not been built."""
+    path = tools_bin / "helm"
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"the pinned helm is missing at {path}: run `scripts/install-tools helm` first", pytrace=False)
+    return str(path)
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Path], dict[str, bytes | None]]:
+    """A function that records every file (bytes) and directory (None) below a root."""
+
+    def take(root: Path) -> dict[str, bytes | None]:
+        tree: dict[str, bytes | None] = {}
+        for path in sorted(root.rglob("*")):
+            rel = str(path.relative_to(root))
+            tree[rel] = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        return tree
+
+    return take

@@ -1,0 +1,182 @@
+"""rules: quantities, label syntax and the checks run on each merged environment."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ml_gen import config, rules
+from ml_gen.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("500m", Decimal("0.5")),
+        ("2", Decimal(2)),
+        (2, Decimal(2)),
+        (0.5, Decimal("0.5")),
+        ("1Gi", Decimal(2**30)),
+        ("1024Mi", Decimal(2**30)),
+        ("1G", Decimal(10**9)),
+        ("1e3", Decimal(1000)),
+        ("1.5Ki", Decimal(1536)),
+        (".5", Decimal("0.5")),
+    ],
+)
+def test_quantity(text, value):
+    assert rules.quantity(text) == value
+
+
+@pytest.mark.parametrize("text", ["1GB", "abc", "", "-1"])
+def test_quantity_refuses_garbage(text):
+    with pytest.raises((ValueError, KeyError)):
+        rules.quantity(text)
+
+
+@pytest.mark.parametrize("key", ["team", "example.com/team", "a", "a.b_c-d", "x" * 63, "k8s.io/" + "x" * 63])
+def test_valid_label_keys(key):
+    assert rules.label_key_problem(key) is None
+
+
+@pytest.mark.parametrize("key", ["", "-a", "a-", "x" * 64, "bad key", "Example.com/x", "a/b/c", "/x", "ü"])
+def test_invalid_label_keys(key):
+    assert rules.label_key_problem(key)
+
+
+@pytest.mark.parametrize("value", ["", "a", "v1.2.3", "A_b-C.d", "x" * 63])
+def test_valid_label_values(value):
+    assert rules.label_value_problem(value) is None
+
+
+@pytest.mark.parametrize("value", ["-a", "a.", "x" * 64, "a b", "a/b", "é", "a:b"])
+def test_invalid_label_values(value):
+    assert "invalid label value" in rules.label_value_problem(value)
+
+
+def _resolve(config_text, **top):
+    return config.parse(config_text(**top), "m.yaml").resolve("prod")
+
+
+def _error(config_text, **top) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        _resolve(config_text, **top)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "requests, limits",
+    [({"memory": "1Gi"}, {"memory": "1024Mi"}), ({"cpu": "500m", "memory": "1"}, {"cpu": "0.5", "memory": "1"})],
+)
+def test_requests_equal_to_limits_in_other_units_pass(config_text, requests, limits):
+    _resolve(config_text, resources={"requests": {"cpu": "1", "memory": "1", **requests}, "limits": limits})
+
+
+@pytest.mark.parametrize(
+    "requests, limits, field",
+    [
+        ({"cpu": "1", "memory": "1025Mi"}, {"memory": "1Gi"}, "memory"),
+        ({"cpu": "1500m", "memory": "1Mi"}, {"cpu": "1"}, "cpu"),
+        ({"cpu": "1", "memory": "1Mi", "ephemeral-storage": "2Gi"}, {"ephemeral-storage": "1G"}, "ephemeral-storage"),
+    ],
+)
+def test_requests_above_limits(config_text, requests, limits, field):
+    err = _error(config_text, resources={"requests": requests, "limits": limits})
+    assert err.path == f"resources.requests.{field}"
+    assert "above the limit" in err.message
+
+
+def test_resources_are_always_set_a_missing_request_comes_from_the_defaults(config_text):
+    settings = _resolve(config_text, resources={"requests": {"cpu": "1"}}).settings
+    assert settings["resources"] == {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+
+
+def test_a_request_above_the_default_limit_is_refused(config_text):
+    assert _error(config_text, resources={"requests": {"memory": "2Gi"}}).path == "resources.requests.memory"
+
+
+def test_restricted_profile_needs_high_ids(config_text):
+    err = _error(config_text, security={"runAsGroup": 9999})
+    assert err.path == "security.runAsGroup"
+    assert "10000" in err.message
+
+
+def test_privileged_needs_the_explicit_opt_out(config_text):
+    assert _error(config_text, security={"privileged": True}).path == "security.privileged"
+    settings = _resolve(config_text, security={"restricted": False, "privileged": True, "runAsUser": 0}).settings
+    assert settings["security"]["privileged"] is True
+
+
+def test_latest_tag_needs_an_explicit_allowance(config_text):
+    assert _error(config_text, image={"repository": "r", "tag": "latest"}).path == "image.tag"
+    allowed = _resolve(config_text, image={"repository": "r", "tag": "latest"}, security={"allowLatestTag": True})
+    assert allowed.settings["image"]["tag"] == "latest"
+
+
+def test_a_variable_cannot_be_plain_and_secret(config_text):
+    err = _error(config_text, env={"A": "x"}, secretEnv={"A": {"secret": "s", "key": "k"}})
+    assert err.path == "secretEnv.A"
+
+
+@pytest.mark.parametrize("where", ["env", "secretEnv"])
+def test_model_variables_belong_to_ml_gen(config_text, where):
+    value = "x" if where == "env" else {"secret": "s", "key": "k"}
+    err = _error(config_text, model={"version": "1"}, **{where: {"MODEL_VERSION": value}})
+    assert err.path == f"{where}.MODEL_VERSION"
+    assert "model.version" in err.message
+
+
+@pytest.mark.parametrize("probe", ["startup", "liveness"])
+def test_success_threshold_must_be_one_where_kubernetes_requires_it(config_text, probe):
+    err = _error(config_text, probes={probe: {"successThreshold": 2}})
+    assert err.path == f"probes.{probe}.successThreshold"
+
+
+def test_readiness_success_threshold_may_be_higher(config_text):
+    _resolve(config_text, probes={"readiness": {"successThreshold": 2}})
+
+
+def test_pdb_takes_one_of_min_available_and_max_unavailable(config_text):
+    err = _error(config_text, podDisruptionBudget={"minAvailable": 1, "maxUnavailable": 1})
+    assert err.path == "podDisruptionBudget"
+
+
+@pytest.mark.parametrize(
+    "field, key, value, problem",
+    [
+        ("labels", "app.kubernetes.io/version", "1", "set by ml-gen"),
+        ("labels", "team", "a b", "invalid label value"),
+        ("labels", "bad key", "x", "invalid key"),
+        ("nodeSelector", "pool", "-gpu", "invalid label value"),
+        ("annotations", "Bad.Prefix/x", "anything at all", "invalid key prefix"),
+    ],
+)
+def test_label_and_annotation_rules(config_text, field, key, value, problem):
+    err = _error(config_text, **{field: {key: value}})
+    assert err.path == f"{field}.{key}"
+    assert problem in err.message
+
+
+def test_annotation_values_are_free_text(config_text):
+    _resolve(config_text, annotations={"example.com/note": "a: b\n- c # d {{ e }}"})
+
+
+@pytest.mark.parametrize("char", ["\x7f", "\x80", "\x85", "\x9f", "\ufffe", "\uffff"])
+def test_characters_helm_cannot_render_are_refused(config_text, char):
+    err = _error(config_text, env={"A": f"ok{char}"})
+    assert err.path == "env.A"
+    assert f"U+{ord(char):04X}" in err.message
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1f", "\t", "\n", "\u2028", "\ufeff", "\ufffd", "\xa0"])
+def test_other_characters_are_accepted(config_text, char):
+    _resolve(config_text, env={"A": f"ok{char}"})
+
+
+def test_refused_characters_in_an_environment_list_point_at_the_environment(config_text):
+    text = config_text(environments={"prod": {"namespace": "p", "tolerations": [{"key": "a"}, {"key": "b\x7f"}]}})
+    with pytest.raises(ConfigError) as caught:
+        config.parse(text, "m.yaml").resolve("prod")
+    assert caught.value.path == "environments.prod.tolerations[1].key"
+    assert caught.value.line is not None

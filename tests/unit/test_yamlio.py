@@ -1,0 +1,146 @@
+"""yamlio: loading with line numbers and duplicate-key checks, and the one canonical dumper."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ml_gen import yamlio
+from ml_gen.errors import ConfigError
+
+CONFIG = """\
+# a comment
+name: demo
+image:
+  repository: myorg/demo
+  tag: "1.0"
+tolerations:
+  - key: a
+  - key: b
+environments:
+  prod:
+    namespace: demo-prod
+"""
+
+
+def test_load_returns_data_and_the_line_of_every_field():
+    data, lines = yamlio.load_config_yaml(CONFIG, "m.yaml")
+    assert data["image"] == {"repository": "myorg/demo", "tag": "1.0"}
+    assert lines[("name",)] == 2
+    assert lines[("image",)] == 3
+    assert lines[("image", "tag")] == 5
+    assert lines[("tolerations", 1)] == 8
+    assert lines[("tolerations", 1, "key")] == 8
+    assert lines[("environments", "prod", "namespace")] == 11
+
+
+def test_empty_document_is_none():
+    assert yamlio.load_config_yaml("# only a comment\n", "m.yaml") == (None, {})
+
+
+def test_duplicate_key_names_both_lines():
+    with pytest.raises(ConfigError) as caught:
+        yamlio.load_config_yaml("name: a\nport: 1\nname: b\n", "m.yaml")
+    err = caught.value
+    assert (err.file, err.path, err.line) == ("m.yaml", "name", 3)
+    assert "first defined on line 1" in err.message
+
+
+def test_nested_duplicate_key_has_the_full_path():
+    text = "environments:\n  prod:\n    namespace: a\n    namespace: b\n"
+    with pytest.raises(ConfigError) as caught:
+        yamlio.load_config_yaml(text, "m.yaml")
+    assert caught.value.path == "environments.prod.namespace"
+    assert caught.value.line == 4
+    assert str(caught.value).startswith("m.yaml:4: environments.prod.namespace: duplicate key")
+
+
+def test_same_key_in_different_maps_is_not_a_duplicate():
+    data, _ = yamlio.load_config_yaml("a: {x: 1}\nb: {x: 2}\n", "m.yaml")
+    assert data == {"a": {"x": 1}, "b": {"x": 2}}
+
+
+def test_syntax_error_reports_a_line():
+    with pytest.raises(ConfigError) as caught:
+        yamlio.load_config_yaml("name: demo\nimage: {repository: a\nport: 1\n", "m.yaml")
+    assert caught.value.line is not None and caught.value.line >= 2
+    assert "YAML syntax error" in caught.value.message
+
+
+def test_merge_keys_are_refused():
+    with pytest.raises(ConfigError, match="merge keys"):
+        yamlio.load_config_yaml("base: &b {x: 1}\nother:\n  <<: *b\n", "m.yaml")
+
+
+def test_non_scalar_keys_are_refused():
+    with pytest.raises(ConfigError, match="plain strings") as caught:
+        yamlio.load_config_yaml("? [a, b]\n: 1\n", "m.yaml")
+    assert caught.value.line == 1
+
+
+def test_unsafe_tags_are_refused_with_a_line():
+    with pytest.raises(ConfigError) as caught:
+        yamlio.load_config_yaml("name: demo\nx: !!python/name:os.system ''\n", "m.yaml")
+    assert caught.value.line == 2
+    assert caught.value.path == "x"
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        (("environments", "prod", "autoscaling", "maxReplicas"), "environments.prod.autoscaling.maxReplicas"),
+        (("tolerations", 0, "key"), "tolerations[0].key"),
+        ((), ""),
+    ],
+)
+def test_dotted(path, expected):
+    assert yamlio.dotted(path) == expected
+
+
+# Strings that a YAML 1.1 or 1.2 parser (PyYAML, go-yaml in Helm and kubectl) would read as
+# something other than the same string if written bare.
+LOOK_ALIKES = [
+    "no", "No", "NO", "yes", "y", "n", "Y", "on", "off", "true", "True", "false", "null", "Null", "~", "",
+    "1.10", "0755", "1e3", "0x1F", "0o17", "1_000", ".inf", "-.inf", ".nan", "NaN", "2001-12-14", "12:30:00",
+    "1048576", "-1", "+1", "=", "<<", "---", "...", "key: value", "- item", "# comment", "a #b", "{a: 1}",
+    "[1, 2]", "*alias", "&anchor", "!tag", "%YAML", "@at", "`tick", "| lit", "> fold", "?", ":", "'q'", '"q"',
+    " lead", "trail ", "line\nbreak", "tab\there", "back\\slash", "\u2028", "\x85", "\ufeff", "\x00", "\x7f",
+    "{{ .Values.x }}", "{% raw %}",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", LOOK_ALIKES)
+def test_every_look_alike_is_quoted_and_round_trips(value):
+    text = yamlio.dump({"k": value})
+    assert text.startswith('k: "'), text
+    assert yaml.safe_load(text) == {"k": value}
+    assert yamlio.load(text) == {"k": value}
+
+
+@pytest.mark.parametrize("value", ["plain", "myorg/ml-model-api", "/health", "a.b-c_d", "ClusterIP", "_x"])
+def test_safe_identifiers_stay_plain(value):
+    assert yamlio.dump({"k": value}) == f"k: {value}\n"
+
+
+def test_keys_are_quoted_like_values():
+    assert yamlio.dump({"y": 1, "on": 2}) == '"y": 1\n"on": 2\n'
+
+
+def test_dump_keeps_insertion_order_and_block_style():
+    data = {"b": 1, "a": {"z": [1, "x"], "m": None, "t": True}, "e": {}, "l": []}
+    assert yamlio.dump(data) == "b: 1\na:\n  z:\n  - 1\n  - x\n  m: null\n  t: true\ne: {}\nl: []\n"
+
+
+def test_dump_never_wraps_long_strings():
+    long = "word " * 200
+    text = yamlio.dump({"k": long})
+    assert text.count("\n") == 1
+    assert yaml.safe_load(text) == {"k": long}
+
+
+def test_dump_keeps_unicode_readable():
+    assert yamlio.dump({"k": "modèle ✓ 模型"}) == 'k: "modèle ✓ 模型"\n'
+
+
+def test_load_all_drops_empty_documents():
+    assert yamlio.load_all("---\na: 1\n---\n---\nb: 2\n") == [{"a": 1}, {"b": 2}]
