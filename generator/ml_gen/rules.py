@@ -117,6 +117,10 @@ def _replicas(env: EnvConfig, s: dict) -> None:
 
 def _resources(env: EnvConfig, s: dict) -> None:
     requests, limits = s["resources"].get("requests", {}), s["resources"].get("limits", {})
+    for kind, given in (("requests", requests), ("limits", limits)):
+        for name, value in given.items():
+            if not _QUANTITY.match(str(value)):  # YAML's .inf and .nan are numbers the schema lets through
+                raise env.error("resources", kind, name, message=f"{value} is not a Kubernetes quantity")
     for name in sorted(set(requests) & set(limits)):
         if quantity(requests[name]) > quantity(limits[name]):
             raise env.error(
