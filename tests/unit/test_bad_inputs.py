@@ -120,6 +120,20 @@ CASES = [
         ("'1GB'", "quantity"),
     ),
     Bad(
+        "cpu-infinite",
+        prod("    resources:\n      requests:\n        cpu: .inf\n"),
+        "environments.prod.resources.requests.cpu",
+        12,
+        ("not a Kubernetes quantity",),
+    ),
+    Bad(
+        "memory-not-a-number",
+        prod("    resources:\n      limits:\n        memory: .nan\n"),
+        "environments.prod.resources.limits.memory",
+        12,
+        ("not a Kubernetes quantity",),
+    ),
+    Bad(
         "requests-above-limits",
         prod("    resources:\n      requests:\n        memory: 4Gi\n      limits:\n        memory: 2Gi\n"),
         "environments.prod.resources.requests.memory",
