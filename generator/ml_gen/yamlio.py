@@ -30,11 +30,15 @@ def load_config_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
     lines: dict[Path, int] = {}
     if node is None:
         return None, lines
-    return _build(node, (), lines, file), lines
+    return _build(node, (), lines, file, frozenset()), lines
 
 
-def _build(node: yaml.Node, path: Path, lines: dict[Path, int], file: str) -> Any:
+def _build(node: yaml.Node, path: Path, lines: dict[Path, int], file: str, open_nodes: frozenset[int]) -> Any:
     """Turn a composed node into plain data, recording lines and rejecting duplicate keys."""
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if id(node) in open_nodes:
+            raise ConfigError(file, _dotted(path), "a YAML alias refers to itself", node.start_mark.line + 1)
+        open_nodes = open_nodes | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -44,19 +48,28 @@ def _build(node: yaml.Node, path: Path, lines: dict[Path, int], file: str) -> An
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError(file, _dotted(path), "mapping keys must be plain strings", line)
             key = _scalar(key_node, path, file)
+            if not isinstance(key, str):
+                message = f"the key {key_node.value!r} is read as {_show(key)}, not a string: quote it"
+                raise ConfigError(file, _dotted(path), message, line)
             if key in out:
                 first = lines.get(path + (key,))
                 raise ConfigError(file, _dotted(path + (key,)), f"duplicate key (first defined on line {first})", line)
             lines[path + (key,)] = line
-            out[key] = _build(value_node, path + (key,), lines, file)
+            out[key] = _build(value_node, path + (key,), lines, file, open_nodes)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
             lines[path + (index,)] = item.start_mark.line + 1
-            items.append(_build(item, path + (index,), lines, file))
+            items.append(_build(item, path + (index,), lines, file, open_nodes))
         return items
     return _scalar(node, path, file)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return f"{type(value).__name__} {value}"
 
 
 def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
