@@ -78,6 +78,33 @@ def test_non_scalar_keys_are_refused():
     assert caught.value.line == 1
 
 
+@pytest.mark.parametrize(
+    "key, read_as", [("1", "int 1"), ("on", "true"), ("no", "false"), ("~", "null"), ("2024-01-01", "date 2024-01-01")]
+)
+def test_keys_must_be_strings(key, read_as):
+    with pytest.raises(ConfigError) as caught:
+        yamlio.load_config_yaml(f"labels:\n  team: a\n  {key}: b\n", "m.yaml")
+    assert (caught.value.path, caught.value.line) == ("labels", 3)
+    assert f"'{key}' is read as {read_as}" in caught.value.message
+    assert "quote it" in caught.value.message
+
+
+def test_quoted_keys_are_strings():
+    assert yamlio.load_config_yaml('"on": 1\n"1": 2\n', "m.yaml")[0] == {"on": 1, "1": 2}
+
+
+@pytest.mark.parametrize("text", ["x: &a [*a]\n", "x: &a {b: [1, *a]}\n"])
+def test_self_referencing_aliases_are_refused(text):
+    with pytest.raises(ConfigError, match="refers to itself") as caught:
+        yamlio.load_config_yaml(text, "m.yaml")
+    assert caught.value.line == 1
+
+
+def test_shared_anchors_are_fine():
+    data, _ = yamlio.load_config_yaml("a: &e {LOG: info}\nb: *e\nc: [*e, *e]\n", "m.yaml")
+    assert data == {"a": {"LOG": "info"}, "b": {"LOG": "info"}, "c": [{"LOG": "info"}, {"LOG": "info"}]}
+
+
 def test_unsafe_tags_are_refused_with_a_line():
     with pytest.raises(ConfigError) as caught:
         yamlio.load_config_yaml("name: demo\nx: !!python/name:os.system ''\n", "m.yaml")
