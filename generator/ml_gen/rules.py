@@ -69,7 +69,7 @@ def label_value_problem(value: str) -> str | None:
 def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
-    for checker in (_text, _image, _replicas, _resources, _env_names, _security, _probes, _pdb, _labels):
+    for checker in (_text, _image, _replicas, _resources, _env_names, _security, _probes, _strategy, _pdb, _labels):
         checker(env, s)
 
 
@@ -164,6 +164,11 @@ def _probes(env: EnvConfig, s: dict) -> None:
     for probe in ("startup", "liveness"):
         if s["probes"][probe].get("successThreshold", 1) != 1:
             raise env.error("probes", probe, "successThreshold", message="must be 1 for liveness and startup probes")
+
+
+def _strategy(env: EnvConfig, s: dict) -> None:
+    if all(str(s["strategy"][key]).rstrip("%") == "0" for key in ("maxSurge", "maxUnavailable")):
+        raise env.error("strategy", message="maxSurge and maxUnavailable cannot both be 0 (no rollout could start)")
 
 
 def _pdb(env: EnvConfig, s: dict) -> None:
