@@ -180,3 +180,13 @@ def test_refused_characters_in_an_environment_list_point_at_the_environment(conf
         config.parse(text, "m.yaml").resolve("prod")
     assert caught.value.path == "environments.prod.tolerations[1].key"
     assert caught.value.line is not None
+
+
+@pytest.mark.parametrize("strategy", [{"maxSurge": 0}, {"maxSurge": "0%", "maxUnavailable": "0%"}])
+def test_a_rollout_needs_surge_or_unavailability(config_text, strategy):
+    assert _error(config_text, strategy=strategy).path == "strategy"
+
+
+@pytest.mark.parametrize("strategy", [{"maxSurge": 0, "maxUnavailable": 1}, {"maxSurge": "25%"}])
+def test_rollout_settings_that_can_progress(config_text, strategy):
+    _resolve(config_text, strategy=strategy)
