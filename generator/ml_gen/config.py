@@ -174,6 +174,18 @@ def load(file: str | FsPath) -> Config:
     return parse(text, file)
 
 
+def _whole_numbers(node: Any) -> Any:
+    """2.0 -> 2 everywhere: JSON Schema counts 2.0 as an integer, but "2.0" must not reach the output
+    (a prometheus.io/port of "5000.0" is no port)."""
+    if isinstance(node, float) and node.is_integer():
+        return int(node)
+    if isinstance(node, dict):
+        return {key: _whole_numbers(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_whole_numbers(value) for value in node]
+    return node
+
+
 def parse(text: str, file: str = DEFAULT_CONFIG) -> Config:
     """Parse and schema-check config text; `file` names it in messages."""
     data, lines = load_config_yaml(text, file)
@@ -184,6 +196,7 @@ def parse(text: str, file: str = DEFAULT_CONFIG) -> Config:
     if problem:
         path, message = problem
         raise config.error(path, message)
+    config.data = data = _whole_numbers(data)
     for layer_path, layer in [((), data)] + [(("environments", e), o) for e, o in data["environments"].items()]:
         image = layer.get("image", {})
         if "tag" in image and "digest" in image:
