@@ -251,3 +251,11 @@ def test_schema_is_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {"name", "image", "environments"}
+
+
+def test_whole_number_floats_are_read_as_integers(config_text):
+    text = config_text(replicas=2.0, port=5000.0, metrics={"enabled": True}, resources={"requests": {"cpu": 0.5}})
+    settings = config.parse(text).resolve("prod").settings
+    assert (settings["replicas"], settings["port"]) == (2, 5000)
+    assert type(settings["replicas"]) is int and type(settings["port"]) is int
+    assert settings["resources"]["requests"]["cpu"] == 0.5

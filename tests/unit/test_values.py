@@ -299,3 +299,11 @@ def test_gpu_scenario_dev_drops_the_gpu_scheduling_it_inherits(repo_root):
     assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["requests"]
     prod = next(o for o in project.render_environment(cfg, "prod").objects if o["kind"] == "Deployment")
     assert prod["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+
+
+def test_whole_number_floats_reach_the_output_as_integers(render_env):
+    env = render_env(replicas=2.0, port=5000.0, gpu=1.0, metrics={"enabled": True})
+    assert env.get("Deployment")["spec"]["replicas"] == 2
+    assert env.container["ports"][0]["containerPort"] == 5000
+    assert env.pod["metadata"]["annotations"]["prometheus.io/port"] == "5000"
+    assert env.container["resources"]["limits"]["nvidia.com/gpu"] == "1"
