@@ -1,0 +1,89 @@
+"""Profile `ml-gen render --all` of N generated models in-process (cProfile) and `ml-gen --help`'s imports.
+
+python -m bench.profile [--models 100] [--out bench/results/profile.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import re
+import site
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+ML_GEN = Path(sys.executable).parent / "ml-gen"
+
+
+def render_profile(n: int, seed: int, top: int) -> str:
+    """cProfile of one render --all of n fresh models (files written), as the top functions two ways.
+
+    os.cpu_count() is patched to 1 so that ml-gen keeps all work in this process, where cProfile sees it.
+    """
+    from ml_gen.cli import main
+
+    os.cpu_count = lambda: 1
+
+    with tempfile.TemporaryDirectory(prefix="ml-gen-profile-") as tmp:
+        generate.generate(Path(tmp), n, seed)
+        profiler = cProfile.Profile()
+        start = time.perf_counter()
+        profiler.runcall(main, ["render", "--all", "-c", str(Path(tmp) / "models")], standalone_mode=False)
+        wall = time.perf_counter() - start
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    text.write(f"== ml-gen render --all of {n} models x 3 environments, one process: {wall:.2f}s under cProfile\n")
+    text.write(f"== top {top} by own time (tottime)\n")
+    stats.sort_stats("tottime").print_stats(top)
+    text.write(f"== top {top} by cumulative time\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    return _shorten(text.getvalue())
+
+
+def import_profile(top: int) -> str:
+    """`python -X importtime` of `ml-gen --help`: the slowest imports, cumulative microseconds."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", ML_GEN, "--help"], capture_output=True, text=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match:
+            rows.append((int(match[2]), int(match[1]), len(match[3]) // 2, match[4]))
+    total = sum(cum for cum, _, depth, _ in rows if depth == 0)
+    lines = [f"== ml-gen --help: {len(rows)} modules imported, {total / 1000:.1f} ms of imports (-X importtime)"]
+    lines.append(f"{'cumulative ms':>14} {'self ms':>8}  module (depth)")
+    for cum, own, depth, name in sorted(rows, reverse=True)[:top]:
+        lines.append(f"{cum / 1000:14.1f} {own / 1000:8.1f}  {name} ({depth})")
+    return "\n".join(lines) + "\n"
+
+
+def _shorten(text: str) -> str:
+    """Drop long install prefixes from file names."""
+    for prefix in sorted([*site.getsitepackages(), str(ROOT / "generator"), sys.prefix], key=len, reverse=True):
+        text = text.replace(prefix + "/", "")
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "profile.txt")
+    args = parser.parse_args()
+    text = render_profile(args.models, args.seed, args.top) + "\n" + import_profile(args.top)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
