@@ -98,11 +98,6 @@ def _check_refusal(result, texts: list[str]) -> None:
     assert re.search(r" (model\.version|env\.VALUE_\d|annotations\.\S+|configFiles\.\S+): contains U\+", line), line
 
 
-def _keep_chomped(text: str) -> bool:
-    """Whether go-yaml writes `text` as a keep-chomping block scalar (`|+`, `|2+`)."""
-    return text.endswith("\n") and (text.endswith("\n\n") or not text.strip("\n"))
-
-
 def _check_objects(objects: list[dict[str, Any]], texts: list[str], source: str) -> None:
     by_kind = {o["kind"]: o for o in objects}
     container = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]
@@ -113,8 +108,6 @@ def _check_objects(objects: list[dict[str, Any]], texts: list[str], source: str)
         assert type(env[f"VALUE_{i}"]) is str, source
         for obj in objects:
             assert obj["metadata"]["annotations"][f"{ANNOTATION}-{i}"] == text, (source, obj["kind"])
-        if source == "helm template" and i == len(texts) - 1 and _keep_chomped(text):
-            continue  # a known chart bug, see test_last_config_file_ending_in_blank_lines_through_helm
         assert by_kind["ConfigMap"]["data"][f"file-{i}.txt"] == text, source
     if texts[0]:
         assert env["MODEL_VERSION"] == texts[0]
@@ -185,12 +178,6 @@ def test_strings_helm_cannot_carry_are_refused(tmp_path, text):
     _check_refusal(result, [text])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (charts/ml-model-api/templates/configmap.yaml): `data` is the last block of the document and "
-    "toYaml writes a value ending in blank lines as a keep-chomping block scalar (|+), which absorbs the blank "
-    "lines Helm puts after each document: the last config file comes back with extra newlines ('\\n' as '\\n\\n')",
-)
 @pytest.mark.parametrize("text", ["x\n\n", "\n"])
 def test_last_config_file_ending_in_blank_lines_through_helm(helm, repo_root, text):
     with tempfile.TemporaryDirectory() as tmp:

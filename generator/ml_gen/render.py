@@ -25,7 +25,7 @@ TEMPLATES = (
 
 def _to_json(value: Any) -> str:
     """The only way a value enters a template: as JSON, which YAML reads back unchanged."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=True)
+    return yamlio.escape_breaks(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
 @lru_cache(maxsize=1)

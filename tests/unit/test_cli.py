@@ -179,11 +179,6 @@ def test_check_after_a_config_change(example):
     assert run("render", "--all", "--check").exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (output.py _read): a directory where a generated file belongs makes render --check crash "
-    "(IsADirectoryError) instead of printing a diff or a one-line error",
-)
 def test_check_with_a_directory_in_place_of_a_file(example):
     assert run("render", "dev").exit_code == 0
     target = example / "manifests/dev/service-ml-model-api.yaml"
@@ -195,11 +190,6 @@ def test_check_with_a_directory_in_place_of_a_file(example):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (output.py _read): an existing output file that is not UTF-8 makes render and render --check "
-    "crash (UnicodeDecodeError) instead of replacing it or reporting it as changed",
-)
 def test_an_output_file_that_is_not_utf8(example):
     assert run("render", "dev").exit_code == 0
     target = example / "manifests/dev/service-ml-model-api.yaml"

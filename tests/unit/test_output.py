@@ -76,6 +76,12 @@ def test_names_cannot_escape_the_output_directory(tmp_path, env):
         _plan(tmp_path / "out", env=env)
 
 
+def test_names_cannot_leave_their_folder_inside_the_root(tmp_path):
+    """values/../ml-model.yaml is inside the root: it would overwrite the config itself."""
+    with pytest.raises(OutputError, match="outside its folder"):
+        _plan(tmp_path, env="../ml-model")
+
+
 def test_object_names_cannot_escape_either(tmp_path):
     evil = {"kind": "Service", "metadata": {"name": "x/../../../../x"}}
     with pytest.raises(OutputError, match="outside"):
