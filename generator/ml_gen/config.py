@@ -80,9 +80,10 @@ class Config:
 
     def error(self, path: Path, message: str) -> ConfigError:
         """A ConfigError for a field path, with the line it was written on."""
-        return ConfigError(self.file, dotted(path), message, self._line(path))
+        return ConfigError(self.file, dotted(path), message, self.line(path))
 
-    def _line(self, path: Path) -> int | None:
+    def line(self, path: Path) -> int | None:
+        """The line a field (or its nearest written parent) is on."""
         while path:
             if path in self.lines:
                 return self.lines[path]
@@ -192,7 +193,7 @@ def parse(text: str, file: str = DEFAULT_CONFIG) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(file, "", "expected a mapping with name, image and environments", 1)
     config = Config(file, data, lines)
-    problem = schema_errors.first_problem(schema(), data)
+    problem = schema_errors.first_problem(schema(), data, config.line)
     if problem:
         path, message = problem
         raise config.error(path, message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from typing import Any
 
 from ml_gen import quickschema
@@ -18,15 +19,17 @@ _TYPE_NAMES = {
 }
 
 
-def first_problem(schema: dict[str, Any], data: Any) -> tuple[Path, str] | None:
-    """The most specific schema violation in `data`, as (field path, message), or None."""
+def first_problem(
+    schema: dict[str, Any], data: Any, line_of: Callable[[Path], int | None] = lambda path: None
+) -> tuple[Path, str] | None:
+    """The schema violation written first in the file (the most specific on that line), or None."""
     if _quick_check_applies(id(schema), schema) and quickschema.is_valid(schema, data):
         return None
     errors = list(_validator(id(schema), schema).iter_errors(data))
     if not errors:
         return None
     leaves = [leaf for error in errors for leaf in _leaves(error)]
-    leaf = min(leaves, key=lambda e: (len(_relevance_path(e)) * -1, _order(e)))
+    leaf = min(leaves, key=lambda e: (line_of(tuple(e.absolute_path)) or 0, -len(_relevance_path(e)), _order(e)))
     return describe(leaf)
 
 
