@@ -44,9 +44,9 @@ def quantity(value: str | int | float) -> Decimal:
     if not match:
         raise ValueError(f"not a quantity: {value!r}")
     number, suffix = Decimal(match["num"]), match["suffix"]
-    if suffix[:1] in ("e", "E"):
-        return number * Decimal(10) ** int(suffix[1:])
-    return number * _SUFFIXES[suffix]
+    if suffix in _SUFFIXES:  # before the exponent form: "E" and "Ei" are suffixes too
+        return number * _SUFFIXES[suffix]
+    return number * Decimal(10) ** int(suffix[1:])
 
 
 def label_key_problem(key: str) -> str | None:

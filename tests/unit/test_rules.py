@@ -23,6 +23,9 @@ from ml_gen.errors import ConfigError
         ("1e3", Decimal(1000)),
         ("1.5Ki", Decimal(1536)),
         (".5", Decimal("0.5")),
+        ("1E", Decimal(10**18)),  # the exa suffix, not an exponent
+        ("1Ei", Decimal(2**60)),
+        ("2E6", Decimal(2 * 10**6)),
     ],
 )
 def test_quantity(text, value):
