@@ -1,4 +1,4 @@
-"""Profile `ml-gen render --all` of N generated models in-process (cProfile) and `ml-gen --help`'s imports.
+"""Profile `ml-gen render --all` of N generated models in-process (cProfile), and the imports of two commands.
 
 python -m bench.profile [--models 100] [--out bench/results/profile.txt]
 """
@@ -14,6 +14,7 @@ import re
 import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -46,28 +47,40 @@ def render_profile(n: int, seed: int, top: int) -> str:
     stats.sort_stats("tottime").print_stats(top)
     text.write(f"== top {top} by cumulative time\n")
     stats.sort_stats("cumulative").print_stats(top)
-    return _shorten(text.getvalue())
+    return text.getvalue()
 
 
-def import_profile(top: int) -> str:
-    """`python -X importtime` of `ml-gen --help`: the slowest imports, cumulative microseconds."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", ML_GEN, "--help"], capture_output=True, text=True)
+def import_profile(label: str, args: list[str], top: int) -> str:
+    """`python -X importtime` of one ml-gen command: the slowest imports, in milliseconds."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-X", "importtime", ML_GEN, *args], capture_output=True, text=True)
+    wall = time.perf_counter() - start
     rows = []
     for line in proc.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
         if match:
             rows.append((int(match[2]), int(match[1]), len(match[3]) // 2, match[4]))
     total = sum(cum for cum, _, depth, _ in rows if depth == 0)
-    lines = [f"== ml-gen --help: {len(rows)} modules imported, {total / 1000:.1f} ms of imports (-X importtime)"]
-    lines.append(f"{'cumulative ms':>14} {'self ms':>8}  module (depth)")
+    lines = [f"== {label}: {len(rows)} modules imported in {total / 1000:.0f} ms, of {wall * 1000:.0f} ms wall"]
+    lines.append(f"{'cumulative ms':>14} {'self ms':>8}  module (nesting depth)")
     for cum, own, depth, name in sorted(rows, reverse=True)[:top]:
         lines.append(f"{cum / 1000:14.1f} {own / 1000:8.1f}  {name} ({depth})")
     return "\n".join(lines) + "\n"
 
 
+def process_profile(label: str, args: list[str], top: int) -> str:
+    """cProfile of one whole ml-gen process (imports, template compilation and all), top functions by own time."""
+    cmd = [sys.executable, "-m", "cProfile", "-s", "tottime", ML_GEN, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()
+    head = next(i for i, line in enumerate(out) if "function calls" in line)
+    table = next(i for i, line in enumerate(out) if line.strip().startswith("ncalls"))
+    return "\n".join([f"== {label}, whole process under cProfile", out[head], *out[table : table + top + 1]]) + "\n"
+
+
 def _shorten(text: str) -> str:
     """Drop long install prefixes from file names."""
-    for prefix in sorted([*site.getsitepackages(), str(ROOT / "generator"), sys.prefix], key=len, reverse=True):
+    prefixes = [*site.getsitepackages(), str(ROOT / "generator"), sysconfig.get_paths()["stdlib"], sys.prefix]
+    for prefix in sorted(prefixes, key=len, reverse=True):
         text = text.replace(prefix + "/", "")
     return re.sub(r"\n{3,}", "\n\n", text)
 
@@ -79,7 +92,14 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "profile.txt")
     args = parser.parse_args()
-    text = render_profile(args.models, args.seed, args.top) + "\n" + import_profile(args.top)
+    text = render_profile(args.models, args.seed, args.top)
+    text += "\n" + import_profile("ml-gen --help", ["--help"], args.top)
+    with tempfile.TemporaryDirectory(prefix="ml-gen-profile-") as tmp:
+        generate.generate(Path(tmp), 1, args.seed)
+        one = ["render", "--all", "-c", str(Path(tmp) / "models")]
+        text += "\n" + process_profile("ml-gen render --all of one model", one, args.top)
+        text += "\n" + import_profile("ml-gen render --all of one model", one, args.top)
+    text = _shorten(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

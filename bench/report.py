@@ -150,7 +150,7 @@ def machine_text(m: dict) -> str:
     return "\n".join(lines)
 
 
-def profile_excerpt(rows: int = 15) -> str:
+def profile_excerpt(rows: int = 12) -> str:
     """The head of each section of bench/results/profile.txt."""
     if not PROFILE.exists():
         return "(no profile: run `python -m bench.profile`)"
