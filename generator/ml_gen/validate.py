@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ml_gen import chart
+from ml_gen.errors import UsageError
 from ml_gen.rules import label_key_problem, label_value_problem
 
 if TYPE_CHECKING:
@@ -56,7 +58,15 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
     import jsonschema
     import kubernetes_validate
 
-    version = kube_version or kubernetes_validate.latest_version()
+    version = (kube_version or kubernetes_validate.latest_version()).removeprefix("v")
+    if (
+        not re.fullmatch(r"1\.\d+(\.\d+)?", version)
+        or kubernetes_validate.utils.major_minor(version) > kubernetes_validate.latest_version()
+    ):
+        raise UsageError(
+            f"--kube-version {kube_version}: schemas are shipped for Kubernetes 1.x up to "
+            f"{kubernetes_validate.latest_version()}"
+        )
     values_schema = json.loads((chart.directory() / "values.schema.json").read_text("utf-8"))
     values_validator = jsonschema.Draft7Validator(values_schema)
     report = Report()
@@ -74,18 +84,43 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
 
 
 def _openapi(obj: dict[str, Any], version: str) -> list[str]:
+    """Problems of one object under the strict OpenAPI schema of its kind for a Kubernetes version."""
     import kubernetes_validate
 
     try:
-        kubernetes_validate.validate(obj, version, strict=True)
-    except kubernetes_validate.ValidationError as err:
-        path = ".".join(str(p) for p in err.path)
-        return [f"Kubernetes {version} schema: {path}: {err.message}"]
-    except kubernetes_validate.SchemaNotFoundError:
-        return [f"Kubernetes {version} has no schema for {obj['apiVersion']} {obj['kind']}"]
+        validator = _kube_validator(obj["kind"], obj["apiVersion"], version)
     except kubernetes_validate.utils.VersionNotSupportedError:
         return [f"Kubernetes version {version} is not supported by kubernetes-validate"]
-    return []
+    if validator is None:
+        return [f"Kubernetes {version} has no schema for {obj['apiVersion']} {obj['kind']}"]
+    error = next(iter(validator.iter_errors(obj)), None)
+    if error is None:
+        return []
+    path = ".".join(str(p) for p in error.absolute_path)
+    return [f"Kubernetes {version} schema: {path}: {error.message}"]
+
+
+@lru_cache(maxsize=64)
+def _kube_validator(kind: str, api_version: str, version: str) -> Any:
+    """A compiled validator for one kind, from kubernetes-validate's strict schemas (as its validate()
+    finds them), built once per run instead of once per object."""
+    import jsonschema
+    import kubernetes_validate.utils as kv
+    from referencing import Registry, Resource
+
+    wanted = kv.major_minor(version.removeprefix("v"))
+    if wanted > kv.latest_version():
+        raise kv.VersionNotSupportedError(version=wanted)
+    shipped = [v for v in kv.all_versions() if kv.major_minor(v) <= wanted][-1]
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    directory = f"kubernetes-json-schema/v{shipped}-local-strict"
+    try:
+        schema = kv.schema_contents(f"{directory}/{kind.lower()}-{group_version}.json", version)
+    except FileNotFoundError:
+        return None
+    definitions = kv.schema_contents(f"{directory}/_definitions.json", version)
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 def _names(obj: dict[str, Any]) -> list[str]:

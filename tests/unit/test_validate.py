@@ -1,0 +1,105 @@
+"""Offline validation: values schema, Kubernetes OpenAPI schemas, names and labels, wiring."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ml_gen import config, project, validate
+from ml_gen.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = [ROOT / "ml-model.yaml", *sorted(ROOT.glob("tests/scenarios/*/ml-model.yaml"))]
+
+
+def _rendered(path: Path = ROOT / "ml-model.yaml", env: str = "prod") -> project.Rendered:
+    return project.render_environment(config.load(path), env)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.parent.name)
+def test_every_bundled_config_validates(path):
+    loaded = config.load(path)
+    report = validate.offline([project.render_environment(loaded, env) for env in loaded.environments])
+    assert report.ok, "\n".join(report.lines())
+    assert len(report.entries) > len(loaded.environments)  # values files plus objects
+
+
+def _problems(rendered: project.Rendered) -> list[str]:
+    report = validate.offline([rendered])
+    return [line for line in report.lines() if line.startswith("FAIL")]
+
+
+def test_an_unknown_field_fails_the_kubernetes_schema():
+    rendered = _rendered()
+    deployment = next(o for o in rendered.objects if o["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["bogus"] = 1
+    (problem,) = _problems(rendered)
+    assert "Deployment/ml-model-api" in problem and "'bogus' was unexpected" in problem
+
+
+def test_a_wrong_type_fails_the_kubernetes_schema():
+    rendered = _rendered()
+    service = next(o for o in rendered.objects if o["kind"] == "Service")
+    service["spec"]["ports"][0]["port"] = "eighty"
+    (problem,) = _problems(rendered)
+    assert "Service/ml-model-api" in problem and "spec.ports.0.port" in problem
+
+
+def test_values_are_checked_against_the_chart_schema():
+    rendered = _rendered()
+    rendered.values["replicaCoutn"] = 3
+    (problem,) = _problems(rendered)
+    assert "values/prod.yaml" in problem and "replicaCoutn" in problem
+
+
+@pytest.mark.parametrize(
+    "break_it, expected",
+    [
+        (lambda objs: objs["Service"]["spec"]["selector"].update({"app.kubernetes.io/name": "other"}),
+         "Service/ml-model-api: its selector matches no pods"),
+        (lambda objs: objs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].update(x="y"),
+         "PodDisruptionBudget/ml-model-api: its selector matches no pods"),
+        (lambda objs: objs["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"].update(name="gone"),
+         "scale target Deployment/gone is not rendered"),
+        (lambda objs: objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]
+         .update(port="metrics"), "livenessProbe uses port 'metrics'"),
+        (lambda objs: objs["Deployment"]["spec"]["selector"]["matchLabels"].update(tier="x"),
+         "spec.selector does not match the pod template labels"),
+        (lambda objs: objs["Ingress"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(name="x"),
+         "backend Service 'x' is not rendered"),
+        (lambda objs: objs["Deployment"]["spec"]["template"]["spec"].update(serviceAccountName="nobody"),
+         "ServiceAccount 'nobody' is not rendered"),
+    ],
+)  # fmt: skip
+def test_broken_wiring_is_reported(break_it, expected):
+    rendered = _rendered()
+    break_it({o["kind"]: o for o in rendered.objects})
+    problems = _problems(rendered)
+    assert any(expected in p for p in problems), problems
+
+
+def test_invalid_names_and_labels_are_reported():
+    rendered = _rendered()
+    objects = copy.deepcopy(rendered.objects)
+    objects[0]["metadata"]["labels"]["bad key!"] = "v"
+    objects[1]["metadata"]["name"] = "Not_A_Name"
+    del objects[2]["metadata"]["namespace"]
+    rendered.objects = objects
+    text = "\n".join(_problems(rendered))
+    assert "invalid key 'bad key!'" in text
+    assert "metadata.name 'Not_A_Name'" in text
+    assert "metadata.namespace is missing" in text
+
+
+def test_cli_exit_codes(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["validate", "--all"])
+    assert ok.exit_code == 0 and ok.output.rstrip().endswith("16 passed, 0 failed")
+    older = runner.invoke(main, ["validate", "dev", "--kube-version", "v1.30"])
+    assert older.exit_code == 0
+    unsupported = runner.invoke(main, ["validate", "dev", "--kube-version", "1.99"])
+    assert unsupported.exit_code == 2 and "up to" in unsupported.output
