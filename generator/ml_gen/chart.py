@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ CHART_NAME = "ml-model-api"
 
 def directory() -> Path:
     """The chart's directory inside the installed package."""
-    return Path(str(resources.files("ml_gen").joinpath("chart")))
+    return Path(__file__).parent / "chart"
 
 
 @lru_cache(maxsize=1)

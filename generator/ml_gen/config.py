@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -50,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
 @lru_cache(maxsize=1)
 def schema_text() -> str:
     """The JSON Schema of ml-model.yaml, as shipped in the package."""
-    return resources.files("ml_gen").joinpath("schema/ml-model.schema.json").read_text("utf-8")
+    return (FsPath(__file__).parent / "schema" / "ml-model.schema.json").read_text("utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -95,11 +93,13 @@ class Config:
         if env not in self.data["environments"]:
             known = ", ".join(self.environments)
             raise UsageError(f"{self.file}: unknown environment '{env}' (known: {known})")
-        override = copy.deepcopy(self.data["environments"][env])
-        namespace = override.pop("namespace")
+        layer = self.data["environments"][env]
+        override = {k: v for k, v in layer.items() if k != "namespace"}
         base = {k: v for k, v in self.data.items() if k not in ("name", "environments")}
-        settings = merge(merge(copy.deepcopy(DEFAULTS), copy.deepcopy(base)), override)
-        resolved = EnvConfig(self, env, namespace, settings, override)
+        # merge() shares untouched branches with its inputs; a JSON round trip (C speed, and the
+        # data is JSON-shaped) gives the caller settings it may change without touching the config.
+        settings = json.loads(json.dumps(merge(merge(DEFAULTS, base), override)))
+        resolved = EnvConfig(self, env, layer["namespace"], settings, override)
         rules.check(resolved)
         return resolved
 
@@ -146,21 +146,22 @@ _ONE_OF = {("image",): ("tag", "digest"), ("podDisruptionBudget",): ("minAvailab
 
 
 def merge(base: dict[str, Any], override: dict[str, Any], path: Path = ()) -> dict[str, Any]:
-    """Maps merge deeply, lists and scalars replace, an empty user-keyed map clears; an image tag or
-    digest (a PDB's minAvailable or maxUnavailable) replaces both."""
+    """A new map: maps merge deeply, lists and scalars replace, an empty user-keyed map clears; an
+    image tag or digest (a PDB's minAvailable or maxUnavailable) replaces both. Inputs are not changed."""
+    out = dict(base)
     for key, value in override.items():
         here = path + (key,)
-        old = base.get(key)
+        old = out.get(key)
         if not (isinstance(value, dict) and isinstance(old, dict)):
-            base[key] = value
+            out[key] = value
         elif not value and here in _FREE_FORM:
-            base[key] = {}
+            out[key] = {}
         else:
             one_of = _ONE_OF.get(here, ())
             if any(k in value for k in one_of):
-                old = base[key] = {k: v for k, v in old.items() if k not in one_of}
-            merge(old, value, here)
-    return base
+                old = {k: v for k, v in old.items() if k not in one_of}
+            out[key] = merge(old, value, here)
+    return out
 
 
 def load(file: str | FsPath) -> Config:

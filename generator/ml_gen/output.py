@@ -6,7 +6,6 @@ import contextlib
 import difflib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +44,6 @@ class Plan:
             self._add(env_dir / name, header + yamlio.dump(obj))
 
     def _add(self, relative: Path, text: str) -> None:
-        target = (self.root / relative).resolve()
-        if not target.is_relative_to(self.root.resolve()):
-            raise OutputError(f"{relative}: would be written outside {self.root}")
         if relative in self.files:
             raise OutputError(f"{relative}: two objects would be written to the same file")
         self.files[relative] = text
@@ -121,11 +117,11 @@ def commit(plans: list[Plan]) -> list[Path]:
             for rel in changed:
                 target = plan.root / rel
                 _make_dirs(target.parent, created)
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-                pending.append((Path(tmp), target))
+                tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # mode as open() gives
+                pending.append((tmp, target))
                 with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                     handle.write(plan.files[rel])
-                os.chmod(tmp, 0o644)
             removals += [plan.root / rel for rel in stale]
         _swap(pending, removals)
     except OSError as err:

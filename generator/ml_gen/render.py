@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -32,7 +33,7 @@ def _to_json(value: Any) -> str:
 def environment() -> jinja2.Environment:
     """The one Jinja2 environment: strict, whitespace-trimmed, templates compiled once."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("ml_gen", "templates"),
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -102,7 +101,7 @@ def test_commit_writes_every_file_and_then_nothing(tmp_path):
     assert sorted(written) == sorted(tmp_path / rel for rel in plan.files)
     for rel, text in plan.files.items():
         assert (tmp_path / rel).read_text() == text
-        assert (tmp_path / rel).stat().st_mode & 0o777 == 0o644
+        assert (tmp_path / rel).stat().st_mode & 0o777 == 0o666 & ~_umask()  # as open() would create it
     assert output.commit([_plan(tmp_path)]) == []
     assert plan.changes() == ([], [])
 
@@ -178,15 +177,16 @@ def test_a_failed_temporary_file_leaves_the_tree_untouched(project_dir, snapshot
     plan = _changed_plan(project_dir)
     (project_dir / "manifests/prod").rename(project_dir / "gone")  # commit must create manifests/prod again
     before = snapshot(project_dir)
-    real, calls = tempfile.mkstemp, []
+    real, calls = os.open, []
 
-    def failing_mkstemp(*args, **kwargs):
-        calls.append(kwargs.get("dir"))
-        if len(calls) == 4:
-            raise OSError(28, "No space left on device", str(kwargs.get("dir")))
-        return real(*args, **kwargs)
+    def failing_open(path, flags, *args, **kwargs):
+        if str(path).endswith(".tmp"):  # the temporaries commit() writes beside each target
+            calls.append(path)
+            if len(calls) == 4:
+                raise OSError(28, "No space left on device", str(path))
+        return real(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(tempfile, "mkstemp", failing_mkstemp)
+    monkeypatch.setattr(os, "open", failing_open)
     with pytest.raises(OutputError, match="nothing was changed"):
         output.commit([plan])
     assert len(calls) == 4
@@ -250,3 +250,9 @@ def test_diff_is_empty_when_up_to_date(project_dir):
     plan = _project_plan(project_dir)
     assert plan.diff() == ""
     assert plan.changes() == ([], [])
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
