@@ -13,6 +13,7 @@ from ml_gen import chart, fastyaml, yamlio
 from ml_gen.errors import TemplateError
 
 MANAGED_BY = "ml-gen"
+CONFIG_MOUNT = "/etc/ml-model"  # charts/ml-model-api/templates/deployment.yaml mounts configFiles here too
 TEMPLATES = (
     "serviceaccount.yaml.j2",
     "configmap.yaml.j2",
@@ -84,7 +85,7 @@ def context(values: dict[str, Any], release: str, namespace: str) -> dict[str, A
         else (account.get("name") or "default"),
         "image": image_reference(image, meta["appVersion"]),
         "annotations": lambda extra=None: {**common, **(extra or {})},
-        "config_mount": "/etc/ml-model",
+        "config_mount": CONFIG_MOUNT,
     }
 
 
@@ -96,7 +97,8 @@ def image_reference(image: dict[str, Any], app_version: str) -> str:
 
 
 def _dns_trim(name: str) -> str:
-    return name[:63].rstrip("-")
+    """The chart's `trunc 63 | trimSuffix "-"`."""
+    return name[:63].removesuffix("-")
 
 
 def objects(values: dict[str, Any], release: str, namespace: str) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ from ml_gen.config import EnvConfig
 from ml_gen.rules import MODEL_ENV
 
 SCHEMA_LINE = "# yaml-language-server: $schema=../charts/ml-model-api/values.schema.json"
-CONFIG_MOUNT = "/etc/ml-model"
 MODEL_ANNOTATION_PREFIX = "ml-gen.dev/model-"
 
 
