@@ -48,6 +48,12 @@ def run(cmd: list, stdout=subprocess.DEVNULL, ok=(0,)) -> dict:
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}
 
 
+def settle() -> None:
+    """Flush the page cache's dirty data before a timed step, so no step pays for the writes of the one
+    before it (16,000 files a repetition at N = 1000 otherwise throttle whatever runs next)."""
+    os.sync()
+
+
 def collect(samples: list[dict]) -> dict:
     """Samples as lists per metric: {"wall": [...], "cpu": [...], "maxrss_kib": [...]}."""
     return {key: [s[key] for s in samples] for key in samples[0]} if samples else {}
@@ -155,10 +161,13 @@ def bench_size(n: int, args, helm: Path, work: Path) -> tuple[dict, Path]:
             shutil.rmtree(tree.parent)
         tree = work / f"n{n}-rep{rep}" / "models"
         shutil.copytree(source / "models", tree)
+        settle()
         render.append(run([ML_GEN, "render", "--all", "-c", tree]))
+        settle()
         check.append(run([ML_GEN, "render", "--all", "--check", "-c", tree]))
         if rep < helm_reps:
             targets = targets_of(tree)
+            settle()
             wall, rep_calls = helm_loop(helm, targets)
             loop.append({"wall": wall})
             calls += rep_calls
