@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,10 +61,18 @@ class Plan:
                 ]
         return found
 
+    def differing(self) -> list[tuple[Path, bool]]:
+        """Files whose content differs from disk, each with whether a file is there now."""
+        found = []
+        for rel, text in sorted(self.files.items()):
+            old = _read(self.root / rel)
+            if old != text:
+                found.append((rel, old is not None))
+        return found
+
     def changes(self) -> tuple[list[Path], list[Path]]:
         """Files whose content differs from disk (or are missing), and stale files."""
-        changed = [rel for rel, text in sorted(self.files.items()) if _read(self.root / rel) != text]
-        return changed, self.stale()
+        return [rel for rel, _ in self.differing()], self.stale()
 
     def diff(self) -> str:
         """A unified diff from the files on disk to the planned files."""
@@ -108,42 +118,63 @@ def commit(plans: list[Plan]) -> list[Path]:
     """
     for plan in plans:
         preflight(plan.root)
-    pending: list[tuple[Path, Path]] = []
+    pending: list[tuple[Path, Path, bool]] = []  # (temporary, target, a file is there now)
     created: list[Path] = []
+    known_dirs: set[Path] = set()
     removals: list[Path] = []
+    suffix = f".{os.getpid()}.tmp"
     try:
         for plan in plans:
-            changed, stale = plan.changes()
-            for rel in changed:
+            for rel, existed in plan.differing():
                 target = plan.root / rel
-                _make_dirs(target.parent, created)
-                tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+                if target.parent not in known_dirs:
+                    _make_dirs(target.parent, created)
+                    known_dirs.add(target.parent)
+                tmp = target.with_name(f".{target.name}{suffix}")
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # mode as open() gives
-                pending.append((tmp, target))
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                    handle.write(plan.files[rel])
-            removals += [plan.root / rel for rel in stale]
+                pending.append((tmp, target, existed))
+                _write_all(fd, plan.files[rel].encode("utf-8"))
+            removals += [plan.root / rel for rel in plan.stale()]
         _swap(pending, removals)
     except OSError as err:
-        for tmp_path, _ in pending:
+        for tmp_path, _, _ in pending:
             tmp_path.unlink(missing_ok=True)
         for directory in reversed(created):
             with contextlib.suppress(OSError):
                 directory.rmdir()
         raise OutputError(f"{err.filename or 'output'}: cannot write ({err.strerror}); nothing was changed") from None
-    return [target for _, target in pending] + removals
+    return [target for _, target, _ in pending] + removals
 
 
-def _swap(pending: list[tuple[Path, Path]], removals: list[Path]) -> None:
-    """Rename temporaries over targets and remove stale files, undoing all of it if one step fails."""
-    done: list[tuple[Path, Path | None]] = []  # (target, backup of its old content or None)
+def _write_all(fd: int, data: bytes) -> None:
+    """Write and close a file descriptor (os.write may write less than asked)."""
     try:
-        for tmp_path, target in pending:
-            done.append((target, _backup(target)))
-            os.replace(tmp_path, target)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _swap(pending: list[tuple[Path, Path, bool]], removals: list[Path]) -> None:
+    """Rename temporaries over targets and remove stale files, undoing all of it if one step fails."""
+    done: list[tuple[Path, Path | None]] = []  # steps taken: (target, backup of its old content or None)
+
+    def step(target: Path, existed: bool, action: Callable[[], None]) -> None:
+        backup = _backup(target) if existed else None
+        try:
+            action()
+        except OSError:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+            raise
+        done.append((target, backup))
+
+    try:
+        for tmp_path, target, existed in pending:
+            step(target, existed, functools.partial(os.replace, tmp_path, target))
         for path in removals:
-            done.append((path, _backup(path)))
-            path.unlink()
+            step(path, True, path.unlink)
     except OSError:
         for target, backup in reversed(done):
             if backup is not None:
@@ -157,10 +188,8 @@ def _swap(pending: list[tuple[Path, Path]], removals: list[Path]) -> None:
             backup.unlink()
 
 
-def _backup(path: Path) -> Path | None:
-    """A hard link to the file's current content, or None when there is no file yet."""
-    if not path.exists():
-        return None
+def _backup(path: Path) -> Path:
+    """A hard link to the file's current content."""
     backup = path.with_name(f".{path.name}.{os.getpid()}.bak")
     backup.unlink(missing_ok=True)
     os.link(path, backup)

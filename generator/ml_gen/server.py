@@ -40,19 +40,29 @@ def api_client(kubeconfig: str | None, context: str | None) -> Any:
         raise UsageError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
 
 
+CONCURRENT_REQUESTS = 8
+"""Dry runs in flight at once: the API server answers them in parallel, like kubectl's apply of many files."""
+
+
 def dry_run(rendered: list[Rendered], kubeconfig: str | None, context: str | None, create_namespace: bool) -> Report:
-    """Dry-run apply every rendered object; report the API server's verdict and warnings."""
+    """Dry-run apply every rendered object; report the API server's verdict and warnings, in input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     client = api_client(kubeconfig, context)
+    missing = {
+        ns: _ensure_namespace(client, ns, create_namespace) for ns in dict.fromkeys(r.namespace for r in rendered)
+    }
+    jobs = [(item, obj) for item in rendered for obj in item.objects]
+
+    def check(job: tuple[Rendered, dict[str, Any]]) -> list[str]:
+        item, obj = job
+        problem = missing[item.namespace]
+        return [problem] if problem else apply(client, obj, dry=True)
+
     report = Report()
-    checked_namespaces: dict[str, str | None] = {}
-    for item in rendered:
-        where = f"{item.config.file}:{item.env} (server)"
-        ns = item.namespace
-        if ns not in checked_namespaces:
-            checked_namespaces[ns] = _ensure_namespace(client, ns, create_namespace)
-        missing = checked_namespaces[ns]
-        for obj in item.objects:
-            report.add(where, object_id(obj), [missing] if missing else apply(client, obj, dry=True))
+    with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
+        for (item, obj), problems in zip(jobs, pool.map(check, jobs), strict=True):
+            report.add(f"{item.config.file}:{item.env} (server)", object_id(obj), problems)
     return report
 
 
