@@ -223,9 +223,26 @@ def write(results: dict, docs: Path = DOCS) -> None:
         startup=startup_table(results),
         cluster=cluster_section(results["cluster"]),
         profile=profile_excerpt(),
+        tmpfs=tmpfs_section(docs.parent / "bench" / "results" / "results-tmpfs.json"),
     )
     (docs / "benchmarks.md").write_text(text)
     print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks.png'}")
+
+
+def tmpfs_section(path: Path) -> str:
+    """The same sizes rendered on a RAM disk, when `results-tmpfs.json` exists: what the disk costs."""
+    if not path.exists():
+        return "(no tmpfs run: see the command above)"
+    tmpfs = json.loads(path.read_text())
+    rows = ["| N models | ml-gen `render --all`, s | helm loop, s | helm loop / ml-gen |", "|---:|---:|---:|---:|"]
+    for n, r in sorted(tmpfs["sizes"].items(), key=lambda kv: int(kv[0])):
+        mine, helm = med(r["render"]), med(r["helm_loop"])
+        ratio = f"**{helm / mine:.1f}×**" if mine and helm else "–"
+        rows.append(f"| {n} | {secs(r['render'])} | {secs(r['helm_loop'])} | {ratio} |")
+    return (
+        f"From `{tmpfs['command']}`, taken {tmpfs['machine']['date']} (commit {tmpfs['machine']['commit']}):\n\n"
+        + "\n".join(rows)
+    )
 
 
 def kinds_text(sizes: dict) -> str:
