@@ -11,10 +11,10 @@ import json
 import re
 from typing import Any
 
+from ml_gen import yamlio
+
 _KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_./-]*):(?: (.*))?\Z")
-_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*\Z")
 _JSON_START = re.compile(r'[-"{\[0-9]|true\Z|false\Z|null\Z')
-_SPECIAL_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf", "none"}
 
 
 class Unsupported(Exception):
@@ -85,6 +85,6 @@ def _value(text: str) -> Any:
             return json.loads(text)
         except ValueError:
             raise Unsupported(text) from None
-    if _PLAIN.match(text) and text.lower() not in _SPECIAL_WORDS:
+    if yamlio.is_plain(text):  # the same rule the emitter uses to leave a string unquoted
         return text
     raise Unsupported(text)

@@ -14,7 +14,7 @@ MIN_RESTRICTED_ID = 10000
 MODEL_ENV = {"name": "MODEL_NAME", "version": "MODEL_VERSION", "uri": "MODEL_URI", "framework": "MODEL_FRAMEWORK"}
 
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 _SUFFIXES: dict[str, Decimal | int] = {
     "": 1,
     "m": Decimal("0.001"),
@@ -52,7 +52,7 @@ def quantity(value: str | int | float) -> Decimal:
 def label_key_problem(key: str) -> str | None:
     """Why `key` is not a valid Kubernetes label or annotation key, or None."""
     prefix, slash, name = key.rpartition("/")
-    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if slash and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix)):
         return f"invalid key prefix '{prefix}' (a DNS subdomain)"
     if not _LABEL_NAME.match(name):
         return f"invalid key '{key}' (a name of at most 63 letters, digits, '-', '_', '.', alphanumeric at both ends)"

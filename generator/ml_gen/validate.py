@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ml_gen import chart
 from ml_gen.errors import UsageError
-from ml_gen.rules import label_key_problem, label_value_problem
+from ml_gen.rules import DNS_SUBDOMAIN, label_key_problem, label_value_problem
 
 if TYPE_CHECKING:
     from ml_gen.project import Rendered
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 _LABEL_NAMED_KINDS = {"Service", "Deployment"}  # names that must be DNS-1035/1123 labels (<= 63)
 
 
@@ -127,7 +126,7 @@ def _names(obj: dict[str, Any]) -> list[str]:
     meta = obj.get("metadata", {})
     name = meta.get("name", "")
     problems = []
-    pattern, limit = (_DNS_LABEL, 63) if obj["kind"] in _LABEL_NAMED_KINDS else (_DNS_SUBDOMAIN, 253)
+    pattern, limit = (_DNS_LABEL, 63) if obj["kind"] in _LABEL_NAMED_KINDS else (DNS_SUBDOMAIN, 253)
     if not pattern.match(name) or len(name) > limit:
         problems.append(f"metadata.name '{name}' is not a valid {obj['kind']} name")
     if not meta.get("namespace"):

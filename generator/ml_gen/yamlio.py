@@ -37,23 +37,23 @@ def _build(node: yaml.Node, path: Path, lines: dict[Path, int], file: str, open_
     """Turn a composed node into plain data, recording lines and rejecting duplicate keys."""
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         if id(node) in open_nodes:
-            raise ConfigError(file, _dotted(path), "a YAML alias refers to itself", node.start_mark.line + 1)
+            raise ConfigError(file, dotted(path), "a YAML alias refers to itself", node.start_mark.line + 1)
         open_nodes = open_nodes | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise ConfigError(file, _dotted(path), "YAML merge keys (<<) are not supported", line)
+                raise ConfigError(file, dotted(path), "YAML merge keys (<<) are not supported", line)
             if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError(file, _dotted(path), "mapping keys must be plain strings", line)
+                raise ConfigError(file, dotted(path), "mapping keys must be plain strings", line)
             key = _scalar(key_node, path, file)
             if not isinstance(key, str):
                 message = f"the key {key_node.value!r} is read as {_show(key)}, not a string: quote it"
-                raise ConfigError(file, _dotted(path), message, line)
+                raise ConfigError(file, dotted(path), message, line)
             if key in out:
                 first = lines.get(path + (key,))
-                raise ConfigError(file, _dotted(path + (key,)), f"duplicate key (first defined on line {first})", line)
+                raise ConfigError(file, dotted(path + (key,)), f"duplicate key (first defined on line {first})", line)
             lines[path + (key,)] = line
             out[key] = _build(value_node, path + (key,), lines, file, open_nodes)
         return out
@@ -77,15 +77,14 @@ def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
         return _constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as err:
         raise ConfigError(
-            file, _dotted(path), f"unsupported YAML value: {err.problem}", node.start_mark.line + 1
+            file, dotted(path), f"unsupported YAML value: {err.problem}", node.start_mark.line + 1
         ) from None
 
 
-def _dotted(path: Path) -> str:
+def dotted(path: Path) -> str:
+    """A field path as written in messages: a.b[0].c."""
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
 
-
-dotted = _dotted
 
 # Strings that may be written without quotes: they start with a letter, '_' or '/', use only
 # a small safe alphabet, and are not a word that some YAML parser (1.1 or 1.2, PyYAML or Go)
@@ -110,6 +109,11 @@ _SPECIAL_WORDS = {
 _ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
+def is_plain(value: str) -> bool:
+    """Whether a string reads back as itself without quotes in every YAML parser."""
+    return _PLAIN.match(value) is not None and value.lower() not in _SPECIAL_WORDS
+
+
 def scalar(value: Any) -> str:
     """One scalar as YAML text that every YAML 1.1 or 1.2 parser reads back as the same value."""
     if isinstance(value, str):
@@ -129,7 +133,7 @@ def scalar(value: Any) -> str:
 
 @lru_cache(maxsize=8192)
 def _string(value: str) -> str:
-    if _PLAIN.match(value) and value.lower() not in _SPECIAL_WORDS:
+    if is_plain(value):
         return value
     # JSON string escapes are YAML double-quoted escapes; also escape what YAML would
     # fold or reject raw (NEL, line/paragraph separators, C1 controls, BOM, non-characters).
