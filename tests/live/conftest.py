@@ -5,7 +5,9 @@ kube-apiserver, kube-controller-manager, kube-scheduler and KWOK on loopback) an
 at the end. Set ``ML_GEN_TEST_KUBECONFIG`` to run against an existing cluster instead; that cluster
 is never torn down. A cluster that cannot start fails the run (with or without ``CI=true``): live
 tests are never skipped silently. When a test fails, its report lists the control-plane logs, and
-the logs are copied under pytest's base temp directory before the cluster is deleted.
+the logs are copied under pytest's base temp directory before the cluster is deleted. When a
+selected test is marked ``real_node``, the cluster also starts its real node (containerd, kubelet and
+kube-proxy on this machine: ``ML_GEN_CLUSTER_REAL_NODE=1``), whose logs sit beside the others.
 """
 
 from __future__ import annotations
@@ -106,10 +108,15 @@ class Cluster:
 # -- markers and reporting ----------------------------------------------------------------------
 
 
+_real_node_wanted = False  # a selected test runs containers: the session's cluster gets its real node
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    global _real_node_wanted
     for item in items:
         if LIVE_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.live)
+        _real_node_wanted = _real_node_wanted or item.get_closest_marker("real_node") is not None
 
 
 _session_cluster: Cluster | None = None
@@ -174,7 +181,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         return
 
     name = f"ml-gen-test-{RUN_ID}"
-    env = dict(_START_ENV, ML_GEN_CLUSTER_NAME=name)
+    env = dict(_START_ENV, ML_GEN_CLUSTER_NAME=name, ML_GEN_CLUSTER_REAL_NODE="1" if _real_node_wanted else "0")
     paths = subprocess.run([str(LOCAL_CLUSTER), "logs"], env=env, check=True, capture_output=True, text=True)
     log_dir = Path(paths.stdout.splitlines()[0])
     kubeconfig_line = subprocess.run([str(LOCAL_CLUSTER), "env"], env=env, capture_output=True, text=True).stdout
@@ -209,7 +216,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         if _live_failures:
             keep_logs()
-        down = subprocess.run([str(LOCAL_CLUSTER), "down"], env=env, capture_output=True, text=True, timeout=120)
+        down = subprocess.run([str(LOCAL_CLUSTER), "down"], env=env, capture_output=True, text=True, timeout=300)
         if down.returncode != 0:
             message = f"`scripts/local-cluster down` failed for {name}:\n{down.stdout}{down.stderr}"
             if sys.exc_info()[0] is not None:  # do not hide the error already on its way

@@ -1,0 +1,427 @@
+"""The release really serves: ``ml-gen init``'s model server on the local cluster's real node.
+
+These tests run containers. The session's cluster starts with its real node (conftest.py sees the
+``real_node`` marker): containerd, kubelet and kube-proxy on this machine. The images are built once
+per session with ``scripts/local-image`` (podman) and copied onto the node with
+``scripts/local-cluster load``; pods are pinned to the node by its label and toleration.
+
+What they prove, beyond the KWOK tests in test_helm_live.py: Helm's ``--wait`` waits for real
+startup and readiness probes; ``helm test`` fetches the health path through the Service; the model
+answers ``/predict`` and ``/metrics``; the process runs as the configured user with no capabilities
+and a read-only root; a bad version is rolled back by Helm while the old pods keep serving; a rolling
+update loses no request through the Service (kube-proxy); the GitOps path gives the same Ready pods;
+and a bring-your-own image (one Flask file, a single-stage Dockerfile, root) deploys with TCP probes
+under the restricted security context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+if TYPE_CHECKING:
+    from conftest import Cluster
+
+pytestmark = pytest.mark.real_node
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "ml-model-api"
+LOCAL_IMAGE = REPO / "scripts" / "local-image"
+LOCAL_CLUSTER = REPO / "scripts" / "local-cluster"
+NODE_LABEL = "ml-gen.dev/real-node"
+RUN = uuid.uuid4().hex[:6]
+DEMO = f"localhost/ml-gen-live-demo-{RUN}"
+BYO = f"localhost/ml-gen-live-byo-{RUN}"
+SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
+HELM_TIMEOUT = "150s"
+PINNED = {  # the real node's label and taint
+    "nodeSelector": {NODE_LABEL: "true"},
+    "tolerations": [{"key": NODE_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+}
+FAST_PROBES = {  # short periods keep the suite quick; the server loads the model in about a second
+    "startup": {"periodSeconds": 1, "failureThreshold": 60},
+    "readiness": {"periodSeconds": 1, "failureThreshold": 2},
+    "liveness": {"periodSeconds": 5},
+}
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def run(*cmd: str | Path, timeout: float = 900, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, **kwargs)
+    assert proc.returncode == 0, f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def ml_gen(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return run(sys.executable, "-m", "ml_gen", *args)
+
+
+def write_config(project: Path, out: Path, namespace: str, tag: str, **overrides: Any) -> Path:
+    """The project's ml-model.yaml with one environment ``live`` in ``namespace`` on the real node."""
+    config = yaml.safe_load((project / "ml-model.yaml").read_text())
+    config["image"] = {"repository": DEMO, "tag": tag}
+    config.update(PINNED, probes=FAST_PROBES, replicas=2)
+    config["resources"] = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+    config["terminationGracePeriodSeconds"] = 10
+    config["env"] = {**config.get("env", {}), "GRACEFUL_TIMEOUT": "5"}
+    config.update(overrides)
+    config["environments"] = {"live": {"namespace": namespace}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ml-model.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    ml_gen("render", "live", "-c", out / "ml-model.yaml", "--out", out)
+    return out
+
+
+def helm_upgrade(cluster: Cluster, release: str, namespace: str, rendered: Path, *extra: str, check: bool = True):
+    return cluster.helm(
+        "upgrade", "--install", release, str(CHART), "-n", namespace, "-f", str(rendered / "values" / "live.yaml"),
+        "--wait", "--timeout", HELM_TIMEOUT, *extra, check=check, timeout=400,
+    )  # fmt: skip
+
+
+def pods(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    items = cluster.get("pods", "-n", namespace, "-l", selector)["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+@contextlib.contextmanager
+def port_forward(cluster: Cluster, namespace: str, target: str, port: int | str) -> Iterator[str]:
+    """``kubectl port-forward TARGET :PORT``; yields the local base URL."""
+    cmd = [str(cluster.tool_path("kubectl")), "port-forward", "-n", namespace, target, f":{port}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cluster.env())
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+)", line)
+        assert match, f"kubectl port-forward {target}: {line}{proc.stderr.read() if proc.poll() is not None else ''}"
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def http(url: str, body: Any = None) -> tuple[int, str]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+# A client in a pod on the real node: POSTs /predict to the Service's ClusterIP (through kube-proxy)
+# every 20 ms and prints one line per request, so the test counts what it saw.
+CLIENT = """
+import json, sys, time, urllib.request
+url, body = sys.argv[1], json.dumps({"instances": [%s]}).encode()
+while True:
+    try:
+        req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            print("ok" if json.load(r)["predictions"] == ["setosa"] else "wrong", flush=True)
+    except Exception as e:
+        print("failed", repr(e), flush=True)
+    time.sleep(0.02)
+""" % json.dumps(SETOSA)  # noqa: UP031
+
+
+class Client:
+    """A pod that keeps calling the Service; ``counts()`` tallies its log lines."""
+
+    def __init__(self, cluster: Cluster, namespace: str, service: str, image: str, uid: int) -> None:
+        self.cluster, self.namespace, self.name = cluster, namespace, f"client-{uuid.uuid4().hex[:6]}"
+        ip = cluster.get("service", service, "-n", namespace)["spec"]["clusterIP"]
+        port = cluster.get("service", service, "-n", namespace)["spec"]["ports"][0]["port"]
+        restricted = {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
+        }
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": self.name, "namespace": namespace, "labels": {"app": "live-client"}},
+            "spec": {
+                **PINNED,
+                "terminationGracePeriodSeconds": 0,
+                "automountServiceAccountToken": False,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": uid,
+                    "runAsGroup": uid,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [
+                    {
+                        "name": "client",
+                        "image": image,
+                        "imagePullPolicy": "Never",
+                        "command": ["python3", "-c", CLIENT, f"http://{ip}:{port}/predict"],
+                        "securityContext": restricted,
+                    }
+                ],
+            },
+        }
+        cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
+        cluster.wait_until(f"client pod {self.name} answered 20 times", lambda: self.counts()["ok"] >= 20, timeout=90)
+
+    def counts(self) -> dict[str, Any]:
+        lines = self.cluster.kubectl("logs", self.name, "-n", self.namespace, check=False).stdout.splitlines()
+        bad = [line for line in lines if line != "ok"]
+        return {"ok": len(lines) - len(bad), "bad": bad}
+
+    def stop(self) -> dict[str, Any]:
+        time.sleep(2)  # requests sent just after the rollout count too
+        counts = self.counts()
+        self.cluster.kubectl("delete", "pod", self.name, "-n", self.namespace, "--wait=false", check=False)
+        return counts
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+def _load(cluster: Cluster, *images: str) -> None:
+    env = dict(cluster.env(), ML_GEN_CLUSTER_NAME=cluster.name or "")
+    run(LOCAL_CLUSTER, "load", *images, env=env, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``ml-gen init demo``: the scaffolded serving project (its model trained by the image build)."""
+    path = tmp_path_factory.mktemp("demo") / "demo"
+    ml_gen("init", "demo", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_image(cluster: Cluster, project: Path) -> str:
+    """The project's image built once as ``DEMO:1``, also tagged ``:2`` (a second good version), on the node."""
+    run(LOCAL_IMAGE, "build", project, f"{DEMO}:1", timeout=1800)
+    run(LOCAL_IMAGE, "podman", "tag", f"{DEMO}:1", f"{DEMO}:2")
+    _load(cluster, f"{DEMO}:1", f"{DEMO}:2")
+    return DEMO
+
+
+@pytest.fixture(scope="session")
+def security(project: Path) -> tuple[int, int]:
+    s = yaml.safe_load((project / "ml-model.yaml").read_text())["security"]
+    return s["runAsUser"], s["runAsGroup"]
+
+
+@pytest.fixture
+def release(cluster: Cluster, namespace: str, project: Path, demo_image: str, tmp_path: Path) -> Callable[..., Path]:
+    """Render the demo config for ``namespace`` (tag and overrides as given) and helm-install it."""
+
+    def install(tag: str = "1", *extra: str, check: bool = True, **overrides: Any) -> Path:
+        rendered = write_config(project, tmp_path / f"r-{uuid.uuid4().hex[:6]}", namespace, tag, **overrides)
+        helm_upgrade(cluster, "demo", namespace, rendered, *extra, check=check)
+        return rendered
+
+    return install
+
+
+# -- tests --------------------------------------------------------------------------------------
+
+
+def test_helm_waits_for_real_probes_and_the_model_serves(
+    cluster: Cluster, namespace: str, release: Callable[..., Path], security: tuple[int, int]
+) -> None:
+    started = time.monotonic()
+    release("1")
+    waited = time.monotonic() - started
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    node = subprocess.run([str(REPO / "scripts" / "local-node"), "name"], capture_output=True, text=True).stdout.strip()
+    assert len(live) == 2 and all(ready(p) for p in live), "helm --wait returned before the pods were Ready"
+    assert {p["spec"]["nodeName"] for p in live} == {node}
+    for pod in live:  # really started: a container ID from the runtime, the readiness gate passed
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["ready"] and status["started"] and status["containerID"].startswith("containerd://")
+        assert status["restartCount"] == 0
+
+    # helm test: a Job pod on the same node fetches the health path through the Service.
+    test = cluster.helm("test", "demo", "-n", namespace, "--timeout", HELM_TIMEOUT, timeout=300)
+    assert re.search(r"^Phase:\s+Succeeded$", test.stdout, re.M), test.stdout
+
+    with port_forward(cluster, namespace, "service/demo", 80) as url:
+        assert http(url + "/ready")[0] == 200
+        status, body = http(url + "/predict", {"instances": [SETOSA, VIRGINICA]})
+        assert (status, json.loads(body)) == (200, {"predictions": ["setosa", "virginica"]})
+        status, body = http(url + "/predict", {"instances": "not rows"})
+        assert status == 400 and "error" in json.loads(body)
+
+    from ml_gen import serving_metrics
+
+    pod = live[0]
+    port = pod["metadata"]["annotations"]["prometheus.io/port"]
+    path = pod["metadata"]["annotations"].get("prometheus.io/path", "/metrics")
+    with port_forward(cluster, namespace, f"pod/{pod['metadata']['name']}", port) as url:
+        status, text = http(url + path)
+    assert status == 200
+    for name in serving_metrics.ALL:
+        assert re.search(rf"^{name}(\{{|\s)", text, re.M), f"{name} missing from /metrics"
+
+    # The running server: the configured UID/GID, no capabilities, nothing writable outside /tmp.
+    probe = (
+        "import os, json\n"
+        "status = dict(l.split(':\\t', 1) for l in open('/proc/1/status').read().splitlines() if ':\\t' in l)\n"
+        "def writable(p):\n"
+        "    try:\n"
+        "        open(os.path.join(p, 'x'), 'w').close(); return True\n"
+        "    except OSError:\n"
+        "        return False\n"
+        "print(json.dumps({'uid': status['Uid'].split(), 'gid': status['Gid'].split(),\n"
+        "  'caps': [status[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapAmb')],\n"
+        "  'nnp': status['NoNewPrivs'].strip(), 'cmd': open('/proc/1/cmdline').read().split('\\0')[:2],\n"
+        "  'writable': {p: writable(p) for p in ('/', '/app', '/etc', '/tmp', '/var/tmp', '/home')}}))\n"
+    )
+    exec_ = cluster.kubectl("exec", "-n", namespace, pod["metadata"]["name"], "--", "python3", "-c", probe)
+    seen = json.loads(exec_.stdout)
+    uid, gid = security
+    assert seen["uid"] == [str(uid)] * 4 and seen["gid"] == [str(gid)] * 4, seen
+    assert seen["caps"] == ["0000000000000000"] * 4 and seen["nnp"] == "1", seen
+    assert "gunicorn" in " ".join(seen["cmd"]), seen
+    assert seen["writable"] == {
+        "/": False, "/app": False, "/etc": False, "/tmp": True, "/var/tmp": False, "/home": False,
+    }, seen  # fmt: skip
+    print(f"helm --wait returned after {waited:.1f}s with 2 Ready pods")
+
+
+def test_rolling_update_loses_no_request(
+    cluster: Cluster, namespace: str, release: Callable[..., Path], security: tuple[int, int]
+) -> None:
+    release("1")
+    client = Client(cluster, namespace, "demo", f"{DEMO}:1", security[0])
+    release("2")  # maxSurge 1, maxUnavailable 0: a new pod must be Ready before an old one goes
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:2"}
+    counts = client.stop()
+    assert counts["bad"] == [], (
+        f"{len(counts['bad'])} of {counts['ok'] + len(counts['bad'])} failed: {counts['bad'][:5]}"
+    )
+    assert counts["ok"] >= 50, counts
+    print(f"rolling update: {counts['ok']} of {counts['ok']} requests through the ClusterIP answered")
+
+
+def test_bad_version_is_rolled_back_while_the_old_pods_serve(
+    cluster: Cluster, namespace: str, release: Callable[..., Path], security: tuple[int, int]
+) -> None:
+    release("1")
+    client = Client(cluster, namespace, "demo", f"{DEMO}:1", security[0])
+    # Version 2 of the model whose artifact cannot be loaded: the server starts, /ready stays 503.
+    bad_model = {"name": "demo", "version": "0.2.0", "framework": "sklearn", "uri": "file:///app/gunicorn.conf.py"}
+    proc = release("2", "--rollback-on-failure", check=False, model=bad_model, probes={**FAST_PROBES,
+                   "startup": {"periodSeconds": 1, "failureThreshold": 20}})  # fmt: skip
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    history = json.loads(cluster.helm("history", "demo", "-n", namespace, "-o", "json").stdout)
+    assert [r["status"] for r in history] == ["superseded", "failed", "deployed"], history
+    assert "Rollback to 1" in history[-1]["description"], history
+    cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=120s")
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:1"}
+    assert all(ready(p) for p in live)
+    counts = client.stop()
+    assert counts["bad"] == [], (
+        f"{len(counts['bad'])} of {counts['ok'] + len(counts['bad'])} failed: {counts['bad'][:5]}"
+    )
+    assert counts["ok"] >= 50, counts
+    print(f"bad version rolled back: {counts['ok']} of {counts['ok']} requests answered meanwhile")
+
+
+def test_gitops_apply_gives_ready_pods(
+    cluster: Cluster, namespace: str, project: Path, demo_image: str, tmp_path: Path
+) -> None:
+    rendered = write_config(project, tmp_path / "gitops", namespace, "1", replicas=1)
+    cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", str(rendered / "manifests" / "live"))
+    cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=150s", timeout=200)
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert len(live) == 1 and ready(live[0])
+    with port_forward(cluster, namespace, "service/demo", 80) as url:
+        status, body = http(url + "/predict", {"instances": [VIRGINICA]})
+    assert (status, json.loads(body)) == (200, {"predictions": ["virginica"]})
+
+
+# The classic tutorial's server: one Flask file with only POST /predict, run by `python app.py` as
+# root from a single-stage Dockerfile. The "model" is a fixed rule, so the image needs Flask only.
+BYO_APP = """\
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.route("/predict", methods=["POST"])
+def predict():
+    rows = request.get_json()["instances"]
+    return jsonify(predictions=["big" if sum(row) > 10 else "small" for row in rows])
+
+
+if __name__ == "__main__":
+    app.run(host="0.0.0.0", port=5000)
+"""
+BYO_DOCKERFILE = """\
+FROM python:3.11-slim
+WORKDIR /app
+RUN pip install --no-cache-dir flask==3.1.*
+COPY app.py .
+EXPOSE 5000
+CMD ["python", "app.py"]
+"""
+
+
+def test_bring_your_own_image_runs_restricted_with_tcp_probes(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    src = tmp_path / "byo"
+    src.mkdir()
+    (src / "app.py").write_text(BYO_APP)
+    (src / "Dockerfile").write_text(BYO_DOCKERFILE)
+    run(LOCAL_IMAGE, "build", src, f"{BYO}:1", timeout=1200)
+    _load(cluster, f"{BYO}:1")
+
+    config = {
+        "name": "byo",
+        "image": {"repository": BYO, "tag": "1"},
+        "port": 5000,
+        "replicas": 1,
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "health": {"liveness": {"tcp": True}, "readiness": {"tcp": True}},
+        "probes": FAST_PROBES,
+        "metrics": {"enabled": False},
+        **PINNED,
+        "environments": {"live": {"namespace": namespace}},
+    }
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "ml-model.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    ml_gen("render", "live", "-c", out / "ml-model.yaml", "--out", out)
+    deployment = yaml.safe_load((out / "manifests" / "live" / "deployment-byo.yaml").read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "tcpSocket" in container["readinessProbe"] and "tcpSocket" in container["livenessProbe"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+    cluster.helm(
+        "upgrade", "--install", "byo", str(CHART), "-n", namespace, "-f", str(out / "values" / "live.yaml"),
+        "--wait", "--timeout", HELM_TIMEOUT, timeout=400,
+    )  # fmt: skip
+    (pod,) = pods(cluster, namespace, "app.kubernetes.io/instance=byo")
+    assert ready(pod)
+    with port_forward(cluster, namespace, "service/byo", 80) as url:
+        status, body = http(url + "/predict", {"instances": [[1, 2], [9, 9]]})
+    assert (status, json.loads(body)) == (200, {"predictions": ["small", "big"]})

@@ -1,0 +1,26 @@
+// Command pause holds a pod sandbox's namespaces open: it sleeps until SIGINT or SIGTERM and
+// reaps any orphaned child it inherits, like Kubernetes' own pause container (built locally
+// because no image registry is reachable; see scripts/install-tools).
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGCHLD)
+	for s := range signals {
+		if s != syscall.SIGCHLD {
+			os.Exit(0)
+		}
+		for {
+			var status syscall.WaitStatus
+			if pid, err := syscall.Wait4(-1, &status, syscall.WNOHANG, nil); pid <= 0 || err != nil {
+				break
+			}
+		}
+	}
+}
