@@ -197,6 +197,12 @@ class Client:
         return counts
 
 
+def assert_all_served(counts: dict[str, Any]) -> None:
+    total = counts["ok"] + len(counts["bad"])
+    assert counts["bad"] == [], f"{len(counts['bad'])} of {total} requests failed: {counts['bad'][:5]}"
+    assert counts["ok"] >= 50, f"only {counts['ok']} requests: the client did not run through the change"
+
+
 # -- fixtures -----------------------------------------------------------------------------------
 
 
@@ -315,10 +321,7 @@ def test_rolling_update_loses_no_request(
     live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
     assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:2"}
     counts = client.stop()
-    assert counts["bad"] == [], (
-        f"{len(counts['bad'])} of {counts['ok'] + len(counts['bad'])} failed: {counts['bad'][:5]}"
-    )
-    assert counts["ok"] >= 50, counts
+    assert_all_served(counts)
     print(f"rolling update: {counts['ok']} of {counts['ok']} requests through the ClusterIP answered")
 
 
@@ -340,10 +343,7 @@ def test_bad_version_is_rolled_back_while_the_old_pods_serve(
     assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:1"}
     assert all(ready(p) for p in live)
     counts = client.stop()
-    assert counts["bad"] == [], (
-        f"{len(counts['bad'])} of {counts['ok'] + len(counts['bad'])} failed: {counts['bad'][:5]}"
-    )
-    assert counts["ok"] >= 50, counts
+    assert_all_served(counts)
     print(f"bad version rolled back: {counts['ok']} of {counts['ok']} requests answered meanwhile")
 
 
