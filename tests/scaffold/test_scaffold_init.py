@@ -385,3 +385,24 @@ def test_files_are_readable_by_everyone_and_not_executable(tmp_path):
     starter.write("demo", tmp_path / "p")
     for rel in PROJECT_FILES:
         assert os.stat(tmp_path / "p" / rel).st_mode & 0o777 == 0o644, rel
+
+
+def test_every_scaffold_file_is_shipped_in_the_package(repo_root):
+    """setup.cfg's package_data covers every file under ml_gen/scaffold/ (pip install gets the whole project)."""
+    import configparser
+    import fnmatch
+
+    parser = configparser.ConfigParser()
+    parser.read(repo_root / "setup.cfg")
+    patterns = [p.strip() for p in parser["options.package_data"]["ml_gen"].splitlines() if p.strip()]
+    package = repo_root / "generator" / "ml_gen"
+    scaffold = [
+        str(p.relative_to(package))
+        for p in (package / "scaffold").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert len(scaffold) == len(PROJECT_FILES) - 2  # the schema and metrics.py are copied from ml_gen itself
+    for rel in scaffold:
+        assert any(
+            fnmatch.fnmatchcase(rel, pattern) and rel.count("/") == pattern.count("/") for pattern in patterns
+        ), rel
