@@ -19,7 +19,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 
 from ml_gen import config as config_mod
 from ml_gen import project, yamlio
-from ml_gen.errors import ConfigError, EXIT_INTERNAL, MlGenError, OutputError, UsageError
+from ml_gen.errors import EXIT_INTERNAL, ConfigError, MlGenError, OutputError, UsageError
 
 UNSET = "(unset)"
 
@@ -120,7 +120,7 @@ def _edit(file: str, envs: list[str], section: str, updates: dict[str, Any], rep
         doc = yaml.load(layout.body)
         yaml.indent(**_indents(doc, layout.body))  # measured before new nodes (without positions) exist
         for env in names:
-            _apply(doc, env, section, updates, replaced, file)
+            _apply(doc, env, section, updates, replaced, file, layout.body.split("\n"))
         buffer = io.StringIO()
         yaml.dump(doc, buffer)
     except MarkedYAMLError as err:
@@ -154,12 +154,19 @@ def _check(file: str, text: str) -> config_mod.Config:
         for env in cfg.environments:
             project.render_environment(cfg, env)
     except ConfigError as err:
-        raise ConfigError(err.file, err.path, f"{err.message} (after the edit; {file} was not changed)", err.line)
+        message = f"{err.message} (after the edit; {file} was not changed)"
+        raise ConfigError(err.file, err.path, message, err.line) from None
     return cfg
 
 
 def _same_data_but_the_edit(
-    file: str, old_text: str, new_text: str, envs: list[str], section: str, updates: dict[str, Any], replaced: str | None
+    file: str,
+    old_text: str,
+    new_text: str,
+    envs: list[str],
+    section: str,
+    updates: dict[str, Any],
+    replaced: str | None,
 ) -> None:
     """Refuse when the rewritten file reads back differently anywhere but the edited fields."""
     expected, _ = yamlio.load_config_yaml(old_text, file)
@@ -175,26 +182,47 @@ def _same_data_but_the_edit(
 
 @dataclass
 class _Layout:
-    """What ruamel.yaml does not keep by itself: a byte-order mark, CRLF line ends, a missing final newline."""
+    """What ruamel.yaml does not keep by itself: a byte-order mark, CRLF line ends, a missing final newline,
+    and the lines up to a '---' start marker and from a '...' end marker (it drops comments there)."""
 
     body: str
     bom: bool
     crlf: bool
     final_newline: bool
+    head: str = ""
+    tail: str = ""
 
     @classmethod
     def of(cls, text: str) -> _Layout:
         bom = text.startswith("\ufeff")
         body = text.removeprefix("\ufeff")
         crlf = "\r\n" in body
-        return cls(body.replace("\r\n", "\n"), bom, crlf, body.endswith("\n") or not body)
+        final_newline = body.endswith("\n") or not body
+        lines = body.replace("\r\n", "\n").removesuffix("\n").split("\n")
+        head = tail = ""
+        for index, line in enumerate(lines):
+            if _MARKER_LINE.match(line) and line.startswith("---"):
+                head, lines = "\n".join(lines[: index + 1]) + "\n", lines[index + 1 :]
+            if not _SKIPPED_LINE.match(line):
+                break
+        for index in range(len(lines) - 1, -1, -1):
+            if _MARKER_LINE.match(lines[index]) and lines[index].startswith("..."):
+                tail, lines = "\n".join(lines[index:]) + "\n", lines[:index]
+            if not _SKIPPED_LINE.match(lines[index] if index < len(lines) else ""):
+                break
+        return cls("\n".join(lines) + "\n", bom, crlf, final_newline, head, tail)
 
     def restore(self, text: str) -> str:
+        text = self.head + text + self.tail
         if not self.final_newline:
             text = text.removesuffix("\n")
         if self.crlf:
             text = text.replace("\n", "\r\n")
         return ("\ufeff" if self.bom else "") + text
+
+
+_MARKER_LINE = re.compile(r"(---|\.\.\.)\s*(#.*)?\Z")
+_SKIPPED_LINE = re.compile(r"\s*(#.*)?\Z|%|---|\.\.\.")  # blank, comment, directive or marker lines
 
 
 def _round_trip_yaml() -> YAML:
@@ -236,8 +264,12 @@ def _indents(doc: Any, body: str) -> dict[str, int]:
     return {"mapping": indent, "sequence": seq_indent, "offset": offset}
 
 
-def _apply(doc: Any, env: str, section: str, updates: dict[str, Any], replaced: str | None, file: str) -> None:
+def _apply(
+    doc: Any, env: str, section: str, updates: dict[str, Any], replaced: str | None, file: str, lines: list[str]
+) -> None:
+    """Make the edit in one environment's layer of the round-trip document."""
     env_map = doc["environments"][env]
+    base = doc.get(section) if isinstance(doc.get(section), CommentedMap) else {}
     where = f"environments.{env}"
     if _shared(doc, env_map):
         raise ConfigError(file, where, "is a YAML alias shared with another place; edit it by hand")
@@ -249,7 +281,7 @@ def _apply(doc: Any, env: str, section: str, updates: dict[str, Any], replaced: 
         else:
             new_map.fa.set_block_style()
         for key, value in updates.items():
-            new_map[key] = _styled(value, None)
+            new_map[key] = _styled(value, base.get(key))
         _insert(env_map, list(env_map).index("namespace") + 1, section, new_map)
         return
     target = env_map[section]
@@ -260,26 +292,38 @@ def _apply(doc: Any, env: str, section: str, updates: dict[str, Any], replaced: 
             target[key] = _styled(value, target[key])
         elif replaced and replaced in target:  # the new key takes the old one's place, and its comment
             position = list(target).index(replaced)
-            old = target[replaced]
+            new = _styled(value, target[replaced])
             comment = target.ca.items.pop(replaced, None)
+            if comment is not None and len(comment) > 2 and comment[2] is not None and not target.fa.flow_style():
+                _keep_gap(comment[2], target, replaced, key, new, lines)
             del target[replaced]
-            target.insert(position, key, _styled(value, old))
+            target.insert(position, key, new)
             if comment is not None:
                 target.ca.items[key] = comment
         else:
-            _insert(target, len(target), key, _styled(value, None))
+            _insert(target, len(target), key, _styled(value, base.get(key)))
     if replaced and replaced in target:
         del target[replaced]
 
 
-def _styled(value: str, old: Any) -> Any:
-    """A new string scalar quoted as the one it replaces was, else plain when that reads back as the same string
-    in every YAML parser, else double-quoted."""
-    if isinstance(old, SingleQuotedScalarString) and "\n" not in value:
+def _styled(value: str, like: Any) -> Any:
+    """A new string scalar quoted as the one it replaces (or the base layer's) was, else plain when that reads
+    back as the same string in every YAML parser, else double-quoted."""
+    if isinstance(like, SingleQuotedScalarString) and "\n" not in value:
         return SingleQuotedScalarString(value)
-    if isinstance(old, DoubleQuotedScalarString) or not yamlio.is_plain(value):
+    if isinstance(like, DoubleQuotedScalarString) or not yamlio.is_plain(value):
         return DoubleQuotedScalarString(value)
     return value
+
+
+def _keep_gap(token: Any, mapping: CommentedMap, old_key: str, new_key: str, new: str, lines: list[str]) -> None:
+    """A renamed key's end-of-line comment keeps its distance from the value (not its column, which suited
+    the old, longer or shorter, line)."""
+    line, value_col = mapping.lc.value(old_key)
+    old_end = value_col + len(lines[line][value_col : token.column].rstrip())
+    gap = token.column - old_end
+    quotes = 2 if isinstance(new, (SingleQuotedScalarString, DoubleQuotedScalarString)) else 0
+    token.column = mapping.lc.key(old_key)[1] + len(new_key) + 2 + len(new) + quotes + max(gap, 1)
 
 
 def _insert(mapping: CommentedMap, position: int, key: str, value: Any) -> None:
