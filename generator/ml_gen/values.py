@@ -30,7 +30,7 @@ def build(env: EnvConfig) -> dict[str, Any]:
             "repository": image["repository"],
             "tag": image.get("tag", ""),
             "digest": image.get("digest", ""),
-            "pullPolicy": image["pullPolicy"],
+            "pullPolicy": image.get("pullPolicy") or _default_pull_policy(image),
         },
         "imagePullSecrets": [{"name": n} for n in s.get("imagePullSecrets", [])],
         "replicaCount": s["replicas"],
@@ -69,6 +69,11 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "tests": {"enabled": True, "healthPath": s["health"]["readinessPath"]},
     }
     return values
+
+
+def _default_pull_policy(image: dict[str, Any]) -> str:
+    """What Kubernetes itself defaults to when the config sets no pullPolicy: Always for the tag latest."""
+    return "Always" if not image.get("digest") and image.get("tag") == "latest" else "IfNotPresent"
 
 
 def _sorted(mapping: dict[str, Any]) -> dict[str, Any]:

@@ -121,6 +121,37 @@ def test_tag_sets_the_image_and_the_version_label(render_env):
     assert env.get("Service")["metadata"]["labels"]["app.kubernetes.io/version"] == "2.1.0"
 
 
+@pytest.mark.parametrize(
+    "image, policy",
+    [
+        ({"repository": "myorg/demo", "tag": "latest"}, "Always"),
+        ({"repository": "myorg/demo", "tag": "latest", "pullPolicy": "IfNotPresent"}, "IfNotPresent"),
+        ({"repository": "myorg/demo", "tag": "latest", "pullPolicy": "Never"}, "Never"),
+        ({"repository": "myorg/demo", "tag": "1.0"}, "IfNotPresent"),
+        ({"repository": "myorg/demo", "tag": "1.0", "pullPolicy": "Always"}, "Always"),
+        ({"repository": "myorg/demo", "digest": DIGEST}, "IfNotPresent"),
+    ],
+    ids=["latest", "latest-set-by-user", "latest-never", "tag", "tag-always", "digest"],
+)
+def test_pull_policy_is_kubernetes_default_unless_the_config_sets_one(render_env, image, policy):
+    env = render_env(image=image, security={"allowLatestTag": True})
+    assert env.values["image"]["pullPolicy"] == policy
+    assert env.container["imagePullPolicy"] == policy
+
+
+def test_pull_policy_set_in_the_base_holds_for_an_environment_on_latest():
+    text = (
+        "name: demo\nimage: {repository: r, tag: '1', pullPolicy: IfNotPresent}\nenvironments:\n"
+        "  dev: {namespace: d, image: {tag: latest}, security: {allowLatestTag: true}}\n"
+        "  qa: {namespace: q}\n"
+    )
+    cfg = config.parse(text)
+    assert project.render_environment(cfg, "dev").values["image"]["pullPolicy"] == "IfNotPresent"
+    unset = config.parse(text.replace(", pullPolicy: IfNotPresent", ""))
+    assert project.render_environment(unset, "dev").values["image"]["pullPolicy"] == "Always"
+    assert project.render_environment(unset, "qa").values["image"]["pullPolicy"] == "IfNotPresent"
+
+
 def test_labels_on_every_object_and_the_pods(render_env):
     env = render_env(replicas=3, autoscaling=HPA, labels={"team": "ml"}, partOf="platform", ingress={"enabled": True})
     assert set(env.kinds()) >= {"Deployment", "Service", "ServiceAccount", "HorizontalPodAutoscaler", "Ingress"}
