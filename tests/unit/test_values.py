@@ -248,6 +248,7 @@ def test_env_is_sorted_with_model_variables_and_secret_references(render_env):
     )
     assert env.container["env"] == [
         {"name": "ALPHA", "value": "a"},
+        {"name": "HOME", "value": "/tmp"},
         {"name": "MODEL_NAME", "value": "iris"},
         {"name": "MODEL_VERSION", "value": "1.0"},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token", "optional": True}}},
@@ -256,6 +257,62 @@ def test_env_is_sorted_with_model_variables_and_secret_references(render_env):
     annotations = env.pod["metadata"]["annotations"]
     assert annotations["ml-gen.dev/model-name"] == "iris"
     assert annotations["ml-gen.dev/model-version"] == "1.0"
+
+
+def test_home_is_writable_tmp_unless_the_config_sets_it_or_the_root_filesystem_is_writable(render_env):
+    assert {"name": "HOME", "value": "/tmp"} in render_env().container["env"]
+    assert {"name": "HOME", "value": "/home/app"} in render_env(env={"HOME": "/home/app"}).container["env"]
+    from_secret = render_env(secretEnv={"HOME": {"secret": "s", "key": "k"}}).container["env"]
+    assert [v for v in from_secret if v["name"] == "HOME"] == [
+        {"name": "HOME", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+    ]
+    writable = render_env(security={"readOnlyRootFilesystem": False}).container.get("env", [])
+    assert "HOME" not in [v["name"] for v in writable]
+
+
+@pytest.mark.parametrize(
+    "health, probes, expected",
+    [
+        ({"type": "tcp"}, {}, {p: {"tcpSocket": {"port": "http"}} for p in ("startup", "liveness", "readiness")}),
+        (
+            {"type": "exec", "command": ["cat", "/tmp/ok"]},
+            {"readiness": {"command": ["test", "-f", "/tmp/ready"]}},
+            {
+                "startup": {"exec": {"command": ["cat", "/tmp/ok"]}},
+                "liveness": {"exec": {"command": ["cat", "/tmp/ok"]}},
+                "readiness": {"exec": {"command": ["test", "-f", "/tmp/ready"]}},
+            },
+        ),
+        (
+            {"readinessPath": "/ready"},
+            {"liveness": {"type": "tcp"}, "startup": {"type": "exec", "command": ["true"]}},
+            {
+                "startup": {"exec": {"command": ["true"]}},
+                "liveness": {"tcpSocket": {"port": "http"}},
+                "readiness": {"httpGet": {"path": "/ready", "port": "http"}},
+            },
+        ),
+        (
+            {"type": "tcp"},
+            {"readiness": {"type": "http", "periodSeconds": 2}},
+            {
+                "startup": {"tcpSocket": {"port": "http"}},
+                "liveness": {"tcpSocket": {"port": "http"}},
+                "readiness": {"httpGet": {"path": "/health", "port": "http"}},
+            },
+        ),
+    ],
+    ids=["tcp-for-all", "exec-with-a-readiness-command", "one-type-each", "tcp-but-http-readiness"],
+)
+def test_probe_types(render_env, health, probes, expected):
+    env = render_env(health=health, probes=probes)
+    for probe, check in expected.items():
+        rendered = env.container[f"{probe}Probe"]
+        assert {k: v for k, v in rendered.items() if k in ("httpGet", "tcpSocket", "exec")} == check
+        assert "type" not in rendered and "command" not in rendered
+        assert rendered["periodSeconds"] == probes.get(probe, {}).get("periodSeconds", rendered["periodSeconds"])
+    readiness_http = "httpGet" in expected["readiness"]
+    assert env.values["tests"]["healthPath"] == (expected["readiness"]["httpGet"]["path"] if readiness_http else "")
 
 
 def test_metrics_annotations_and_port(render_env):
