@@ -401,7 +401,7 @@ def test_bring_your_own_image_runs_restricted_with_tcp_probes(cluster: Cluster, 
         "port": 5000,
         "replicas": 1,
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "health": {"liveness": {"tcp": True}, "readiness": {"tcp": True}},
+        "health": {"type": "tcp"},  # the app has no health route
         "probes": FAST_PROBES,
         "metrics": {"enabled": False},
         **PINNED,
@@ -421,7 +421,9 @@ def test_bring_your_own_image_runs_restricted_with_tcp_probes(cluster: Cluster, 
         "--wait", "--timeout", HELM_TIMEOUT, timeout=400,
     )  # fmt: skip
     (pod,) = pods(cluster, namespace, "app.kubernetes.io/instance=byo")
-    assert ready(pod)
+    assert ready(pod) and pod["spec"]["securityContext"]["runAsUser"] == 10001
+    test = cluster.helm("test", "byo", "-n", namespace, "--timeout", HELM_TIMEOUT, timeout=300)  # a TCP connect
+    assert re.search(r"^Phase:\s+Succeeded$", test.stdout, re.M), test.stdout
     with port_forward(cluster, namespace, "service/byo", 80) as url:
         status, body = http(url + "/predict", {"instances": [[1, 2], [9, 9]]})
     assert (status, json.loads(body)) == (200, {"predictions": ["small", "big"]})
