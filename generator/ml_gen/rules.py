@@ -69,8 +69,29 @@ def label_value_problem(value: str) -> str | None:
 def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
-    for checker in (_text, _image, _replicas, _resources, _env_names, _security, _probes, _strategy, _pdb, _labels):
+    for checker in (
+        _text,
+        _image,
+        _replicas,
+        _resources,
+        _env_names,
+        _security,
+        _probes,
+        _strategy,
+        _shutdown,
+        _pdb,
+        _labels,
+    ):
         checker(env, s)
+
+
+def _shutdown(env: EnvConfig, s: dict) -> None:
+    delay, grace = s["shutdownDelaySeconds"], s["terminationGracePeriodSeconds"]
+    if delay and delay >= grace:
+        raise env.error(
+            "shutdownDelaySeconds",
+            message=f"{delay} leaves the server no time to stop: keep it below terminationGracePeriodSeconds ({grace})",
+        )
 
 
 def _text(env: EnvConfig, s: dict) -> None:

@@ -66,6 +66,7 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "tolerations": [dict(t) for t in s.get("tolerations", [])],
         "affinity": {},
         "terminationGracePeriodSeconds": s["terminationGracePeriodSeconds"],
+        "shutdownDelaySeconds": s["shutdownDelaySeconds"],
         "tests": {"enabled": True, "healthPath": _test_path(s)},
     }
     return values

@@ -222,3 +222,14 @@ def test_a_rollout_needs_surge_or_unavailability(config_text, strategy):
 @pytest.mark.parametrize("strategy", [{"maxSurge": 0, "maxUnavailable": 1}, {"maxSurge": "25%"}])
 def test_rollout_settings_that_can_progress(config_text, strategy):
     _resolve(config_text, strategy=strategy)
+
+
+@pytest.mark.parametrize("delay", [30, 45])
+def test_a_shutdown_delay_must_leave_the_server_time_to_stop(config_text, delay):
+    error = _error(config_text, shutdownDelaySeconds=delay, terminationGracePeriodSeconds=30)
+    assert error.path == "shutdownDelaySeconds" and "below terminationGracePeriodSeconds (30)" in str(error)
+
+
+@pytest.mark.parametrize("delay", [0, 29])
+def test_shutdown_delays_below_the_grace_period(config_text, delay):
+    _resolve(config_text, shutdownDelaySeconds=delay, terminationGracePeriodSeconds=30)
