@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -43,10 +44,12 @@ LOCAL_IMAGE = REPO / "scripts" / "local-image"
 LOCAL_CLUSTER = REPO / "scripts" / "local-cluster"
 NODE_LABEL = "ml-gen.dev/real-node"
 RUN = uuid.uuid4().hex[:6]
+START_ENV = dict(os.environ)  # before any fixture points HOME elsewhere
 DEMO = f"localhost/ml-gen-live-demo-{RUN}"
 BYO = f"localhost/ml-gen-live-byo-{RUN}"
 SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
 HELM_TIMEOUT = "150s"
+Helm = subprocess.CompletedProcess[str]
 PINNED = {  # the real node's label and taint
     "nodeSelector": {NODE_LABEL: "true"},
     "tolerations": [{"key": NODE_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
@@ -62,6 +65,7 @@ FAST_PROBES = {  # short periods keep the suite quick; the server loads the mode
 
 
 def run(*cmd: str | Path, timeout: float = 900, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    kwargs.setdefault("env", START_ENV)  # the scripts find their caches through HOME
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, **kwargs)
     assert proc.returncode == 0, f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -87,7 +91,9 @@ def write_config(project: Path, out: Path, namespace: str, tag: str, **overrides
     return out
 
 
-def helm_upgrade(cluster: Cluster, release: str, namespace: str, rendered: Path, *extra: str, check: bool = True):
+def helm_upgrade(
+    cluster: Cluster, release: str, namespace: str, rendered: Path, *extra: str, check: bool = True
+) -> Helm:
     return cluster.helm(
         "upgrade", "--install", release, str(CHART), "-n", namespace, "-f", str(rendered / "values" / "live.yaml"),
         "--wait", "--timeout", HELM_TIMEOUT, *extra, check=check, timeout=400,
@@ -207,7 +213,7 @@ def assert_all_served(counts: dict[str, Any]) -> None:
 
 
 def _load(cluster: Cluster, *images: str) -> None:
-    env = cluster.env()
+    env = dict(START_ENV)
     if cluster.name:  # else an existing cluster (ML_GEN_TEST_KUBECONFIG): ML_GEN_CLUSTER_NAME names it
         env["ML_GEN_CLUSTER_NAME"] = cluster.name
     run(LOCAL_CLUSTER, "load", *images, env=env, timeout=600)
@@ -237,13 +243,12 @@ def security(project: Path) -> tuple[int, int]:
 
 
 @pytest.fixture
-def release(cluster: Cluster, namespace: str, project: Path, demo_image: str, tmp_path: Path) -> Callable[..., Path]:
+def release(cluster: Cluster, namespace: str, project: Path, demo_image: str, tmp_path: Path) -> Callable[..., Helm]:
     """Render the demo config for ``namespace`` (tag and overrides as given) and helm-install it."""
 
-    def install(tag: str = "1", *extra: str, check: bool = True, **overrides: Any) -> Path:
+    def install(tag: str = "1", *extra: str, check: bool = True, **overrides: Any) -> Helm:
         rendered = write_config(project, tmp_path / f"r-{uuid.uuid4().hex[:6]}", namespace, tag, **overrides)
-        helm_upgrade(cluster, "demo", namespace, rendered, *extra, check=check)
-        return rendered
+        return helm_upgrade(cluster, "demo", namespace, rendered, *extra, check=check)
 
     return install
 
@@ -252,7 +257,7 @@ def release(cluster: Cluster, namespace: str, project: Path, demo_image: str, tm
 
 
 def test_helm_waits_for_real_probes_and_the_model_serves(
-    cluster: Cluster, namespace: str, release: Callable[..., Path], security: tuple[int, int]
+    cluster: Cluster, namespace: str, release: Callable[..., Helm], security: tuple[int, int]
 ) -> None:
     started = time.monotonic()
     release("1")
@@ -315,7 +320,7 @@ def test_helm_waits_for_real_probes_and_the_model_serves(
 
 
 def test_rolling_update_loses_no_request(
-    cluster: Cluster, namespace: str, release: Callable[..., Path], security: tuple[int, int]
+    cluster: Cluster, namespace: str, release: Callable[..., Helm], security: tuple[int, int]
 ) -> None:
     release("1")
     client = Client(cluster, namespace, "demo", f"{DEMO}:1", security[0])
@@ -328,14 +333,14 @@ def test_rolling_update_loses_no_request(
 
 
 def test_bad_version_is_rolled_back_while_the_old_pods_serve(
-    cluster: Cluster, namespace: str, release: Callable[..., Path], security: tuple[int, int]
+    cluster: Cluster, namespace: str, release: Callable[..., Helm], security: tuple[int, int]
 ) -> None:
     release("1")
     client = Client(cluster, namespace, "demo", f"{DEMO}:1", security[0])
     # Version 2 of the model whose artifact cannot be loaded: the server starts, /ready stays 503.
     bad_model = {"name": "demo", "version": "0.2.0", "framework": "sklearn", "uri": "file:///app/gunicorn.conf.py"}
-    proc = release("2", "--rollback-on-failure", check=False, model=bad_model, probes={**FAST_PROBES,
-                   "startup": {"periodSeconds": 1, "failureThreshold": 20}})  # fmt: skip
+    # Helm gives up after 30 s (the last --timeout wins) and rolls back.
+    proc = release("2", "--rollback-on-failure", "--timeout", "30s", check=False, model=bad_model)
     assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
     history = json.loads(cluster.helm("history", "demo", "-n", namespace, "-o", "json").stdout)
     assert [r["status"] for r in history] == ["superseded", "failed", "deployed"], history
