@@ -228,12 +228,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_image(cluster: Cluster, project: Path) -> str:
+def demo_image(cluster: Cluster, project: Path) -> Iterator[str]:
     """The project's image built once as ``DEMO:1``, also tagged ``:2`` (a second good version), on the node."""
     run(LOCAL_IMAGE, "build", project, f"{DEMO}:1", timeout=1800)
-    run(LOCAL_IMAGE, "podman", "tag", f"{DEMO}:1", f"{DEMO}:2")
-    _load(cluster, f"{DEMO}:1", f"{DEMO}:2")
-    return DEMO
+    try:
+        run(LOCAL_IMAGE, "podman", "tag", f"{DEMO}:1", f"{DEMO}:2")
+        _load(cluster, f"{DEMO}:1", f"{DEMO}:2")
+        yield DEMO
+    finally:  # the names only: the layers stay in podman's cache for the next build
+        _untag(f"{DEMO}:1", f"{DEMO}:2")
+
+
+def _untag(*images: str) -> None:
+    for image in images:  # `podman untag IMAGE NAME` removes just that name
+        subprocess.run([str(LOCAL_IMAGE), "podman", "untag", image, image], env=START_ENV, capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -400,7 +408,10 @@ def test_bring_your_own_image_runs_restricted_with_tcp_probes(cluster: Cluster, 
     (src / "app.py").write_text(BYO_APP)
     (src / "Dockerfile").write_text(BYO_DOCKERFILE)
     run(LOCAL_IMAGE, "build", src, f"{BYO}:1", timeout=1200)
-    _load(cluster, f"{BYO}:1")
+    try:
+        _load(cluster, f"{BYO}:1")
+    finally:
+        _untag(f"{BYO}:1")
 
     config = {
         "name": "byo",
