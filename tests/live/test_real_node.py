@@ -327,39 +327,39 @@ def test_helm_waits_for_real_probes_and_the_model_serves(
     print(f"helm --wait returned after {waited:.1f}s with 2 Ready pods")
 
 
-def test_rolling_update_loses_no_request(
+def test_rolling_update_and_bad_version_rollback_lose_no_request(
     cluster: Cluster, namespace: str, release: Callable[..., Helm], security: tuple[int, int]
 ) -> None:
+    """One client pod calls the Service through both changes (one release, to keep the suite short)."""
     release("1")
     client = Client(cluster, namespace, "demo", f"{DEMO}:1", security[0])
-    release("2")  # maxSurge 1, maxUnavailable 0: a new pod must be Ready before an old one goes
+
+    release("2")  # good -> good; maxSurge 1, maxUnavailable 0: a new pod is Ready before an old one goes
     live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
     assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:2"}
-    counts = client.stop()
-    assert_all_served(counts)
-    print(f"rolling update: {counts['ok']} of {counts['ok']} requests through the ClusterIP answered")
+    during_update = client.counts()
+    assert_all_served(during_update)
 
-
-def test_bad_version_is_rolled_back_while_the_old_pods_serve(
-    cluster: Cluster, namespace: str, release: Callable[..., Helm], security: tuple[int, int]
-) -> None:
-    release("1")
-    client = Client(cluster, namespace, "demo", f"{DEMO}:1", security[0])
-    # Version 2 of the model whose artifact cannot be loaded: the server starts, /ready stays 503.
+    # A bad version: the model's artifact cannot be loaded, so the server starts but /ready stays 503.
+    # Helm gives up after 20 s (the last --timeout wins) and rolls back to revision 2.
     bad_model = {"name": "demo", "version": "0.2.0", "framework": "sklearn", "uri": "file:///app/gunicorn.conf.py"}
-    # Helm gives up after 30 s (the last --timeout wins) and rolls back.
-    proc = release("2", "--rollback-on-failure", "--timeout", "30s", check=False, model=bad_model)
+    proc = release("1", "--rollback-on-failure", "--timeout", "20s", check=False, model=bad_model)
     assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
     history = json.loads(cluster.helm("history", "demo", "-n", namespace, "-o", "json").stdout)
-    assert [r["status"] for r in history] == ["superseded", "failed", "deployed"], history
-    assert "Rollback to 1" in history[-1]["description"], history
+    assert [r["status"] for r in history] == ["superseded", "superseded", "failed", "deployed"], history
+    assert "Rollback to 2" in history[-1]["description"], history
     cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=120s")
     live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
-    assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:1"}
-    assert all(ready(p) for p in live)
+    assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:2"} and all(ready(p) for p in live)
+    env = {e["name"]: e.get("value") for e in live[0]["spec"]["containers"][0]["env"]}
+    assert env["MODEL_URI"] == "file:///app/model/model.joblib"
+
     counts = client.stop()
     assert_all_served(counts)
-    print(f"bad version rolled back: {counts['ok']} of {counts['ok']} requests answered meanwhile")
+    print(
+        f"rolling update: {during_update['ok']} of {during_update['ok']} requests through the ClusterIP answered; "
+        f"with the bad version and its rollback: {counts['ok']} of {counts['ok']}"
+    )
 
 
 def test_gitops_apply_gives_ready_pods(
