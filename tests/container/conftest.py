@@ -67,7 +67,8 @@ def project(podman_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         timeout=45 * 60,  # a first run builds the stand-in base image from Debian packages
     )
     if build.returncode != 0:
-        pytest.fail(f"scripts/local-image build exited {build.returncode}:\n{build.stderr[-4000:]}", pytrace=False)
+        tail = "\n".join(build.stderr.splitlines()[-30:])
+        pytest.fail(f"scripts/local-image build exited {build.returncode}:\n{tail}", pytrace=False)
     model_uri = spec.env["MODEL_URI"]
     try:
         yield Project(
