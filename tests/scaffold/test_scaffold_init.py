@@ -303,10 +303,12 @@ def test_a_failure_midway_leaves_nothing_behind(tmp_path, monkeypatch, snapshot,
     assert snapshot(root) == before
 
 
-def test_a_failure_in_a_new_directory_removes_it(tmp_path, monkeypatch):
+def test_new_directories_are_created_and_removed_again_on_failure(tmp_path, monkeypatch):
+    assert run("init", "demo", str(tmp_path / "made" / "p")).exit_code == 0
+    assert (tmp_path / "made" / "p" / "Dockerfile").is_file()
     _fail_on_call(monkeypatch, "replace", 10)
     result = run("init", "demo", str(tmp_path / "new" / "p"))
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
     assert not (tmp_path / "new").exists()
 
 
