@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from importlib import metadata
@@ -408,3 +409,16 @@ def test_every_scaffold_file_is_shipped_in_the_package(repo_root):
         assert any(
             fnmatch.fnmatchcase(rel, pattern) and rel.count("/") == pattern.count("/") for pattern in patterns
         ), rel
+
+
+def test_train_py_is_deterministic(project, artifact, tmp_path, capsys, monkeypatch):
+    """Training again gives the same artifact, byte for byte (fixed seeds), and reports its accuracy."""
+    import runpy
+
+    monkeypatch.setattr("sys.dont_write_bytecode", True)
+    train = runpy.run_path(str(project / "train.py"), run_name="train")
+    train["main"](["--out", str(tmp_path / "again.joblib")])
+    assert (tmp_path / "again.joblib").read_bytes() == artifact.read_bytes()
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_accuracy"] > 0.9
+    assert not list(tmp_path.glob("*.partial"))

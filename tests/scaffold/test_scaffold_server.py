@@ -232,3 +232,14 @@ def test_the_metric_names_module_is_copied_into_the_project(project):
 
     assert (project / "model_server" / "metrics.py").read_text() == Path(source.__file__).read_text()
     assert json.dumps(source.ALL)  # plain data: importable by alert rules without prometheus_client
+
+
+def test_the_server_reads_the_variables_ml_gen_renders(make_app, artifact):
+    """Every MODEL_* variable ml-gen renders (rules.MODEL_ENV) is a setting of the server."""
+    from ml_gen.rules import MODEL_ENV
+
+    environ = {"MODEL_URI": f"file://{artifact}", "MODEL_FRAMEWORK": "sklearn", "MODEL_NAME": "n", "MODEL_VERSION": "v"}
+    assert set(environ) == set(MODEL_ENV.values())
+    state = make_app(**environ).extensions["model_state"]
+    assert (state.settings.path, state.settings.framework) == (artifact, "sklearn")
+    assert (state.settings.name, state.settings.version) == ("n", "v")
