@@ -52,7 +52,7 @@ def test_predict_accepts_integers_and_any_content_type(loaded):
     [
         ("not json", "must be JSON"),
         ("", "must be JSON"),
-        ("null", "must be JSON"),
+        ("null", "{\"instances\""),
         ("[[1, 2, 3, 4]]", '{"instances"'),
         ('{"rows": [[1, 2, 3, 4]]}', '{"instances"'),
         ('{"instances": []}', "non-empty list"),
@@ -66,7 +66,14 @@ def test_predict_accepts_integers_and_any_content_type(loaded):
         ('{"instances": [[1, 2, 3]]}', "instances[0] has 3 features; the model expects 4"),
         ('{"instances": [[1, 2, 3, 4], [1, 2, 3, 4, 5]]}', "instances[1] has 5 features"),
         ('{"instances": "1,2,3,4"}', "non-empty list"),
+        (
+            '{"instances": [[1, 2, 3, 1' + "0" * 400 + "]]}",
+            "instances[0][3] must be a finite number, got a number too large",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "must be JSON"),
+        (b'{"instances": [[1, 2, 3, "\xff"]]}', "must be JSON"),
     ],
+    ids=lambda v: v[:40] if isinstance(v, str) else None,
 )
 def test_bad_bodies_get_a_json_400_saying_what_is_wrong(loaded, body, mentions):
     response = loaded.post("/predict", data=body, content_type="application/json")
