@@ -52,7 +52,7 @@ def test_predict_accepts_integers_and_any_content_type(loaded):
     [
         ("not json", "must be JSON"),
         ("", "must be JSON"),
-        ("null", "{\"instances\""),
+        ("null", '{"instances"'),
         ("[[1, 2, 3, 4]]", '{"instances"'),
         ('{"rows": [[1, 2, 3, 4]]}', '{"instances"'),
         ('{"instances": []}', "non-empty list"),
