@@ -412,13 +412,24 @@ def test_every_scaffold_file_is_shipped_in_the_package(repo_root):
 
 
 def test_train_py_is_deterministic(project, artifact, tmp_path, capsys, monkeypatch):
-    """Training again gives the same artifact, byte for byte (fixed seeds), and reports its accuracy."""
+    """Training again gives the same model (fixed seeds: equal parameters), and reports its accuracy.
+
+    Pickle bytes are equal between fresh processes, but not always within this test process (pickle
+    shares objects by identity), so the parameters are compared."""
     import runpy
+
+    import joblib
+    import numpy
 
     monkeypatch.setattr("sys.dont_write_bytecode", True)
     train = runpy.run_path(str(project / "train.py"), run_name="train")
     train["main"](["--out", str(tmp_path / "again.joblib")])
-    assert (tmp_path / "again.joblib").read_bytes() == artifact.read_bytes()
+    first, again = joblib.load(artifact), joblib.load(tmp_path / "again.joblib")
+    for step in ("standardscaler", "logisticregression"):
+        old, new = vars(first.named_steps[step]), vars(again.named_steps[step])
+        assert old.keys() == new.keys()
+        for key, value in old.items():
+            assert numpy.array_equal(value, new[key]) if isinstance(value, numpy.ndarray) else value == new[key], key
     report = json.loads(capsys.readouterr().out)
     assert report["test_accuracy"] > 0.9
     assert not list(tmp_path.glob("*.partial"))
