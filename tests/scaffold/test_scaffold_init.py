@@ -433,3 +433,21 @@ def test_train_py_is_deterministic(project, artifact, tmp_path, capsys, monkeypa
     report = json.loads(capsys.readouterr().out)
     assert report["test_accuracy"] > 0.9
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_fifo_at_a_target_is_refused_without_opening_it(tmp_path, snapshot):
+    root = tmp_path / "p"
+    _seed(root)
+    os.mkfifo(root / "train.py")
+    before = snapshot(root)
+    result = run("init", "demo", str(root), "--force")  # opening the FIFO would hang
+    assert result.exit_code == 2
+    assert result.stderr == f"ml-gen: error: {root / 'train.py'}: exists and is not a regular file\n"
+    assert snapshot(root) == before
+
+
+def test_a_directory_name_over_the_os_limit_is_one_line(tmp_path):
+    result = run("init", "demo", str(tmp_path / ("d" * 300)))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ml-gen: error: ") and result.stderr.count("\n") == 1
+    assert "File name too long" in result.stderr
