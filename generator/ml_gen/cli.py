@@ -135,7 +135,7 @@ def schema() -> None:
 
 @main.command()
 @click.argument("name")
-@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", required=False, default=".", type=click.Path(path_type=Path))
 @click.option(
     "--config",
     "-c",
