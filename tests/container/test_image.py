@@ -135,6 +135,19 @@ def test_the_stand_in_base_image_carries_its_recipe_key(project: Project) -> Non
     assert label.stdout.strip() == key
 
 
+def test_the_stand_in_behaves_like_the_official_image_where_dockerfiles_rely_on_it(project: Project) -> None:
+    """`python` and `pip` on PATH, Python 3.11, pip may install system-wide, useradd/groupadd, UTF-8."""
+    script = (
+        "python --version; pip --version >/dev/null && echo pip; command -v useradd; command -v groupadd; echo $LANG; "
+        "python -c 'import sysconfig, pathlib; "
+        'print(any(pathlib.Path(sysconfig.get_path("stdlib")).glob("EXTERNALLY-MANAGED")))\''
+    )
+    out = podman("run", "--rm", "--network=none", "--pull=never", "python:3.11-slim", "sh", "-c", script)
+    lines = out.stdout.split()
+    assert lines[:2] == ["Python", lines[1]] and lines[1].startswith("3.11.")
+    assert lines[2:] == ["pip", "/usr/sbin/useradd", "/usr/sbin/groupadd", "C.UTF-8", "False"]
+
+
 def test_local_image_refuses_a_directory_without_dockerfile(podman_ready: None, tmp_path: Path) -> None:
     proc = subprocess.run([str(LOCAL_IMAGE), "build", str(tmp_path), "localhost/x:1"], capture_output=True, text=True)
     assert proc.returncode == 2
