@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,6 +147,35 @@ def test_the_stand_in_behaves_like_the_official_image_where_dockerfiles_rely_on_
     lines = out.stdout.split()
     assert lines[:2] == ["Python", lines[1]] and lines[1].startswith("3.11.")
     assert lines[2:] == ["pip", "/usr/sbin/useradd", "/usr/sbin/groupadd", "C.UTF-8", "False"]
+
+
+def test_a_build_stage_mounted_from_the_layer_cache_gives_fresh_results(project: Project, tmp_path: Path) -> None:
+    """The scaffold's `RUN --mount=type=bind,from=build` when the build stage is cached and the step is not.
+
+    Podman 4.3 mounts nothing there (podman issue 16281); scripts/local-image then builds without the cache.
+    """
+    label = f"ml-gen.dev/test-run={uuid.uuid4().hex}"  # on every layer of both stages, to remove them all
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM python:3.11-slim AS build\nLABEL {label}\n"
+        "RUN mkdir /out && echo built > /out/stage\n"
+        f"FROM python:3.11-slim\nLABEL {label}\n"
+        "COPY nonce /\n"
+        "RUN --mount=type=bind,from=build,source=/out,target=/out cat /out/stage /nonce > /result\n"
+        'CMD ["cat", "/result"]\n'
+    )
+    image = f"{project.image.rsplit(':', 1)[0]}-mount:latest"
+    try:
+        for _ in range(2):  # the second build finds the build stage in the cache, the changed step not
+            nonce = uuid.uuid4().hex
+            (tmp_path / "nonce").write_text(nonce + "\n")
+            build = subprocess.run([str(LOCAL_IMAGE), "build", str(tmp_path), image], capture_output=True, text=True)
+            assert build.returncode == 0, build.stderr
+            assert podman("run", "--rm", "--network=none", image).stdout.split() == ["built", nonce]
+    finally:
+        podman("rmi", image, check=False)
+        ours = podman("images", "--all", "--quiet", f"--filter=label={label}").stdout.split()
+        if ours:  # the intermediate images of both builds: the next run does not use them
+            podman("rmi", *ours, check=False)
 
 
 def test_local_image_refuses_a_directory_without_dockerfile(podman_ready: None, tmp_path: Path) -> None:
