@@ -11,9 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from podman_run import LOCAL_IMAGE, Container, podman
+from podman_run import LOCAL_IMAGE, Container, Project, podman
 
-from conftest import Project
 from ml_gen import serving_metrics
 
 pytestmark = pytest.mark.container
