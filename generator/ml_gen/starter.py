@@ -125,11 +125,12 @@ class _Plan:
 def _plan(root: Path, files: list[Target], force: bool) -> _Plan:
     """Check every target before anything is written: symlinks, non-files and existing files are refused."""
     directories: list[Path] = []
-    root_mode = _lstat(root)
-    if root_mode is None:
-        directories.append(root)
-    elif not root.is_dir():
-        raise OutputError(f"{root}: exists and is not a directory")
+    existing = root
+    while _lstat(existing) is None and existing != existing.parent:  # DIR and its missing parents are created
+        directories.insert(0, existing)
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{existing}: exists and is not a directory")
     writes: list[Target] = []
     replaced: dict[Path, bytes] = {}
     for target in files:

@@ -12,55 +12,21 @@ podman's layer cache stay, so a warm run rebuilds nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+from podman_run import LOCAL_IMAGE, Container, Project, podman, run_spec
 
-from podman_run import RunSpec, run_spec
-
-REPO = Path(__file__).resolve().parents[2]
-LOCAL_IMAGE = REPO / "scripts" / "local-image"
-CONTAINERS_CONF = REPO / "tools" / "podman" / "containers.conf"
-RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
 ENVIRONMENT = "dev"
+RUN_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
 # The environment the session started with: the image cache lives under the real HOME, not a test's.
 _START_ENV = dict(os.environ)
-
-# Runs inside the container (its own python): one HTTP request to the server, the answer as JSON.
-HTTP_CLIENT = """
-import json, sys, urllib.error, urllib.request
-method, url, body = sys.argv[1:4]
-headers = {"Content-Type": "application/json"} if body else {}
-request = urllib.request.Request(url, data=body.encode() or None, method=method, headers=headers)
-try:
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        status, text = answer.status, answer.read().decode()
-except urllib.error.HTTPError as err:
-    status, text = err.code, err.read().decode()
-except OSError as err:
-    status, text = 0, repr(err)
-print(json.dumps({"status": status, "body": text}))
-"""
-
-
-def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Podman with ml-gen's containers.conf; a failure raises with podman's output."""
-    env = dict(_START_ENV, CONTAINERS_CONF=str(CONTAINERS_CONF))
-    proc = subprocess.run(["podman", *args], capture_output=True, text=True, env=env, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"`podman {' '.join(args)}` exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
-    return proc
 
 
 def ml_gen(*args: str) -> None:
@@ -83,18 +49,6 @@ def podman_ready() -> None:
         pytest.skip(problem)
 
 
-@dataclass
-class Project:
-    """An `ml-gen init` project, trained, rendered and built into an image."""
-
-    root: Path
-    image: str  # the unique tag this run gave it
-    deployment: dict[str, Any]  # the rendered dev Deployment
-    spec: RunSpec
-    artifact: Path  # the model on the host (what train.py wrote)
-    artifact_in_image: str  # where MODEL_URI points inside the container
-
-
 @pytest.fixture(scope="session")
 def project(podman_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """`ml-gen init iris`, `ml-gen render --all` and `scripts/local-image build` (which trains the model)."""
@@ -113,7 +67,8 @@ def project(podman_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         timeout=45 * 60,  # a first run builds the stand-in base image from Debian packages
     )
     if build.returncode != 0:
-        pytest.fail(f"scripts/local-image build exited {build.returncode}:\n{build.stderr[-4000:]}", pytrace=False)
+        tail = "\n".join(build.stderr.splitlines()[-30:])
+        pytest.fail(f"scripts/local-image build exited {build.returncode}:\n{tail}", pytrace=False)
     model_uri = spec.env["MODEL_URI"]
     try:
         yield Project(
@@ -126,47 +81,6 @@ def project(podman_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
     finally:
         podman("rmi", image, check=False)  # our tag only: the layers stay as the build cache
-
-
-@dataclass
-class Container:
-    """A running container of the project's image."""
-
-    id: str
-    port: int
-    log: list[str] = field(default_factory=list)
-
-    def http(self, method: str, path: str, body: Any = None) -> tuple[int, str]:
-        """One request from inside the container to the server on its loopback: (status, body); status 0: no answer."""
-        data = "" if body is None else json.dumps(body)
-        url = f"http://127.0.0.1:{self.port}{path}"
-        out = podman("exec", self.id, "python3", "-c", HTTP_CLIENT, method, url, data, timeout=60)
-        answer = json.loads(out.stdout)
-        return int(answer["status"]), str(answer["body"])
-
-    def wait_for(self, path: str, status: int, timeout: float) -> float:
-        """Poll GET path until it answers status; the seconds it took. Fails with the container's logs."""
-        start = time.monotonic()
-        last: tuple[int, str] = (0, "")
-        while time.monotonic() - start < timeout:
-            last = self.http("GET", path)
-            if last[0] == status:
-                return time.monotonic() - start
-            if not self.running():
-                break
-            time.sleep(0.5)
-        raise AssertionError(f"GET {path} never answered {status} (last: {last}); logs:\n{self.logs()}")
-
-    def running(self) -> bool:
-        return podman("inspect", "--format", "{{.State.Running}}", self.id).stdout.strip() == "true"
-
-    def logs(self) -> str:
-        out = podman("logs", self.id, check=False)
-        return (out.stdout + out.stderr)[-4000:]
-
-    def exec_python(self, code: str) -> str:
-        """Run python code in the container as its user; its stdout."""
-        return podman("exec", self.id, "python3", "-c", code).stdout
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from importlib import metadata
@@ -303,10 +304,12 @@ def test_a_failure_midway_leaves_nothing_behind(tmp_path, monkeypatch, snapshot,
     assert snapshot(root) == before
 
 
-def test_a_failure_in_a_new_directory_removes_it(tmp_path, monkeypatch):
+def test_new_directories_are_created_and_removed_again_on_failure(tmp_path, monkeypatch):
+    assert run("init", "demo", str(tmp_path / "made" / "p")).exit_code == 0
+    assert (tmp_path / "made" / "p" / "Dockerfile").is_file()
     _fail_on_call(monkeypatch, "replace", 10)
     result = run("init", "demo", str(tmp_path / "new" / "p"))
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
     assert not (tmp_path / "new").exists()
 
 
@@ -406,3 +409,45 @@ def test_every_scaffold_file_is_shipped_in_the_package(repo_root):
         assert any(
             fnmatch.fnmatchcase(rel, pattern) and rel.count("/") == pattern.count("/") for pattern in patterns
         ), rel
+
+
+def test_train_py_is_deterministic(project, artifact, tmp_path, capsys, monkeypatch):
+    """Training again gives the same model (fixed seeds: equal parameters), and reports its accuracy.
+
+    Pickle bytes are equal between fresh processes, but not always within this test process (pickle
+    shares objects by identity), so the parameters are compared."""
+    import runpy
+
+    import joblib
+    import numpy
+
+    monkeypatch.setattr("sys.dont_write_bytecode", True)
+    train = runpy.run_path(str(project / "train.py"), run_name="train")
+    train["main"](["--out", str(tmp_path / "again.joblib")])
+    first, again = joblib.load(artifact), joblib.load(tmp_path / "again.joblib")
+    for step in ("standardscaler", "logisticregression"):
+        old, new = vars(first.named_steps[step]), vars(again.named_steps[step])
+        assert old.keys() == new.keys()
+        for key, value in old.items():
+            assert numpy.array_equal(value, new[key]) if isinstance(value, numpy.ndarray) else value == new[key], key
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_accuracy"] > 0.9
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_fifo_at_a_target_is_refused_without_opening_it(tmp_path, snapshot):
+    root = tmp_path / "p"
+    _seed(root)
+    os.mkfifo(root / "train.py")
+    before = snapshot(root)
+    result = run("init", "demo", str(root), "--force")  # opening the FIFO would hang
+    assert result.exit_code == 2
+    assert result.stderr == f"ml-gen: error: {root / 'train.py'}: exists and is not a regular file\n"
+    assert snapshot(root) == before
+
+
+def test_a_directory_name_over_the_os_limit_is_one_line(tmp_path):
+    result = run("init", "demo", str(tmp_path / ("d" * 300)))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ml-gen: error: ") and result.stderr.count("\n") == 1
+    assert "File name too long" in result.stderr

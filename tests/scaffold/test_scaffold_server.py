@@ -52,7 +52,7 @@ def test_predict_accepts_integers_and_any_content_type(loaded):
     [
         ("not json", "must be JSON"),
         ("", "must be JSON"),
-        ("null", "must be JSON"),
+        ("null", '{"instances"'),
         ("[[1, 2, 3, 4]]", '{"instances"'),
         ('{"rows": [[1, 2, 3, 4]]}', '{"instances"'),
         ('{"instances": []}', "non-empty list"),
@@ -66,7 +66,14 @@ def test_predict_accepts_integers_and_any_content_type(loaded):
         ('{"instances": [[1, 2, 3]]}', "instances[0] has 3 features; the model expects 4"),
         ('{"instances": [[1, 2, 3, 4], [1, 2, 3, 4, 5]]}', "instances[1] has 5 features"),
         ('{"instances": "1,2,3,4"}', "non-empty list"),
+        (
+            '{"instances": [[1, 2, 3, 1' + "0" * 400 + "]]}",
+            "instances[0][3] must be a finite number, got a number too large",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "must be JSON"),
+        (b'{"instances": [[1, 2, 3, "\xff"]]}', "must be JSON"),
     ],
+    ids=lambda v: v[:40] if isinstance(v, str) else None,
 )
 def test_bad_bodies_get_a_json_400_saying_what_is_wrong(loaded, body, mentions):
     response = loaded.post("/predict", data=body, content_type="application/json")
@@ -232,3 +239,14 @@ def test_the_metric_names_module_is_copied_into_the_project(project):
 
     assert (project / "model_server" / "metrics.py").read_text() == Path(source.__file__).read_text()
     assert json.dumps(source.ALL)  # plain data: importable by alert rules without prometheus_client
+
+
+def test_the_server_reads_the_variables_ml_gen_renders(make_app, artifact):
+    """Every MODEL_* variable ml-gen renders (rules.MODEL_ENV) is a setting of the server."""
+    from ml_gen.rules import MODEL_ENV
+
+    environ = {"MODEL_URI": f"file://{artifact}", "MODEL_FRAMEWORK": "sklearn", "MODEL_NAME": "n", "MODEL_VERSION": "v"}
+    assert set(environ) == set(MODEL_ENV.values())
+    state = make_app(**environ).extensions["model_state"]
+    assert (state.settings.path, state.settings.framework) == (artifact, "sklearn")
+    assert (state.settings.name, state.settings.version) == ("n", "v")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -62,7 +63,7 @@ def instances(body: Any, features: int | None) -> list[list[float]]:
         if not isinstance(row, list) or not row:
             raise BadRequest(f"instances[{i}] must be a non-empty list of numbers")
         for j, value in enumerate(row):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not finite(value):
                 raise BadRequest(f"instances[{i}][{j}] must be a finite number, got {json_type(value)}")
         if features is not None and len(row) != features:
             raise BadRequest(f"instances[{i}] has {len(row)} features; the model expects {features}")
@@ -71,10 +72,18 @@ def instances(body: Any, features: int | None) -> list[list[float]]:
     return rows
 
 
+def finite(number: float) -> bool:
+    """A number a float can hold (an integer with 400 digits cannot)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a parsed value's type, for messages."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and not finite(value):
+        return "a number too large" if isinstance(value, int) else str(value)
     names = {bool: "a boolean", str: "a string", list: "a list", dict: "an object", type(None): "null"}
     return names.get(type(value), type(value).__name__)
 
@@ -140,8 +149,10 @@ def create_app(environ: Mapping[str, str] | None = None, *, load: bool = True) -
         model = state.model
         if model is None:
             return error(503, state.reason)
-        body = request.get_json(force=True, silent=True)  # None for a body that is not JSON
-        if body is None:
+        raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply
             return error(400, 'the body must be JSON: {"instances": [[number, ...], ...]}')
         try:
             rows = instances(body, getattr(model, "n_features_in_", None))
