@@ -130,3 +130,15 @@ def test_a_readiness_path_from_the_defaults_warns_too():
     (message,) = validate.default_probe_paths(project.render_environment(loaded, "dev"))
     assert message.startswith("readinessProbe GET /health, ml-gen's default path")
     assert "health.readinessPath" in message
+
+
+def test_readme_bring_your_own_server_config_is_the_tested_scenario():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Bring your own server", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = ROOT / "tests/scenarios/byo-server/ml-model.yaml"
+    assert config.parse(block).data == config.load(scenario).data
+    loaded = config.parse(block.replace("  type: tcp ", "  readinessPath: /health "))
+    report = validate.offline([project.render_environment(loaded, "dev")])
+    (warning,) = [line for line in report.lines() if line.startswith("WARN")]
+    assert warning.replace("ml-model.yaml:dev", "") in section.replace("ml-model.yaml:dev", "")
