@@ -124,14 +124,14 @@ def _edit(file: str, envs: list[str], section: str, updates: dict[str, Any], rep
         buffer = io.StringIO()
         yaml.dump(doc, buffer)
     except MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark else None
+        line = err.problem_mark.line + 1 + layout.head.count("\n") if err.problem_mark else None
         raise ConfigError(file, "", f"cannot edit: {err.problem}", line) from None
     except YAMLError as err:
         raise ConfigError(file, "", f"cannot edit: {err}") from None
     new_text = layout.restore(buffer.getvalue())
 
-    after = _check(file, new_text)
     _same_data_but_the_edit(file, text, new_text, names, section, updates, replaced)
+    after = _check(file, new_text)
     changes = []
     for env in names:
         old, new = _section(before, env, section), _section(after, env, section)

@@ -322,3 +322,19 @@ def test_library_edit_is_checked_before_writing(example):
     assert edit.write(pending) is True
     assert config.load("ml-model.yaml").resolve("staging").settings["image"]["tag"] == "3.1"
     assert os.access(example, os.R_OK)
+
+
+def test_a_round_trip_that_would_change_other_values_is_refused(example, monkeypatch):
+    """The guard behind the round trip: the rewritten file must read back as the old data plus the edit."""
+    restore = edit._Layout.restore
+    monkeypatch.setattr(
+        edit._Layout, "restore", lambda self, text: restore(self, text).replace("replicas: 2", "replicas: 3")
+    )
+    before = example.read_bytes()
+    result = run("set-image", "dev", "--tag", "1.5.0")
+    assert result.exit_code == 3
+    assert result.stderr.strip() == (
+        "ml-gen: error: ml-model.yaml: the YAML round trip would change other values; "
+        "edit the file by hand (not changed)"
+    )
+    assert example.read_bytes() == before
