@@ -25,6 +25,7 @@ SECURE_CONFIGS = {
     "serving-stack": SCENARIOS / "serving-stack" / "ml-model.yaml",
     "gpu-digest": SCENARIOS / "gpu-digest" / "ml-model.yaml",
     "tricky-strings": SCENARIOS / "tricky-strings" / "ml-model.yaml",
+    "byo-server": SCENARIOS / "byo-server" / "ml-model.yaml",
 }
 INSECURE = SCENARIOS / "insecure-opt-out" / "ml-model.yaml"
 ENVIRONMENTS = [
