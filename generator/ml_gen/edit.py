@@ -75,11 +75,14 @@ def set_image(file: str, envs: list[str], tag: str | None = None, digest: str | 
         raise UsageError("give exactly one of --tag or --digest")
     if tag is not None and not _schema_pattern("image", "tag").match(tag):
         raise UsageError(
-            f"--tag {tag!r}: not an image tag (letters, digits, '.', '_', '-', at most 63 characters, "
-            "starting and ending with a letter or digit)"
+            f"{file}: image.tag: --tag {tag!r} is not an image tag (letters, digits, '.', '_', '-', "
+            "at most 63 characters, starting and ending with a letter or digit); not changed"
         )
     if digest is not None and not _schema_pattern("image", "digest").match(digest):
-        raise UsageError(f"--digest {digest!r}: not an image digest ('sha256:' and 64 lower-case hex digits)")
+        raise UsageError(
+            f"{file}: image.digest: --digest {digest!r} is not an image digest "
+            "('sha256:' and 64 lower-case hex digits); not changed"
+        )
     key, value, other = ("tag", tag, "digest") if tag is not None else ("digest", digest, "tag")
     return _edit(file, envs, "image", {key: value}, other)
 
@@ -91,7 +94,7 @@ def set_model(file: str, envs: list[str], version: str, uri: str | None = None) 
         updates["uri"] = uri
     for key, text in updates.items():
         if not text.strip():
-            raise UsageError(f"--{key}: must not be empty")
+            raise UsageError(f"{file}: model.{key}: --{key} must not be empty; not changed")
     return _edit(file, envs, "model", updates, None)
 
 
