@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ml_gen import __version__
 from ml_gen.errors import EXIT_FAILED, EXIT_INTERNAL, MlGenError
+
+if TYPE_CHECKING:
+    from ml_gen.edit import Edit
 
 CONFIG_HELP = "Model config file, or a directory searched for ml-model.yaml (repeatable). Default: ./ml-model.yaml."
 
@@ -176,3 +180,48 @@ def chart_export(directory: Path) -> None:
     from ml_gen import chart as chart_mod
 
     click.echo(f"wrote {chart_mod.export(directory)}")
+
+
+def _report_edit(edit: Edit, render_after: bool) -> None:
+    from ml_gen import edit as edit_mod
+    from ml_gen import project
+
+    for change in edit.changes:
+        click.echo(str(change))
+    if edit_mod.write(edit):
+        click.echo(f"updated {edit.file}")
+    else:
+        click.echo(f"{edit.file} already says so; not rewritten")
+    if render_after:
+        plans = project.plan_configs([edit.file], edit.envs, False, None)
+        touched = project.write(plans)
+        click.echo(f"rendered {sum(len(p.files) for p in plans)} files ({len(touched)} written or removed)")
+
+
+render_option = click.option("--render", "render_after", is_flag=True, help="Also render the edited environments.")
+
+
+@main.command("set-image")
+@click.argument("envs", nargs=-1, required=True)
+@click.option("--tag", help="Image tag to deploy, e.g. a git SHA or 1.5.0.")
+@click.option("--digest", help="Image digest to deploy, sha256:<64 hex digits>.")
+@click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help="The model config to edit.")
+@render_option
+def set_image(envs: tuple[str, ...], tag: str | None, digest: str | None, configs: tuple[str, ...], render_after: bool):
+    """Set environments.ENV.image.tag (or .digest) in the config, keeping its comments and layout."""
+    from ml_gen import edit
+
+    _report_edit(edit.set_image(edit.config_file(_configs(configs)), list(envs), tag=tag, digest=digest), render_after)
+
+
+@main.command("set-model")
+@click.argument("envs", nargs=-1, required=True)
+@click.option("--version", "version", required=True, help="Model version, e.g. 1.5.0.")
+@click.option("--uri", help="Where the server loads the artifact from.")
+@click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help="The model config to edit.")
+@render_option
+def set_model(envs: tuple[str, ...], version: str, uri: str | None, configs: tuple[str, ...], render_after: bool):
+    """Set environments.ENV.model.version (and .uri) in the config, keeping its comments and layout."""
+    from ml_gen import edit
+
+    _report_edit(edit.set_model(edit.config_file(_configs(configs)), list(envs), version, uri), render_after)

@@ -15,8 +15,8 @@ from ml_gen.yamlio import Path, dotted, load_config_yaml
 DEFAULT_CONFIG = "ml-model.yaml"
 
 # The lowest layer under every environment; documented in the README's config reference.
+# image.pullPolicy has no default here: values.build() picks Kubernetes' own (Always for the tag latest).
 DEFAULTS: dict[str, Any] = {
-    "image": {"pullPolicy": "IfNotPresent"},
     "port": 5000,
     "replicas": 1,
     "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},

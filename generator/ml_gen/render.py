@@ -48,6 +48,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["j"] = _to_json
     env.globals["merge"] = lambda *maps: {k: v for m in maps for k, v in m.items()}
+    # Helm drops the keys a values file sets to null (that is how it removes a chart default): the same here.
+    env.globals["without_nulls"] = lambda mapping: {k: v for k, v in mapping.items() if v is not None}
     return env
 
 

@@ -164,6 +164,16 @@ def _probes(env: EnvConfig, s: dict) -> None:
     for probe in ("startup", "liveness"):
         if s["probes"][probe].get("successThreshold", 1) != 1:
             raise env.error("probes", probe, "successThreshold", message="must be 1 for liveness and startup probes")
+    for probe in ("startup", "liveness", "readiness"):
+        settings = s["probes"][probe]
+        kind = settings.get("type") or s["health"].get("type", "http")
+        if "command" in settings and kind != "exec":
+            raise env.error("probes", probe, "command", message=f"is only used by exec probes (this one is {kind})")
+        if kind == "exec" and not (settings.get("command") or s["health"].get("command")):
+            where = ("probes", probe, "type") if settings.get("type") else ("health", "type")
+            raise env.error(
+                *where, message=f"an exec {probe} probe needs a command: health.command or probes.{probe}.command"
+            )
 
 
 def _strategy(env: EnvConfig, s: dict) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ml_gen import chart
 from ml_gen.errors import UsageError
 from ml_gen.rules import DNS_SUBDOMAIN, label_key_problem, label_value_problem
+from ml_gen.values import PROBE_PATHS
 
 if TYPE_CHECKING:
     from ml_gen.project import Rendered
@@ -24,9 +25,14 @@ class Report:
     """Findings per object: ok, or problems; warnings do not fail unless they would block pods."""
 
     entries: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, where: str, obj: str, problems: list[str]) -> None:
         self.entries.append((where, obj, problems))
+
+    def warn(self, where: str, obj: str, message: str) -> None:
+        """A finding worth a look that does not fail the check."""
+        self.warnings.append((where, obj, message))
 
     @property
     def ok(self) -> bool:
@@ -39,12 +45,15 @@ class Report:
                 out.append(f"ok    {where}  {obj}")
             for problem in problems:
                 out.append(f"FAIL  {where}  {obj}: {problem}")
+        out += [f"WARN  {where}  {obj}: {message}" for where, obj, message in self.warnings]
         failed = sum(1 for _, _, p in self.entries if p)
-        out.append(f"{len(self.entries) - failed} passed, {failed} failed")
+        warned = f", {len(self.warnings)} warning(s)" if self.warnings else ""
+        out.append(f"{len(self.entries) - failed} passed, {failed} failed{warned}")
         return out
 
     def __iadd__(self, other: Report) -> Report:
         self.entries += other.entries
+        self.warnings += other.warnings
         return self
 
 
@@ -79,7 +88,25 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
         wiring = _wiring(item.objects)
         for obj in item.objects:
             report.add(where, object_id(obj), _openapi(obj, version) + _names(obj) + wiring.get(object_id(obj), []))
+            if obj["kind"] == "Deployment":
+                for message in default_probe_paths(item):
+                    report.warn(where, object_id(obj), message)
     return report
+
+
+def default_probe_paths(item: Rendered) -> list[str]:
+    """HTTP probes that GET ml-gen's default path, which the config never names (the server may not have it)."""
+    layers = [item.config.data.get("health", {}), item.config.data["environments"][item.env].get("health", {})]
+    found: dict[str, tuple[str, list[str]]] = {}
+    for probe, key in PROBE_PATHS.items():
+        get = item.values[f"{probe}Probe"].get("httpGet")
+        if get and not any(key in layer for layer in layers):
+            found.setdefault(key, (get["path"], []))[1].append(f"{probe}Probe")
+    return [
+        f"{' and '.join(probes)} GET {path}, ml-gen's default path, which the config does not name: "
+        f"set health.{key} to a route the server answers, or health.type: tcp"
+        for key, (path, probes) in found.items()
+    ]
 
 
 def _openapi(obj: dict[str, Any], version: str) -> list[str]:
@@ -182,7 +209,8 @@ def _wiring(objects: list[dict[str, Any]]) -> dict[str, list[str]]:
                 p["containerPort"] for p in container.get("ports", [])
             }
             for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-                port = container.get(probe, {}).get("httpGet", {}).get("port")
+                check = container.get(probe, {})
+                port = (check.get("httpGet") or check.get("tcpSocket") or {}).get("port")
                 if port is not None and port not in ports:
                     problem(
                         deployment,

@@ -9,7 +9,9 @@ from typing import Any
 from ml_gen.config import EnvConfig
 from ml_gen.rules import MODEL_ENV
 
-SCHEMA_LINE = "# yaml-language-server: $schema=../charts/ml-model-api/values.schema.json"
+# The chart's values schema is written beside the values files (output.VALUES_SCHEMA), so the pointer holds
+# wherever --out is and whether or not the chart was exported.
+SCHEMA_LINE = "# yaml-language-server: $schema=values.schema.json"
 MODEL_ANNOTATION_PREFIX = "ml-gen.dev/model-"
 
 
@@ -30,7 +32,7 @@ def build(env: EnvConfig) -> dict[str, Any]:
             "repository": image["repository"],
             "tag": image.get("tag", ""),
             "digest": image.get("digest", ""),
-            "pullPolicy": image["pullPolicy"],
+            "pullPolicy": image.get("pullPolicy") or _default_pull_policy(image),
         },
         "imagePullSecrets": [{"name": n} for n in s.get("imagePullSecrets", [])],
         "replicaCount": s["replicas"],
@@ -51,9 +53,9 @@ def build(env: EnvConfig) -> dict[str, Any]:
         },
         "ingress": _ingress(s["ingress"]),
         "resources": _resources(s),
-        "startupProbe": _probe(s["health"]["livenessPath"], s["probes"]["startup"]),
-        "livenessProbe": _probe(s["health"]["livenessPath"], s["probes"]["liveness"]),
-        "readinessProbe": _probe(s["health"]["readinessPath"], s["probes"]["readiness"]),
+        "startupProbe": _probe(s, "startup"),
+        "livenessProbe": _probe(s, "liveness"),
+        "readinessProbe": _probe(s, "readiness"),
         "autoscaling": _autoscaling(hpa),
         "podDisruptionBudget": _pdb(s["podDisruptionBudget"], most_replicas),
         "topologySpread": {
@@ -66,9 +68,14 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "tolerations": [dict(t) for t in s.get("tolerations", [])],
         "affinity": {},
         "terminationGracePeriodSeconds": s["terminationGracePeriodSeconds"],
-        "tests": {"enabled": True, "healthPath": s["health"]["readinessPath"]},
+        "tests": {"enabled": True, "healthPath": _test_path(s)},
     }
     return values
+
+
+def _default_pull_policy(image: dict[str, Any]) -> str:
+    """What Kubernetes itself defaults to when the config sets no pullPolicy: Always for the tag latest."""
+    return "Always" if not image.get("digest") and image.get("tag") == "latest" else "IfNotPresent"
 
 
 def _sorted(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +132,10 @@ def _env(s: dict[str, Any]) -> list[dict[str, Any]]:
     for field, var in MODEL_ENV.items():
         if field in s.get("model", {}):
             variables[var] = {"name": var, "value": s["model"][field]}
+    if s["security"]["readOnlyRootFilesystem"]:
+        # The image may have no passwd entry for runAsUser (HOME is then "/", read-only): a writable home for
+        # caches; an env or secretEnv HOME replaces it.
+        variables["HOME"] = {"name": "HOME", "value": "/tmp"}
     for name, value in s.get("env", {}).items():
         variables[name] = {"name": name, "value": value}
     for name, ref in s.get("secretEnv", {}).items():
@@ -162,8 +173,32 @@ def _resources(s: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _probe(path: str, timing: dict[str, Any]) -> dict[str, Any]:
-    return {"httpGet": {"path": path, "port": "http"}, **_sorted(timing)}
+PROBE_PATHS = {"startup": "livenessPath", "liveness": "livenessPath", "readiness": "readinessPath"}
+"""The health path each probe GETs when it is an http probe."""
+
+
+def probe_type(s: dict[str, Any], probe: str) -> str:
+    """http, tcp or exec: the probe's own type, else health.type, else http."""
+    return s["probes"][probe].get("type") or s["health"].get("type", "http")
+
+
+def _probe(s: dict[str, Any], probe: str) -> dict[str, Any]:
+    settings = s["probes"][probe]
+    kind = probe_type(s, probe)
+    check: dict[str, Any]
+    if kind == "http":
+        check = {"httpGet": {"path": s["health"][PROBE_PATHS[probe]], "port": "http"}}
+    elif kind == "tcp":  # httpGet: null removes the chart's default check (Helm drops keys set to null)
+        check = {"httpGet": None, "tcpSocket": {"port": "http"}}
+    else:
+        check = {"httpGet": None, "exec": {"command": list(settings.get("command") or s["health"]["command"])}}
+    timing = {k: v for k, v in settings.items() if k not in ("type", "command")}
+    return {**check, **_sorted(timing)}
+
+
+def _test_path(s: dict[str, Any]) -> str:
+    """The path `helm test` fetches: the readiness path, or "" (a TCP connect) when readiness is not http."""
+    return s["health"]["readinessPath"] if probe_type(s, "readiness") == "http" else ""
 
 
 def _autoscaling(hpa: dict[str, Any]) -> dict[str, Any]:

@@ -146,12 +146,12 @@ def test_environment_overrides_the_base_which_overrides_the_defaults(layered):
     assert dev["resources"] == {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
     assert dev["tolerations"] == [{"key": "c", "operator": "Exists"}]
     assert dev["labels"] == {"team": "ml"}
-    assert dev["image"] == {"repository": "myorg/demo", "tag": "1.0", "pullPolicy": "IfNotPresent"}
+    assert dev["image"] == {"repository": "myorg/demo", "tag": "1.0"}
 
     prod = layered.resolve("prod").settings
     assert prod["replicas"] == 2
     assert prod["tolerations"] == [{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "Exists"}]
-    assert prod["image"] == {"repository": "myorg/demo", "digest": DIGEST, "pullPolicy": "IfNotPresent"}
+    assert prod["image"] == {"repository": "myorg/demo", "digest": DIGEST}
 
 
 def test_defaults_fill_in_everything_not_given(config_text):

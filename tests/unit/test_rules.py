@@ -140,6 +140,35 @@ def test_readiness_success_threshold_may_be_higher(config_text):
     _resolve(config_text, probes={"readiness": {"successThreshold": 2}})
 
 
+@pytest.mark.parametrize(
+    "settings, path, message",
+    [
+        ({"health": {"type": "exec"}}, "health.type", "an exec startup probe needs a command"),
+        ({"probes": {"readiness": {"type": "exec"}}}, "probes.readiness.type", "an exec readiness probe needs"),
+        (
+            {"health": {"type": "exec", "command": []}},
+            "health.type",
+            "health.command or probes.startup.command",
+        ),
+        ({"probes": {"liveness": {"command": ["true"]}}}, "probes.liveness.command", "only used by exec probes"),
+        (
+            {"health": {"type": "tcp"}, "probes": {"startup": {"command": ["true"]}}},
+            "probes.startup.command",
+            "(this one is tcp)",
+        ),
+    ],
+)
+def test_exec_probes_need_a_command_and_only_they_take_one(config_text, settings, path, message):
+    err = _error(config_text, **settings)
+    assert err.path == path and message in err.message
+
+
+def test_an_unknown_probe_type_is_refused_by_the_schema(config_text):
+    with pytest.raises(ConfigError) as caught:
+        config.parse(config_text(health={"type": "grpc"}))
+    assert caught.value.path == "health.type"
+
+
 def test_pdb_takes_one_of_min_available_and_max_unavailable(config_text):
     err = _error(config_text, podDisruptionBudget={"minAvailable": 1, "maxUnavailable": 1})
     assert err.path == "podDisruptionBudget"

@@ -103,3 +103,42 @@ def test_cli_exit_codes(tmp_path, monkeypatch):
     assert older.exit_code == 0
     unsupported = runner.invoke(main, ["validate", "dev", "--kube-version", "1.99"])
     assert unsupported.exit_code == 2 and "up to" in unsupported.output
+
+
+def test_http_probes_on_a_default_path_warn_without_failing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ml-model.yaml").write_text(
+        "name: a\nimage: {repository: r, tag: '1'}\nhealth: {readinessPath: /ready}\n"
+        "environments:\n  dev: {namespace: d}\n  qa: {namespace: q, health: {livenessPath: /live}}\n"
+        "  tcp: {namespace: t, health: {type: tcp}}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", "--all"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARN")]
+    assert warnings == [
+        "WARN  ml-model.yaml:dev  Deployment/a: startupProbe and livenessProbe GET /health, ml-gen's default path, "
+        "which the config does not name: set health.livenessPath to a route the server answers, or health.type: tcp"
+    ]
+    assert result.stdout.splitlines()[-1] == "12 passed, 0 failed, 1 warning(s)"
+
+
+def test_a_readiness_path_from_the_defaults_warns_too():
+    loaded = config.parse(
+        "name: a\nimage: {repository: r, tag: '1'}\nhealth: {livenessPath: /live}\n"
+        "environments:\n  dev: {namespace: d, probes: {liveness: {type: tcp}}}\n"
+    )
+    (message,) = validate.default_probe_paths(project.render_environment(loaded, "dev"))
+    assert message.startswith("readinessProbe GET /health, ml-gen's default path")
+    assert "health.readinessPath" in message
+
+
+def test_readme_bring_your_own_server_config_is_the_tested_scenario():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Bring your own server", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = ROOT / "tests/scenarios/byo-server/ml-model.yaml"
+    assert config.parse(block).data == config.load(scenario).data
+    loaded = config.parse(block.replace("  type: tcp ", "  readinessPath: /health "))
+    report = validate.offline([project.render_environment(loaded, "dev")])
+    (warning,) = [line for line in report.lines() if line.startswith("WARN")]
+    assert warning.replace("ml-model.yaml:dev", "") in section.replace("ml-model.yaml:dev", "")

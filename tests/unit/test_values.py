@@ -121,6 +121,37 @@ def test_tag_sets_the_image_and_the_version_label(render_env):
     assert env.get("Service")["metadata"]["labels"]["app.kubernetes.io/version"] == "2.1.0"
 
 
+@pytest.mark.parametrize(
+    "image, policy",
+    [
+        ({"repository": "myorg/demo", "tag": "latest"}, "Always"),
+        ({"repository": "myorg/demo", "tag": "latest", "pullPolicy": "IfNotPresent"}, "IfNotPresent"),
+        ({"repository": "myorg/demo", "tag": "latest", "pullPolicy": "Never"}, "Never"),
+        ({"repository": "myorg/demo", "tag": "1.0"}, "IfNotPresent"),
+        ({"repository": "myorg/demo", "tag": "1.0", "pullPolicy": "Always"}, "Always"),
+        ({"repository": "myorg/demo", "digest": DIGEST}, "IfNotPresent"),
+    ],
+    ids=["latest", "latest-set-by-user", "latest-never", "tag", "tag-always", "digest"],
+)
+def test_pull_policy_is_kubernetes_default_unless_the_config_sets_one(render_env, image, policy):
+    env = render_env(image=image, security={"allowLatestTag": True})
+    assert env.values["image"]["pullPolicy"] == policy
+    assert env.container["imagePullPolicy"] == policy
+
+
+def test_pull_policy_set_in_the_base_holds_for_an_environment_on_latest():
+    text = (
+        "name: demo\nimage: {repository: r, tag: '1', pullPolicy: IfNotPresent}\nenvironments:\n"
+        "  dev: {namespace: d, image: {tag: latest}, security: {allowLatestTag: true}}\n"
+        "  qa: {namespace: q}\n"
+    )
+    cfg = config.parse(text)
+    assert project.render_environment(cfg, "dev").values["image"]["pullPolicy"] == "IfNotPresent"
+    unset = config.parse(text.replace(", pullPolicy: IfNotPresent", ""))
+    assert project.render_environment(unset, "dev").values["image"]["pullPolicy"] == "Always"
+    assert project.render_environment(unset, "qa").values["image"]["pullPolicy"] == "IfNotPresent"
+
+
 def test_labels_on_every_object_and_the_pods(render_env):
     env = render_env(replicas=3, autoscaling=HPA, labels={"team": "ml"}, partOf="platform", ingress={"enabled": True})
     assert set(env.kinds()) >= {"Deployment", "Service", "ServiceAccount", "HorizontalPodAutoscaler", "Ingress"}
@@ -217,6 +248,7 @@ def test_env_is_sorted_with_model_variables_and_secret_references(render_env):
     )
     assert env.container["env"] == [
         {"name": "ALPHA", "value": "a"},
+        {"name": "HOME", "value": "/tmp"},
         {"name": "MODEL_NAME", "value": "iris"},
         {"name": "MODEL_VERSION", "value": "1.0"},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token", "optional": True}}},
@@ -225,6 +257,62 @@ def test_env_is_sorted_with_model_variables_and_secret_references(render_env):
     annotations = env.pod["metadata"]["annotations"]
     assert annotations["ml-gen.dev/model-name"] == "iris"
     assert annotations["ml-gen.dev/model-version"] == "1.0"
+
+
+def test_home_is_writable_tmp_unless_the_config_sets_it_or_the_root_filesystem_is_writable(render_env):
+    assert {"name": "HOME", "value": "/tmp"} in render_env().container["env"]
+    assert {"name": "HOME", "value": "/home/app"} in render_env(env={"HOME": "/home/app"}).container["env"]
+    from_secret = render_env(secretEnv={"HOME": {"secret": "s", "key": "k"}}).container["env"]
+    assert [v for v in from_secret if v["name"] == "HOME"] == [
+        {"name": "HOME", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+    ]
+    writable = render_env(security={"readOnlyRootFilesystem": False}).container.get("env", [])
+    assert "HOME" not in [v["name"] for v in writable]
+
+
+@pytest.mark.parametrize(
+    "health, probes, expected",
+    [
+        ({"type": "tcp"}, {}, {p: {"tcpSocket": {"port": "http"}} for p in ("startup", "liveness", "readiness")}),
+        (
+            {"type": "exec", "command": ["cat", "/tmp/ok"]},
+            {"readiness": {"command": ["test", "-f", "/tmp/ready"]}},
+            {
+                "startup": {"exec": {"command": ["cat", "/tmp/ok"]}},
+                "liveness": {"exec": {"command": ["cat", "/tmp/ok"]}},
+                "readiness": {"exec": {"command": ["test", "-f", "/tmp/ready"]}},
+            },
+        ),
+        (
+            {"readinessPath": "/ready"},
+            {"liveness": {"type": "tcp"}, "startup": {"type": "exec", "command": ["true"]}},
+            {
+                "startup": {"exec": {"command": ["true"]}},
+                "liveness": {"tcpSocket": {"port": "http"}},
+                "readiness": {"httpGet": {"path": "/ready", "port": "http"}},
+            },
+        ),
+        (
+            {"type": "tcp"},
+            {"readiness": {"type": "http", "periodSeconds": 2}},
+            {
+                "startup": {"tcpSocket": {"port": "http"}},
+                "liveness": {"tcpSocket": {"port": "http"}},
+                "readiness": {"httpGet": {"path": "/health", "port": "http"}},
+            },
+        ),
+    ],
+    ids=["tcp-for-all", "exec-with-a-readiness-command", "one-type-each", "tcp-but-http-readiness"],
+)
+def test_probe_types(render_env, health, probes, expected):
+    env = render_env(health=health, probes=probes)
+    for probe, check in expected.items():
+        rendered = env.container[f"{probe}Probe"]
+        assert {k: v for k, v in rendered.items() if k in ("httpGet", "tcpSocket", "exec")} == check
+        assert "type" not in rendered and "command" not in rendered
+        assert rendered["periodSeconds"] == probes.get(probe, {}).get("periodSeconds", rendered["periodSeconds"])
+    readiness_http = "httpGet" in expected["readiness"]
+    assert env.values["tests"]["healthPath"] == (expected["readiness"]["httpGet"]["path"] if readiness_http else "")
 
 
 def test_metrics_annotations_and_port(render_env):
