@@ -53,6 +53,8 @@ def quantity(value: str | int | float) -> Decimal:
     context = Context(prec=len(match["num"]) + 40, Emax=10 * _EXPONENT_CAP, Emin=-10 * _EXPONENT_CAP)
     if suffix in _SUFFIXES:  # before the exponent form: "E" and "Ei" are suffixes too
         amount = context.multiply(number, Decimal(_SUFFIXES[suffix]))
+    elif not re.fullmatch("[eE][-+]?[0-9]+", suffix):
+        raise ValueError(f"not a quantity: {value!r}")
     else:
         digits = suffix[1:].lstrip("+-").lstrip("0") or "0"
         exponent = min(int(digits[:8]), _EXPONENT_CAP) * (-1 if suffix[1] == "-" else 1)
@@ -64,10 +66,12 @@ def quantity(value: str | int | float) -> Decimal:
 
 def quantity_problem(name: str, value: str | int | float) -> str | None:
     """Why a resource quantity cannot be used, or None: not a quantity, or too large for Kubernetes to count."""
-    if not _QUANTITY.match(str(value)):  # YAML's .inf and .nan are numbers the schema lets through
+    try:
+        amount = quantity(value)
+    except ValueError:  # YAML's .inf and .nan are numbers the schema lets through
         return f"{value} is not a Kubernetes quantity"
     scale = 1000 if name == "cpu" else 1  # CPU is counted in millicores
-    if quantity(value) * scale > MAX_QUANTITY:
+    if amount > Decimal(MAX_QUANTITY) / scale:
         unit = "millicores" if name == "cpu" else "units"
         return f"{value} is too large: Kubernetes counts {name} in int64 {unit} (at most {MAX_QUANTITY})"
     return None
@@ -247,7 +251,8 @@ def _tolerations(env: EnvConfig, s: dict) -> None:
         problem = toleration_problem(toleration)
         if problem:
             field, message = problem
-            raise env.error("tolerations", index, field, message=message)
+            where = ("tolerations", index, field) if field in toleration else ("tolerations", index)
+            raise env.error(*where, message=message)
 
 
 _IP_ADDRESS = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}\Z")
