@@ -37,7 +37,7 @@ _SUFFIXES: dict[str, Decimal | int] = {
 # the non-characters U+FFFE/U+FFFF. Helm drops the whole value (every env var, every annotation) without
 # an error, so the chart's output would silently differ from ml-gen's manifests: refuse them instead.
 _NOT_FOR_HELM = re.compile("[\x7f-\x9f\ufffe\uffff]")
-_QUANTITY = re.compile(r"(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>[eE][+-]?[0-9]+|[a-zA-Z]*)\Z")
+_QUANTITY = re.compile(r"\+?(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>[eE][+-]?[0-9]+|[a-zA-Z]*)\Z")
 MAX_QUANTITY = 2**63 - 1
 """Kubernetes reads quantities as int64 (Value() for bytes, MilliValue() for CPU); beyond this they overflow."""
 _NANO = Decimal("1e-9")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ml_gen.errors import UsageError
 from ml_gen.validate import Report, object_id
@@ -94,7 +95,8 @@ def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
     prefix, plural = RESOURCES[obj["kind"]]
     meta = obj["metadata"]
-    path = f"/{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
+    namespace, name = (quote(str(meta[key]), safe="") for key in ("namespace", "name"))
+    path = f"/{prefix}/namespaces/{namespace}/{plural}/{name}"  # quoted: the API server judges the name
     query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
     if dry:
         query.append(("dryRun", "All"))

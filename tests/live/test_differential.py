@@ -106,6 +106,7 @@ LABEL_KEY = st.one_of(
     st.sampled_from([sized(63), sized(64), sized(253, "a.b") + "/x", sized(254, "a.b") + "/x"]),
 )
 ENV_NAME = st.one_of(regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}"), st.sampled_from([sized(253, "AB"), "A-B", "A.B"]))
+USER_ENV_NAME = ENV_NAME.filter(lambda n: not n.startswith("MODEL_"))  # ml-gen sets MODEL_* itself
 CONFIGMAP_KEY = st.one_of(
     regex(r"[-._a-zA-Z0-9]{1,12}"),
     st.sampled_from([".", "..", "..data", "...", ".a", "a..", sized(253), sized(254)]),
@@ -156,11 +157,11 @@ FIELDS: dict[str, tuple[tuple[str, ...], st.SearchStrategy[Any]]] = {
     "name": (("name",), either(st.one_of(DNS_LABEL, st.sampled_from([sized(53), sized(54)])))),
     "repository": (("image", "repository"), either(regex(r"[a-z0-9]{1,6}(/[a-z0-9]{1,6}){0,2}"))),
     "tag": (("image", "tag"), either(LABEL_VALUE.filter(bool))),
-    "env": (("env",), st.dictionaries(either(ENV_NAME), st.one_of(TEXT, st.just("x" * 1_600_000)), max_size=3)),
+    "env": (("env",), st.dictionaries(either(USER_ENV_NAME), st.one_of(TEXT, st.just("x" * 1_600_000)), max_size=3)),
     "secretEnv": (
         ("secretEnv",),
         st.dictionaries(
-            ENV_NAME.filter(lambda n: not n.startswith("MODEL_")),
+            USER_ENV_NAME,
             st.fixed_dictionaries({"secret": either(DNS_SUBDOMAIN), "key": either(CONFIGMAP_KEY)}),
             max_size=2,
         ),

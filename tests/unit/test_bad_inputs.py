@@ -342,8 +342,8 @@ CASES = [
         12,
     ),
     Bad(
-        "quantity-sign",
-        prod("    resources:\n      requests:\n        cpu: \"+1\"\n"),
+        "quantity-negative",
+        prod("    resources:\n      requests:\n        cpu: \"-1\"\n"),
         "environments.prod.resources.requests.cpu",
         12,
     ),

@@ -32,6 +32,7 @@ from ml_gen.errors import ConfigError
         ("0.0000000001", Decimal("1e-9")),  # Kubernetes rounds a non-zero value up to 1n
         ("1e-1000000", Decimal("1e-9")),
         ("0e5", Decimal(0)),
+        ("+1", Decimal(1)),
         ("1e1000000", Decimal("1e1000000")),  # no decimal overflow
         ("1e99999999999999999999", Decimal("1e1000000")),  # exponents past the cap count as the cap
     ],
@@ -40,7 +41,7 @@ def test_quantity(text, value):
     assert rules.quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["1GB", "abc", "", "-1", "+1", "\u0663", "1\n", "1e", "0x10"])
+@pytest.mark.parametrize("text", ["1GB", "abc", "", "-1", "++1", "\u0663", "1\n", "1e", "0x10"])
 def test_quantity_refuses_garbage(text):
     with pytest.raises((ValueError, KeyError)):
         rules.quantity(text)
