@@ -363,3 +363,24 @@ def test_offline_validation_agrees_with_the_api_server(client, namespace, reques
     assert not tally.disagreements, f"{len(tally.disagreements)} disagreements:\n" + "\n".join(tally.disagreements)
     checked = sum(n for what, n in tally.counts.items() if not what.startswith("skipped"))
     assert checked >= min(EXAMPLES, 50), f"only {checked} configs checked within {TIME_BUDGET}s"
+
+
+@pytest.mark.parametrize(
+    ("size", "stored"), [(limits.OBJECT_LIMIT - 20_000, True), (limits.OBJECT_LIMIT + 50_000, False)]
+)
+def test_the_object_size_limit_is_what_a_dry_run_cannot_see(client, namespace, size, stored):
+    """A dry run never reaches etcd: ml-gen's object limit stands for etcd's, proven by a real apply."""
+    cfg = make_config(namespace, {"env": {"BIG": "x" * size}})
+    cfg["replicas"] = 1
+    text = yaml.dump(cfg, Dumper=_Dumper, sort_keys=False, width=1 << 30)
+    offline = offline_verdict(text)
+    objects = unchecked_objects(text)
+    assert objects is not None
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
+    assert server.apply(client, deployment, dry=True) == []
+    applied = server.apply(client, deployment, dry=False)
+    if stored:
+        assert offline is None and applied == [], (offline, applied)
+    else:
+        assert offline is not None and "etcd stores objects up to" in offline
+        assert applied and "too large" in applied[0], applied
