@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 ANNOTATIONS_LIMIT = 256 * 1024
 """apimachinery ValidateAnnotationsSize: keys plus values, in bytes, per annotation map."""
 CONFIGMAP_LIMIT = 1024 * 1024
-"""core.MaxSecretSize, which ValidateConfigMap applies to the keys plus values of data and binaryData."""
+"""core.MaxSecretSize, which ValidateConfigMap applies to the values (not the keys) of data and binaryData."""
 OBJECT_LIMIT = 1536 * 1024
 """etcd's default --max-request-bytes (1.5 MiB). kube-apiserver takes requests up to 3 MiB, and a dry run
 never reaches etcd, but a real apply of a larger object fails with "etcdserver: request is too large".
@@ -51,11 +51,9 @@ def problems(obj: dict[str, Any]) -> list[tuple[str, str]]:
                 )
             )
     if obj["kind"] == "ConfigMap":
-        size = annotations_size(obj.get("data") or {})
+        size = sum(_size(value) for value in (obj.get("data") or {}).values())
         if size > CONFIGMAP_LIMIT:
-            found.append(
-                ("configFiles", f"names and contents total {size} bytes; a ConfigMap holds at most {CONFIGMAP_LIMIT}")
-            )
+            found.append(("configFiles", f"contents total {size} bytes; a ConfigMap holds at most {CONFIGMAP_LIMIT}"))
     size = object_size(obj)
     if size > OBJECT_LIMIT and not found:
         field = {"ConfigMap": "configFiles", "Deployment": "env"}.get(obj["kind"], "annotations")

@@ -98,7 +98,7 @@ def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
     checkers = (_text, _image, _replicas, _resources, _env_names, _security, _probes, _strategy, _pdb, _labels)
-    for checker in (*checkers, _tolerations, _ingress):
+    for checker in (*checkers, _tolerations, _ingress, _pull_secrets):
         checker(env, s)
 
 
@@ -205,6 +205,14 @@ def _pdb(env: EnvConfig, s: dict) -> None:
     pdb = s["podDisruptionBudget"]
     if "minAvailable" in pdb and "maxUnavailable" in pdb:
         raise env.error("podDisruptionBudget", message="give minAvailable or maxUnavailable, not both")
+
+
+def _pull_secrets(env: EnvConfig, s: dict) -> None:
+    seen = set()
+    for index, name in enumerate(s.get("imagePullSecrets", [])):
+        if name in seen:  # server-side apply refuses duplicate keys of a list map
+            raise env.error("imagePullSecrets", index, message=f"'{name}' is listed twice")
+        seen.add(name)
 
 
 def _labels(env: EnvConfig, s: dict) -> None:

@@ -363,7 +363,7 @@ CASES = [
     ),
     Bad(
         "configmap-over-1mib",
-        prod(f"    configFiles: {{big: {'x' * 1048574}}}\n"),
+        prod(f"    configFiles: {{big: {'x' * 1048577}}}\n"),
         "environments.prod.configFiles",
         10,
         ("1048577 bytes",),
@@ -374,6 +374,13 @@ CASES = [
         "env",
         6,
         ("etcd",),
+    ),
+    Bad(
+        "pull-secret-twice",
+        sub("port: 5000", "port: 5000\nimagePullSecrets: [regcred, regcred]"),
+        "imagePullSecrets[1]",
+        6,
+        ("listed twice",),
     ),
     # the command line
     Bad("unknown-environment", BASE, words=("unknown environment 'qa'", "known: prod"), args=["render", "qa"]),
