@@ -58,7 +58,7 @@ STRICTER_BY_DESIGN: list[tuple[str, str]] = [
     (r"is too large: Kubernetes counts", "quantities past int64 overflow Value()/MilliValue() in the scheduler"),
     (r"etcd stores objects up to", "a dry run never reaches etcd, whose 1.5 MiB request limit a real apply hits"),
     (r"^(env|secretEnv)\.[^:]*: invalid name", "env names are kept to C identifiers, which every shell can read"),
-    (r"Path: .* no spaces or control characters", "probe and metrics paths go into HTTP requests unescaped"),
+    (r"(Path|^metrics\.path): .* no spaces or control", "probe and metrics paths go into HTTP requests unescaped"),
     (r"^ingress\.path: .* no spaces or control", "Ingress paths go into HTTP routing unescaped"),
     (r"^image\.repository: ", "an image reference that no registry accepts (upper case, spaces) is refused early"),
     (r"^imagePullSecrets\[[0-9]+\]: ", "Secret names are checked, though the API server does not check these"),
@@ -129,6 +129,7 @@ QUANTITY = st.one_of(
                      "0x10", "1_000", " 1", "1Gi\n", "٣", "1e", "1ee3", "1KI", "1mi"]),
 )  # fmt: skip
 PATH = st.one_of(regex(r"/[-a-z0-9_./%]{0,12}"), st.sampled_from(["/", "//x", "/a/./b", "/a/..", "/a/.", "/%2F"]))
+PERCENT = regex(r"(100|[1-9]?[0-9])%")
 HOST = st.one_of(
     regex(r"(\*\.)?[a-z0-9]([-a-z0-9]{0,6}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,6}[a-z0-9])?){0,3}"),
     st.sampled_from(["1.2.3.4", "999.1.1.1", "a.1.2.3", "*.a", "a.*.b", sized(253, "a.b"), sized(254, "a.b")]),
@@ -202,6 +203,11 @@ FIELDS: dict[str, tuple[tuple[str, ...], st.SearchStrategy[Any]]] = {
     "modelName": (("model", "name"), either(regex(r"[a-z]{1,8}"))),
     "modelUri": (("model", "uri"), st.one_of(TEXT.filter(bool), _sized_map("k", limits.ANNOTATIONS_LIMIT).map(
         lambda m: m["k"]))),
+    "modelVersion": (("model", "version"), either(regex(r"[0-9]{1,2}(\.[0-9]{1,2}){0,2}"))),
+    "metricsPath": (("metrics",), either(PATH).map(lambda path: {"enabled": True, "path": path})),
+    "maxSurge": (("strategy", "maxSurge"), st.one_of(st.integers(0, 3), either(PERCENT))),
+    "minAvailable": (("podDisruptionBudget", "minAvailable"), st.one_of(st.integers(0, 3), either(PERCENT))),
+    "ingressAnnotations": (("ingress", "annotations"), st.dictionaries(either(LABEL_KEY), TEXT, max_size=2)),
     "serviceAnnotations": (("service", "annotations"), st.dictionaries(either(LABEL_KEY), TEXT, max_size=2)),
 }  # fmt: skip
 
@@ -334,6 +340,8 @@ REGRESSIONS: list[tuple[str, dict[str, Any]]] = [
     ("configmap-keys-do-not-count", {"configFiles": {"model.json": "x" * (limits.CONFIGMAP_LIMIT - 9)}}),
     ("configmap-one-byte-over", {"configFiles": {"model.json": "x" * (limits.CONFIGMAP_LIMIT + 1)}}),
     ("character-past-u-ffff", {"modelUri": "\U000893e3.x", "serviceAnnotations": {"a": "\U0001f600"}}),
+    ("metrics-path-with-a-line-separator", {"metricsPath": {"enabled": True, "path": "/x\u2028y"}}),
+    ("metrics-path-with-a-leading-newline", {"metricsPath": {"enabled": True, "path": "\n/"}}),
     ("secret-env-and-env-same-name", {"secretEnv": {"A": {"secret": "s", "key": "k"}}, "env": {"A": "0"}}),
 ]
 
