@@ -137,8 +137,12 @@ def test_helm_lint_strict_is_clean(scenario_env, rendered, helm, repo_root):
         (lambda v: v["image"].update(tagg="1.0"), "tagg"),
         (lambda v: v["service"].update(port="80"), "port"),
         (lambda v: v.update(replicaCount=-1), "replicaCount"),
+        # Helm's JSON Schema check reads `$` as Go does: the end of the text, not before a final line break
+        (lambda v: v["env"].append({"name": "LOG_LEVEL\n", "value": "x"}), "env"),
+        (lambda v: v["image"].update(tag="1.0\n"), "tag"),
+        (lambda v: v.update(configFiles={"..data": "x"}), "'..data'"),
     ],
-    ids=["typo-top-level", "typo-nested", "wrong-type", "out-of-range"],
+    ids=["typo-top-level", "typo-nested", "wrong-type", "out-of-range", "env-newline", "tag-newline", "dot-dot-key"],
 )
 def test_values_schema_refuses_bad_values(rendered, helm, repo_root, tmp_path, edit, complaint):
     values = yaml.safe_load((rendered(repo_root / "ml-model.yaml") / "values/dev.yaml").read_text())

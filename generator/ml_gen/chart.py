@@ -24,6 +24,12 @@ def metadata() -> dict[str, Any]:
     return yamlio.load((directory() / "Chart.yaml").read_text("utf-8"))
 
 
+@lru_cache(maxsize=1)
+def values_schema_text() -> str:
+    """values.schema.json as shipped: helm checks values files against it, editors through their first line."""
+    return (directory() / "values.schema.json").read_text("utf-8")
+
+
 def export(target: str | Path) -> Path:
     """Copy the chart to TARGET/ml-model-api; refuse to overwrite an existing directory."""
     dest = Path(target) / CHART_NAME

@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "strategy": {"maxSurge": 1, "maxUnavailable": 0},
     "podDisruptionBudget": {"enabled": True},
     "terminationGracePeriodSeconds": 30,
-    "shutdownDelaySeconds": 5,
+    "shutdownDelaySeconds": 0,
     "security": {
         "restricted": True,
         "runAsUser": 10001,

@@ -75,11 +75,14 @@ def set_image(file: str, envs: list[str], tag: str | None = None, digest: str | 
         raise UsageError("give exactly one of --tag or --digest")
     if tag is not None and not _schema_pattern("image", "tag").match(tag):
         raise UsageError(
-            f"--tag {tag!r}: not an image tag (letters, digits, '.', '_', '-', at most 63 characters, "
-            "starting and ending with a letter or digit)"
+            f"{file}: image.tag: --tag {tag!r} is not an image tag (letters, digits, '.', '_', '-', "
+            "at most 63 characters, starting and ending with a letter or digit); not changed"
         )
     if digest is not None and not _schema_pattern("image", "digest").match(digest):
-        raise UsageError(f"--digest {digest!r}: not an image digest ('sha256:' and 64 lower-case hex digits)")
+        raise UsageError(
+            f"{file}: image.digest: --digest {digest!r} is not an image digest "
+            "('sha256:' and 64 lower-case hex digits); not changed"
+        )
     key, value, other = ("tag", tag, "digest") if tag is not None else ("digest", digest, "tag")
     return _edit(file, envs, "image", {key: value}, other)
 
@@ -91,7 +94,7 @@ def set_model(file: str, envs: list[str], version: str, uri: str | None = None) 
         updates["uri"] = uri
     for key, text in updates.items():
         if not text.strip():
-            raise UsageError(f"--{key}: must not be empty")
+            raise UsageError(f"{file}: model.{key}: --{key} must not be empty; not changed")
     return _edit(file, envs, "model", updates, None)
 
 
@@ -124,14 +127,14 @@ def _edit(file: str, envs: list[str], section: str, updates: dict[str, Any], rep
         buffer = io.StringIO()
         yaml.dump(doc, buffer)
     except MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark else None
+        line = err.problem_mark.line + 1 + layout.head.count("\n") if err.problem_mark else None
         raise ConfigError(file, "", f"cannot edit: {err.problem}", line) from None
     except YAMLError as err:
         raise ConfigError(file, "", f"cannot edit: {err}") from None
     new_text = layout.restore(buffer.getvalue())
 
-    after = _check(file, new_text)
     _same_data_but_the_edit(file, text, new_text, names, section, updates, replaced)
+    after = _check(file, new_text)
     changes = []
     for env in names:
         old, new = _section(before, env, section), _section(after, env, section)

@@ -16,6 +16,13 @@ class MlGenError(Exception):
     exit_code = EXIT_USAGE
 
 
+def one_line(text: str) -> str:
+    """Text with every unprintable character (line breaks, controls, U+2028, ...) escaped, e.g. \\n."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class ConfigError(MlGenError):
     """A model config is unreadable or invalid; carries file, line and field path."""
 
@@ -23,7 +30,7 @@ class ConfigError(MlGenError):
         self.file, self.path, self.message, self.line = file, path, message, line
         where = f"{file}:{line}" if line else file
         field = f" {path}:" if path else ""
-        super().__init__(f"{where}:{field} {message}")
+        super().__init__(one_line(f"{where}:{field} {message}"))
 
     def __reduce__(self):  # picklable, so errors cross from worker processes intact
         return (ConfigError, (self.file, self.path, self.message, self.line))

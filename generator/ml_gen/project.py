@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml_gen import config as config_mod
-from ml_gen import render, schema_errors, values
+from ml_gen import limits, render, schema_errors, values
 from ml_gen.config import Config
 from ml_gen.errors import UsageError
 from ml_gen.output import Plan, commit, preflight
@@ -73,6 +73,7 @@ def render_environment(config: Config, env: str) -> Rendered:
     resolved = config.resolve(env)
     chart_values = values.build(resolved)
     objects = render.objects(chart_values, config.name, resolved.namespace)
+    limits.check(resolved, objects)
     return Rendered(config, env, resolved.namespace, chart_values, objects)
 
 

@@ -6,9 +6,9 @@ never call a config valid that jsonschema would reject (the tests compare both o
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
+
+from ml_gen import patterns
 
 KEYWORDS = {
     "$schema", "$id", "title", "description", "type", "properties", "additionalProperties", "required",
@@ -71,7 +71,7 @@ def _string_ok(schema: dict, data: str) -> bool:
         return False
     if "maxLength" in schema and len(data) > schema["maxLength"]:
         return False
-    return "pattern" not in schema or _regex(schema["pattern"]).search(data) is not None
+    return "pattern" not in schema or patterns.search(schema["pattern"], data)
 
 
 def _object_ok(schema: dict, data: dict) -> bool:
@@ -92,8 +92,3 @@ def _object_ok(schema: dict, data: dict) -> bool:
 
 def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b or (a == b and not isinstance(a, bool) and not isinstance(b, bool))
-
-
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)

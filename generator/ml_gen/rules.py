@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_UP, Context, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,6 +17,8 @@ _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 _SUFFIXES: dict[str, Decimal | int] = {
     "": 1,
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
     "m": Decimal("0.001"),
     "k": 10**3,
     "M": 10**6,
@@ -35,18 +37,44 @@ _SUFFIXES: dict[str, Decimal | int] = {
 # the non-characters U+FFFE/U+FFFF. Helm drops the whole value (every env var, every annotation) without
 # an error, so the chart's output would silently differ from ml-gen's manifests: refuse them instead.
 _NOT_FOR_HELM = re.compile("[\x7f-\x9f\ufffe\uffff]")
-_QUANTITY = re.compile(r"(?P<num>\d+(\.\d*)?|\.\d+)(?P<suffix>[eE][+-]?\d+|[a-zA-Z]*)\Z")
+_QUANTITY = re.compile(r"\+?(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>[eE][+-]?[0-9]+|[a-zA-Z]*)\Z")
+MAX_QUANTITY = 2**63 - 1
+"""Kubernetes reads quantities as int64 (Value() for bytes, MilliValue() for CPU); beyond this they overflow."""
+_NANO = Decimal("1e-9")
+_EXPONENT_CAP = 10**6  # |exponent| beyond this is out of every range anyway; keeps the arithmetic small
 
 
 def quantity(value: str | int | float) -> Decimal:
-    """The numeric value of a Kubernetes quantity (already pattern-checked by the schema)."""
+    """The value of a Kubernetes quantity (pattern-checked by the schema), rounded up to 1n as Kubernetes does."""
     match = _QUANTITY.match(str(value))
     if not match:
         raise ValueError(f"not a quantity: {value!r}")
     number, suffix = Decimal(match["num"]), match["suffix"]
+    context = Context(prec=len(match["num"]) + 40, Emax=10 * _EXPONENT_CAP, Emin=-10 * _EXPONENT_CAP)
     if suffix in _SUFFIXES:  # before the exponent form: "E" and "Ei" are suffixes too
-        return number * _SUFFIXES[suffix]
-    return number * Decimal(10) ** int(suffix[1:])
+        amount = context.multiply(number, Decimal(_SUFFIXES[suffix]))
+    elif not re.fullmatch("[eE][-+]?[0-9]+", suffix):
+        raise ValueError(f"not a quantity: {value!r}")
+    else:
+        digits = suffix[1:].lstrip("+-").lstrip("0") or "0"
+        exponent = min(int(digits[:8]), _EXPONENT_CAP) * (-1 if suffix[1] == "-" else 1)
+        amount = number.scaleb(exponent, context)
+    if amount and amount < _NANO:
+        return _NANO
+    return amount if amount > 10**30 else amount.quantize(_NANO, rounding=ROUND_UP, context=context)
+
+
+def quantity_problem(name: str, value: str | int | float) -> str | None:
+    """Why a resource quantity cannot be used, or None: not a quantity, or too large for Kubernetes to count."""
+    try:
+        amount = quantity(value)
+    except ValueError:  # YAML's .inf and .nan are numbers the schema lets through
+        return f"{value} is not a Kubernetes quantity"
+    scale = 1000 if name == "cpu" else 1  # CPU is counted in millicores
+    if amount > Decimal(MAX_QUANTITY) / scale:
+        unit = "millicores" if name == "cpu" else "units"
+        return f"{value} is too large: Kubernetes counts {name} in int64 {unit} (at most {MAX_QUANTITY})"
+    return None
 
 
 def label_key_problem(key: str) -> str | None:
@@ -69,19 +97,8 @@ def label_value_problem(value: str) -> str | None:
 def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
-    for checker in (
-        _text,
-        _image,
-        _replicas,
-        _resources,
-        _env_names,
-        _security,
-        _probes,
-        _strategy,
-        _shutdown,
-        _pdb,
-        _labels,
-    ):
+    checkers = (_text, _image, _replicas, _resources, _env_names, _security, _probes, _strategy, _shutdown, _pdb)
+    for checker in (*checkers, _labels, _tolerations, _ingress, _pull_secrets):
         checker(env, s)
 
 
@@ -140,8 +157,9 @@ def _resources(env: EnvConfig, s: dict) -> None:
     requests, limits = s["resources"].get("requests", {}), s["resources"].get("limits", {})
     for kind, given in (("requests", requests), ("limits", limits)):
         for name, value in given.items():
-            if not _QUANTITY.match(str(value)):  # YAML's .inf and .nan are numbers the schema lets through
-                raise env.error("resources", kind, name, message=f"{value} is not a Kubernetes quantity")
+            problem = quantity_problem(name, value)
+            if problem:
+                raise env.error("resources", kind, name, message=problem)
     for name in sorted(set(requests) & set(limits)):
         if quantity(requests[name]) > quantity(limits[name]):
             raise env.error(
@@ -208,6 +226,14 @@ def _pdb(env: EnvConfig, s: dict) -> None:
         raise env.error("podDisruptionBudget", message="give minAvailable or maxUnavailable, not both")
 
 
+def _pull_secrets(env: EnvConfig, s: dict) -> None:
+    seen = set()
+    for index, name in enumerate(s.get("imagePullSecrets", [])):
+        if name in seen:  # server-side apply refuses duplicate keys of a list map
+            raise env.error("imagePullSecrets", index, message=f"'{name}' is listed twice")
+        seen.add(name)
+
+
 def _labels(env: EnvConfig, s: dict) -> None:
     for field in ("labels", "nodeSelector"):
         for key, value in s.get(field, {}).items():
@@ -226,3 +252,61 @@ def _labels(env: EnvConfig, s: dict) -> None:
             problem = label_key_problem(key)
             if problem:
                 raise env.error(field, "annotations", key, message=problem)
+
+
+def toleration_problem(toleration: dict) -> tuple[str, str] | None:
+    """(field, why) for the first rule of Kubernetes' ValidateTolerations a toleration breaks, or None."""
+    key, value = toleration.get("key", ""), toleration.get("value", "")
+    operator = toleration.get("operator", "Equal")
+    if key:
+        problem = label_key_problem(key)
+        if problem:
+            return "key", problem
+    elif operator != "Exists":
+        return "operator", "an empty key needs operator: Exists (which tolerates every taint)"
+    if operator == "Exists" and value:
+        return "value", "must be empty with operator: Exists"
+    if operator == "Equal" and label_value_problem(value):
+        return "value", str(label_value_problem(value))
+    if "tolerationSeconds" in toleration and toleration.get("effect") != "NoExecute":
+        return "tolerationSeconds", "needs effect: NoExecute (Kubernetes refuses it with any other effect)"
+    return None
+
+
+def _tolerations(env: EnvConfig, s: dict) -> None:
+    for index, toleration in enumerate(s.get("tolerations", [])):
+        problem = toleration_problem(toleration)
+        if problem:
+            field, message = problem
+            where = ("tolerations", index, field) if field in toleration else ("tolerations", index)
+            raise env.error(*where, message=message)
+
+
+_IP_ADDRESS = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}\Z")
+BAD_PATH_PARTS = ("//", "/./", "/../", "%2f", "%2F")
+BAD_PATH_ENDS = ("/..", "/.")
+
+
+def ingress_path_problem(path: str, path_type: str) -> str | None:
+    """Why Kubernetes refuses an Ingress path of an Exact or Prefix rule, or None."""
+    if path_type == "ImplementationSpecific":
+        return None
+    for part in BAD_PATH_PARTS:
+        if part in path:
+            return f"must not contain '{part}' (pathType {path_type})"
+    for end in BAD_PATH_ENDS:
+        if path.endswith(end):
+            return f"must not end with '{end}' (pathType {path_type})"
+    return None
+
+
+def _ingress(env: EnvConfig, s: dict) -> None:
+    ingress = s["ingress"]
+    if not ingress["enabled"]:
+        return
+    problem = ingress_path_problem(ingress["path"], ingress["pathType"])
+    if problem:
+        raise env.error("ingress", "path", message=problem)
+    host = ingress.get("host", "")
+    if _IP_ADDRESS.match(host) and all(int(part) <= 255 for part in host.split(".")):
+        raise env.error("ingress", "host", message=f"'{host}' is an IP address; Kubernetes wants a DNS name")

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from ml_gen import quickschema
+from ml_gen import patterns, quickschema
 from ml_gen.yamlio import Path
 
 _TYPE_NAMES = {
@@ -47,9 +47,7 @@ def _quick_check_applies(key: int, schema: dict[str, Any]) -> bool:
 def _validator(key: int, schema: dict[str, Any]) -> Any:
     """One compiled validator per schema object, reused for every config of a run."""
     if key not in _VALIDATORS:
-        import jsonschema  # imported here: only configs need it, not --help
-
-        _VALIDATORS[key] = jsonschema.Draft202012Validator(schema)
+        _VALIDATORS[key] = patterns.validator_class("2020-12")(schema)  # jsonschema: imported only here
     return _VALIDATORS[key]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ml_gen.errors import UsageError
 from ml_gen.validate import Report, object_id
@@ -94,12 +95,16 @@ def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
     prefix, plural = RESOURCES[obj["kind"]]
     meta = obj["metadata"]
-    path = f"/{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}"
+    namespace, name = (quote(str(meta[key]), safe="") for key in ("namespace", "name"))
+    path = f"/{prefix}/namespaces/{namespace}/{plural}/{name}"  # quoted: the API server judges the name
     query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
     if dry:
         query.append(("dryRun", "All"))
     try:
-        headers = _call(client, "PATCH", path, query, obj, "application/apply-patch+yaml")
+        # Sent as UTF-8 JSON text: the client's own JSON escapes characters past U+FFFF as surrogate
+        # pairs, which the API server's YAML reader refuses ("invalid Unicode character escape code").
+        body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        headers = _call(client, "PATCH", path, query, body, "application/apply-patch+yaml")
     except _HTTPError as err:
         return [f"rejected by the API server: {err.message}"]
     return [f"warning: {w}" for w in warnings(headers) if BLOCKING_WARNING in w]
@@ -116,7 +121,7 @@ def _call(
     method: str,
     path: str,
     query: list | None = None,
-    body: dict[str, Any] | None = None,
+    body: dict[str, Any] | bytes | None = None,
     content_type: str = "application/json",
 ) -> Any:
     """One request through the client's configured connection; returns the response headers."""

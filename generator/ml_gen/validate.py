@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ml_gen import chart
+from ml_gen import chart, patterns
 from ml_gen.errors import UsageError
 from ml_gen.rules import DNS_SUBDOMAIN, label_key_problem, label_value_problem
 from ml_gen.values import PROBE_PATHS
@@ -63,20 +63,9 @@ def object_id(obj: dict[str, Any]) -> str:
 
 def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report:
     """Values schema, Kubernetes OpenAPI schemas, name and label rules and wiring, per environment."""
-    import jsonschema
-    import kubernetes_validate
-
-    version = (kube_version or kubernetes_validate.latest_version()).removeprefix("v")
-    if (
-        not re.fullmatch(r"1\.\d+(\.\d+)?", version)
-        or kubernetes_validate.utils.major_minor(version) > kubernetes_validate.latest_version()
-    ):
-        raise UsageError(
-            f"--kube-version {kube_version}: schemas are shipped for Kubernetes 1.x up to "
-            f"{kubernetes_validate.latest_version()}"
-        )
+    version = schema_version(kube_version)
     values_schema = json.loads((chart.directory() / "values.schema.json").read_text("utf-8"))
-    values_validator = jsonschema.Draft7Validator(values_schema)
+    values_validator = patterns.validator_class("7")(values_schema)  # Helm reads `$` as Go does
     report = Report()
     for item in rendered:
         where = f"{item.config.file}:{item.env}"
@@ -109,6 +98,28 @@ def default_probe_paths(item: Rendered) -> list[str]:
     ]
 
 
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.removeprefix("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def schema_version(kube_version: str | None) -> str:
+    """The Kubernetes version whose bundled schemas check the objects: --kube-version, or the newest shipped."""
+    import kubernetes_validate.utils as kv
+
+    shipped = sorted({_minor(v) for v in kv.all_versions()})
+    oldest, newest = (f"{major}.{minor}" for major, minor in (shipped[0], shipped[-1]))
+    if kube_version is None:
+        return newest
+    match = re.fullmatch(r"v?(1\.[0-9]{1,4})(\.[0-9]{1,6})?", kube_version)
+    if not match or not shipped[0] <= _minor(match[1]) <= shipped[-1]:
+        raise UsageError(
+            f"--kube-version {kube_version!r}: schemas are bundled for Kubernetes {oldest} to {newest} "
+            "(MAJOR.MINOR or MAJOR.MINOR.PATCH)"
+        )
+    return match[1]
+
+
 def _openapi(obj: dict[str, Any], version: str) -> list[str]:
     """Problems of one object under the strict OpenAPI schema of its kind for a Kubernetes version."""
     import kubernetes_validate
@@ -130,14 +141,10 @@ def _openapi(obj: dict[str, Any], version: str) -> list[str]:
 def _kube_validator(kind: str, api_version: str, version: str) -> Any:
     """A compiled validator for one kind, from kubernetes-validate's strict schemas (as its validate()
     finds them), built once per run instead of once per object."""
-    import jsonschema
     import kubernetes_validate.utils as kv
     from referencing import Registry, Resource
 
-    wanted = kv.major_minor(version.removeprefix("v"))
-    if wanted > kv.latest_version():
-        raise kv.VersionNotSupportedError(version=wanted)
-    shipped = [v for v in kv.all_versions() if kv.major_minor(v) <= wanted][-1]
+    shipped = max((v for v in kv.all_versions() if _minor(v) <= _minor(version)), key=_minor)
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     directory = f"kubernetes-json-schema/v{shipped}-local-strict"
     try:
@@ -146,7 +153,7 @@ def _kube_validator(kind: str, api_version: str, version: str) -> Any:
         return None
     definitions = kv.schema_contents(f"{directory}/_definitions.json", version)
     registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return patterns.validator_class("2020-12")(schema, registry=registry)
 
 
 def _names(obj: dict[str, Any]) -> list[str]:

@@ -9,7 +9,9 @@ from typing import Any
 from ml_gen.config import EnvConfig
 from ml_gen.rules import MODEL_ENV
 
-SCHEMA_LINE = "# yaml-language-server: $schema=../charts/ml-model-api/values.schema.json"
+# The chart's values schema is written beside the values files (output.VALUES_SCHEMA), so the pointer holds
+# wherever --out is and whether or not the chart was exported.
+SCHEMA_LINE = "# yaml-language-server: $schema=values.schema.json"
 MODEL_ANNOTATION_PREFIX = "ml-gen.dev/model-"
 
 

@@ -3,7 +3,8 @@
 Rendered with ``ml-gen render --all``: the bundled example (``ml-model.yaml``: plain, PDB, HPA and
 Ingress environments, secret-referenced env vars) and the scenarios ``serving-stack`` (HPA on CPU and
 memory, PDB, Ingress, ConfigMap, secret env) and ``gpu-digest`` (``nvidia.com/gpu`` request,
-nodeSelector and toleration for the tainted GPU node, digest-pinned image, pull secret).
+nodeSelector and toleration for the tainted GPU node, digest-pinned image, pull secret) and
+``byo-server`` (TCP and exec probes; the ``helm test`` hook checks a TCP connection).
 
 KWOK fakes the kubelet: pods are scheduled by the real kube-scheduler onto fake nodes and reported
 Running and Ready without any container running, so images are never pulled and the Secrets that
@@ -35,6 +36,7 @@ CONFIGS = {
     "example": REPO / "ml-model.yaml",
     "serving-stack": REPO / "tests" / "scenarios" / "serving-stack" / "ml-model.yaml",
     "gpu-digest": REPO / "tests" / "scenarios" / "gpu-digest" / "ml-model.yaml",
+    "byo-server": REPO / "tests" / "scenarios" / "byo-server" / "ml-model.yaml",
 }
 INSECURE = REPO / "tests" / "scenarios" / "insecure-opt-out" / "ml-model.yaml"
 ENVIRONMENTS = [

@@ -82,6 +82,7 @@ def write_config(project: Path, out: Path, namespace: str, tag: str, **overrides
     config.update(PINNED, probes=FAST_PROBES, replicas=2)
     config["resources"] = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
     config["terminationGracePeriodSeconds"] = 10
+    config["shutdownDelaySeconds"] = 3  # without it a rollout lost 7 of 445 requests here (connection refused)
     config["env"] = {**config.get("env", {}), "GRACEFUL_TIMEOUT": "5"}
     config.update(overrides)
     config["environments"] = {"live": {"namespace": namespace}}

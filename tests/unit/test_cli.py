@@ -53,20 +53,46 @@ def _model(root: Path, name: str, envs: dict[str, str] | None = None) -> Path:
 def test_render_one_environment(example):
     result = run("render", "dev")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("rendered 4 files")
+    assert result.stdout.startswith("rendered 5 files")
     assert _files(example) == [
         "manifests/dev/deployment-ml-model-api.yaml",
         "manifests/dev/service-ml-model-api.yaml",
         "manifests/dev/serviceaccount-ml-model-api.yaml",
         "ml-model.yaml",
         "values/dev.yaml",
+        "values/values.schema.json",
     ]
 
 
 def test_render_several_environments(example):
     assert run("render", "dev", "prod").exit_code == 0
-    assert sorted(p.name for p in (example / "values").iterdir()) == ["dev.yaml", "prod.yaml"]
+    assert sorted(p.name for p in (example / "values").iterdir()) == ["dev.yaml", "prod.yaml", "values.schema.json"]
     assert not (example / "manifests/staging").exists()
+
+
+@pytest.mark.parametrize("out", [None, "elsewhere/out"], ids=["beside-the-config", "out-elsewhere"])
+def test_every_values_file_points_at_a_schema_that_exists_and_accepts_it(example, tmp_path, repo_root, out):
+    import jsonschema
+
+    args = ["render", "--all"] + (["--out", str(tmp_path / out)] if out else [])
+    if out:
+        (tmp_path / out).mkdir(parents=True)
+    assert run(*args).exit_code == 0
+    root = tmp_path / out if out else example
+    for values_file in sorted((root / "values").glob("*.yaml")):
+        first = values_file.read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=")
+        schema_file = values_file.parent / first.split("$schema=", 1)[1]
+        assert schema_file.is_file(), first
+        assert schema_file.read_bytes() == (repo_root / "charts/ml-model-api/values.schema.json").read_bytes()
+        jsonschema.Draft7Validator(json.loads(schema_file.read_text())).validate(
+            yaml.safe_load(values_file.read_text())
+        )
+
+
+def test_committed_values_point_at_the_committed_schema_copy(repo_root):
+    first = (repo_root / "values/prod.yaml").read_text().splitlines()[0]
+    assert (repo_root / "values" / first.split("$schema=", 1)[1]).is_file()
 
 
 def test_render_all_matches_the_committed_example_output(example, repo_root):
@@ -74,7 +100,7 @@ def test_render_all_matches_the_committed_example_output(example, repo_root):
     assert result.exit_code == 0, result.output
     rendered = [f for f in _files(example) if f != "ml-model.yaml"]
     committed = _files(repo_root / "values") and [
-        str(p.relative_to(repo_root)) for d in ("values", "manifests") for p in (repo_root / d).rglob("*.yaml")
+        str(p.relative_to(repo_root)) for d in ("values", "manifests") for p in (repo_root / d).rglob("*.[jy]*")
     ]
     assert rendered == sorted(committed)
     for rel in rendered:
@@ -122,7 +148,7 @@ def test_render_twice_writes_nothing_the_second_time(example):
     assert run("render", "--all").exit_code == 0
     result = run("render", "--all")
     assert result.exit_code == 0
-    assert "16 files (0 written or removed)" in result.stdout
+    assert "17 files (0 written or removed)" in result.stdout
 
 
 # -- render --check -----------------------------------------------------------------------------
@@ -133,7 +159,7 @@ def test_check_up_to_date(example, snapshot):
     before = snapshot(example)
     result = run("render", "--all", "--check")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("up to date: 16 files")
+    assert result.stdout.startswith("up to date: 17 files")
     assert snapshot(example) == before
 
 

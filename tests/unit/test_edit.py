@@ -247,15 +247,15 @@ def test_render_flag_renders_the_edited_environments(example):
     "args, message",
     [
         (["set-image", "nope", "--tag", "1"], "unknown environment 'nope'"),
-        (["set-image", "dev", "--tag", "a b"], "--tag 'a b': not an image tag"),
-        (["set-image", "dev", "--tag", "-x"], "not an image tag"),
-        (["set-image", "dev", "--digest", "sha256:abc"], "not an image digest"),
-        (["set-image", "dev", "--digest", "1.0"], "not an image digest"),
+        (["set-image", "dev", "--tag", "a b"], "ml-model.yaml: image.tag: --tag 'a b' is not an image tag"),
+        (["set-image", "dev", "--tag", "-x"], "is not an image tag"),
+        (["set-image", "dev", "--digest", "sha256:abc"], "ml-model.yaml: image.digest: --digest"),
+        (["set-image", "dev", "--digest", "1.0"], "ml-model.yaml: image.digest: --digest"),
         (["set-image", "dev"], "exactly one of --tag or --digest"),
         (["set-image", "dev", "--tag", "1", "--digest", DIGEST], "exactly one of --tag or --digest"),
         (["set-image", "prod", "--tag", "latest"], "environments.prod.image.tag: the tag 'latest' is not"),
-        (["set-model", "dev", "--version", " "], "--version: must not be empty"),
-        (["set-model", "dev", "--version", "1", "--uri", ""], "--uri: must not be empty"),
+        (["set-model", "dev", "--version", " "], "ml-model.yaml: model.version: --version must not be empty"),
+        (["set-model", "dev", "--version", "1", "--uri", ""], "ml-model.yaml: model.uri: --uri must not be empty"),
         (["set-image", "dev", "--tag", "1", "-c", "missing.yaml"], "missing.yaml: no such file"),
     ],
 )
@@ -322,3 +322,19 @@ def test_library_edit_is_checked_before_writing(example):
     assert edit.write(pending) is True
     assert config.load("ml-model.yaml").resolve("staging").settings["image"]["tag"] == "3.1"
     assert os.access(example, os.R_OK)
+
+
+def test_a_round_trip_that_would_change_other_values_is_refused(example, monkeypatch):
+    """The guard behind the round trip: the rewritten file must read back as the old data plus the edit."""
+    restore = edit._Layout.restore
+    monkeypatch.setattr(
+        edit._Layout, "restore", lambda self, text: restore(self, text).replace("replicas: 2", "replicas: 3")
+    )
+    before = example.read_bytes()
+    result = run("set-image", "dev", "--tag", "1.5.0")
+    assert result.exit_code == 3
+    assert result.stderr.strip() == (
+        "ml-gen: error: ml-model.yaml: the YAML round trip would change other values; "
+        "edit the file by hand (not changed)"
+    )
+    assert example.read_bytes() == before

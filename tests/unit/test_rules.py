@@ -26,13 +26,22 @@ from ml_gen.errors import ConfigError
         ("1E", Decimal(10**18)),  # the exa suffix, not an exponent
         ("1Ei", Decimal(2**60)),
         ("2E6", Decimal(2 * 10**6)),
+        ("100n", Decimal("1e-7")),
+        ("5u", Decimal("5e-6")),
+        ("1.", Decimal(1)),
+        ("0.0000000001", Decimal("1e-9")),  # Kubernetes rounds a non-zero value up to 1n
+        ("1e-1000000", Decimal("1e-9")),
+        ("0e5", Decimal(0)),
+        ("+1", Decimal(1)),
+        ("1e1000000", Decimal("1e1000000")),  # no decimal overflow
+        ("1e99999999999999999999", Decimal("1e1000000")),  # exponents past the cap count as the cap
     ],
 )
 def test_quantity(text, value):
     assert rules.quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["1GB", "abc", "", "-1"])
+@pytest.mark.parametrize("text", ["1GB", "abc", "", "-1", "++1", "\u0663", "1\n", "1e", "0x10"])
 def test_quantity_refuses_garbage(text):
     with pytest.raises((ValueError, KeyError)):
         rules.quantity(text)
@@ -233,3 +242,73 @@ def test_a_shutdown_delay_must_leave_the_server_time_to_stop(config_text, delay)
 @pytest.mark.parametrize("delay", [0, 29])
 def test_shutdown_delays_below_the_grace_period(config_text, delay):
     _resolve(config_text, shutdownDelaySeconds=delay, terminationGracePeriodSeconds=30)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("memory", "7Ei", None),
+        ("memory", "8Ei", "too large"),  # the API server caps binary-SI values at 2^63-1 without a word
+        ("memory", "9223372036854775807", None),
+        ("memory", "9223372036854775808", "too large"),
+        ("memory", "1e1000000", "too large"),
+        ("cpu", "9223372036854775", None),
+        ("cpu", "9223372036854776", "millicores"),
+        ("cpu", ".inf", "not a Kubernetes quantity"),
+        ("cpu", "1Gi\n", "not a Kubernetes quantity"),
+    ],
+)
+def test_quantity_problem(name, value, problem):
+    found = rules.quantity_problem(name, value)
+    assert (found is None) if problem is None else (problem in str(found))
+
+
+@pytest.mark.parametrize(
+    ("toleration", "field"),
+    [
+        ({}, "operator"),
+        ({"operator": "Equal"}, "operator"),
+        ({"key": "gpu", "operator": "Exists", "value": "x"}, "value"),
+        ({"key": "gpu", "value": "a b"}, "value"),
+        ({"key": "gpu\n"}, "key"),
+        ({"key": "-gpu"}, "key"),
+        ({"key": "UPPER.example.com/gpu"}, "key"),
+        ({"key": "gpu", "tolerationSeconds": 30}, "tolerationSeconds"),
+        ({"key": "gpu", "effect": "NoSchedule", "tolerationSeconds": 30}, "tolerationSeconds"),
+    ],
+)
+def test_tolerations_the_api_server_refuses(toleration, field):
+    problem = rules.toleration_problem(toleration)
+    assert problem is not None and problem[0] == field
+
+
+@pytest.mark.parametrize(
+    "toleration",
+    [
+        {"operator": "Exists"},
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "gpu", "value": "x" * 63},
+        {"key": "gpu", "operator": "Equal", "value": ""},
+        {"key": "gpu", "effect": "NoExecute", "tolerationSeconds": 0},
+    ],
+)
+def test_tolerations_the_api_server_takes(toleration):
+    assert rules.toleration_problem(toleration) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "path_type", "ok"),
+    [
+        ("/", "Prefix", True),
+        ("/api/v1", "Exact", True),
+        ("//api", "Prefix", False),
+        ("/a/./b", "Prefix", False),
+        ("/a/../b", "Exact", False),
+        ("/a%2Fb", "Prefix", False),
+        ("/a/..", "Prefix", False),
+        ("/a/.", "Exact", False),
+        ("//api", "ImplementationSpecific", True),
+    ],
+)
+def test_ingress_paths(path, path_type, ok):
+    assert (rules.ingress_path_problem(path, path_type) is None) == ok

@@ -102,7 +102,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch):
     older = runner.invoke(main, ["validate", "dev", "--kube-version", "v1.30"])
     assert older.exit_code == 0
     unsupported = runner.invoke(main, ["validate", "dev", "--kube-version", "1.99"])
-    assert unsupported.exit_code == 2 and "up to" in unsupported.output
+    assert unsupported.exit_code == 2 and f"bundled for Kubernetes {SHIPPED}" in unsupported.output
 
 
 def test_http_probes_on_a_default_path_warn_without_failing(tmp_path, monkeypatch):
@@ -130,3 +130,41 @@ def test_a_readiness_path_from_the_defaults_warns_too():
     (message,) = validate.default_probe_paths(project.render_environment(loaded, "dev"))
     assert message.startswith("readinessProbe GET /health, ml-gen's default path")
     assert "health.readinessPath" in message
+
+
+def test_readme_bring_your_own_server_config_is_the_tested_scenario():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Bring your own server", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = ROOT / "tests/scenarios/byo-server/ml-model.yaml"
+    assert config.parse(block).data == config.load(scenario).data
+    loaded = config.parse(block.replace("  type: tcp ", "  readinessPath: /health "))
+    report = validate.offline([project.render_environment(loaded, "dev")])
+    (warning,) = [line for line in report.lines() if line.startswith("WARN")]
+    assert warning.replace("ml-model.yaml:dev", "") in section.replace("ml-model.yaml:dev", "")
+
+
+def _shipped() -> str:
+    """The range of Kubernetes versions whose schemas kubernetes-validate ships, e.g. '1.25 to 1.37'."""
+    import kubernetes_validate.utils as kv
+
+    minors = sorted({tuple(int(n) for n in v.split(".")[:2]) for v in kv.all_versions()})
+    return "{}.{} to {}.{}".format(*minors[0], *minors[-1])
+
+
+SHIPPED = _shipped()
+
+
+@pytest.mark.parametrize("version", ["1.24", "v1.9", "1.99", "2.0", "1.999999999", "1.30.x", "1.30\n", ""])
+def test_kube_versions_without_bundled_schemas_are_a_usage_error(version, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, ["validate", "dev", "--kube-version", version])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert f"schemas are bundled for Kubernetes {SHIPPED}" in result.output
+
+
+@pytest.mark.parametrize("version", ["1.25", "v1.31", "1.37.2"])
+def test_every_bundled_kube_version_is_usable(version, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert CliRunner().invoke(main, ["validate", "dev", "--kube-version", version]).exit_code == 0
