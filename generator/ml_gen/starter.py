@@ -24,7 +24,8 @@ _NAME = re.compile(r"[a-z]([-a-z0-9]{0,51}[a-z0-9])?\Z")
 PORT = 5000
 UID = GID = 10001
 TERMINATION_GRACE = 30
-GRACEFUL_TIMEOUT = 25  # gunicorn's drain, below TERMINATION_GRACE so the pod is never killed mid-request
+SHUTDOWN_DELAY = 5  # a preStop sleep: the Service stops routing to a stopping pod before SIGTERM
+GRACEFUL_TIMEOUT = 20  # gunicorn's drain; SHUTDOWN_DELAY + GRACEFUL_TIMEOUT < TERMINATION_GRACE, never killed mid-request
 MODEL_PATH = "/app/model/model.joblib"  # where the Dockerfile puts the artifact train.py writes
 
 
@@ -62,6 +63,7 @@ def project_files(name: str, config_file: str = CONFIG_FILE, config_only: bool =
         "gid": GID,
         "termination_grace": TERMINATION_GRACE,
         "graceful_timeout": GRACEFUL_TIMEOUT,
+        "shutdown_delay": SHUTDOWN_DELAY,
         "model_uri": f"file://{MODEL_PATH}",
         "workflow": WORKFLOW,
         "ml_gen_version": __version__,

@@ -32,6 +32,7 @@ def test_the_example_deployment_becomes_these_flags(deployment: dict[str, Any]) 
         "--read-only",
         "--read-only-tmpfs=false",
         "--mount=type=tmpfs,destination=/tmp,tmpfs-mode=1777,rw",
+        "--env=HOME=/tmp",
         "--env=LOG_LEVEL=debug",
         "--env=MODEL_FRAMEWORK=sklearn",
         "--env=MODEL_NAME=iris-classifier",

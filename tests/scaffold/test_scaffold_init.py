@@ -109,7 +109,7 @@ def test_the_model_is_where_config_dockerfile_and_train_py_say(project):
 
 def test_the_drain_fits_in_the_grace_period(project):
     data = yaml.safe_load((project / "ml-model.yaml").read_text())
-    assert int(data["env"]["GRACEFUL_TIMEOUT"]) < data["terminationGracePeriodSeconds"]
+    assert int(data["env"]["GRACEFUL_TIMEOUT"]) + data["shutdownDelaySeconds"] < data["terminationGracePeriodSeconds"]
     assert f'"GRACEFUL_TIMEOUT", "{data["env"]["GRACEFUL_TIMEOUT"]}"' in (project / "gunicorn.conf.py").read_text()
 
 
