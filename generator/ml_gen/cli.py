@@ -19,8 +19,13 @@ def _configs(configs: tuple[str, ...]) -> list[str]:
 
 
 def _fail(error: MlGenError) -> None:
-    click.echo(f"ml-gen: error: {error}", err=True)
+    click.echo(f"ml-gen: error: {one_line(str(error))}", err=True)
     sys.exit(error.exit_code)
+
+
+def one_line(message: str) -> str:
+    """A message as one line: line breaks a user wrote into a value are shown escaped."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _Group(click.Group):
@@ -36,9 +41,8 @@ class _Group(click.Group):
         except Exception as error:  # a bug in ml-gen: say so in one line, keep the traceback opt-in
             if os.environ.get("ML_GEN_DEBUG"):
                 raise
-            click.echo(
-                f"ml-gen: internal error: {type(error).__name__}: {error} (set ML_GEN_DEBUG=1 for details)", err=True
-            )
+            what = one_line(f"{type(error).__name__}: {error}")
+            click.echo(f"ml-gen: internal error: {what} (set ML_GEN_DEBUG=1 for details)", err=True)
             sys.exit(EXIT_INTERNAL)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from ml_gen import config as config_mod
 from ml_gen import render, schema_errors, values
 from ml_gen.config import Config
-from ml_gen.errors import UsageError
+from ml_gen.errors import ConfigError, UsageError
 from ml_gen.output import Plan, commit, preflight
 
 
@@ -19,14 +20,20 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            is_dir = False  # load() says "no such file"
+        except OSError as err:  # a symlink loop, a name over the OS limit, ...
+            raise ConfigError(str(path), "", f"cannot read: {config_mod.os_reason(err)}") from None
+        if is_dir:
             below = sorted(p for p in path.rglob(config_mod.DEFAULT_CONFIG) if ".git" not in p.parts)
             if not below:
                 raise UsageError(f"{path}: no {config_mod.DEFAULT_CONFIG} found below this directory")
             found += below
         else:
             found.append(path)
-    unique = list(dict.fromkeys(p.resolve() for p in found))
+    unique = list(dict.fromkeys(os.path.realpath(p) for p in found))
     return [Path(p) for p in unique]
 
 

@@ -64,7 +64,7 @@ CASES = [
     Bad("empty-file", "", line=1, words=("expected a mapping",)),
     Bad("only-comments", "# nothing\n", line=1, words=("expected a mapping",)),
     Bad("top-level-list", "- name: demo\n", line=1, words=("expected a mapping",)),
-    Bad("not-utf-8", b"name: d\xe9mo\n", words=("cannot read", "utf-8")),
+    Bad("not-utf-8", b"name: d\xe9mo\n", line=1, words=("cannot read", "not UTF-8", "0xe9")),
     # unknown keys and types
     Bad("typo", sub("replicas: 2", "replicsa: 2"), "replicsa", 6, ("unknown key", "did you mean 'replicas'")),
     Bad(
