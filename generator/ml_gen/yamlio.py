@@ -118,7 +118,7 @@ def _build(
             items.append(_build(item, path + (index,), lines, file, open_nodes, written))
         return items
     value = _scalar(node, path, file)
-    if not isinstance(value, str) and not node.style:  # plain: None (PyYAML) or "" (libyaml)
+    if isinstance(node, yaml.ScalarNode) and not isinstance(value, str) and not node.style:  # plain: None or ""
         _check_implicit(node, value, path, file)
         written[path] = node.value
     return value
