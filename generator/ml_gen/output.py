@@ -239,13 +239,16 @@ def commit(plans: list[Plan]) -> list[Path]:
     backup of every file it replaces or removes, so a failure part-way is rolled back. On any
     error every tree is left as it was. Returns the paths written or removed.
     """
-    removals: list[Path] = []
+    removals: list[tuple[Path, Path]] = []  # (stale file, where it is moved until the commit is done)
     emptied: list[Path] = []  # leftover environment directories to remove once empty
     for plan in plans:  # all checks and reads before the first write
         preflight(plan.root)
         plan.refuse_foreign()
         stale = plan.stale()
-        removals += [plan.root / rel for rel in stale]
+        removals += [
+            (plan.root / rel, plan.root / f".ml-gen.{os.getpid()}.{len(removals) + i}.bak")
+            for i, rel in enumerate(stale)
+        ]
         gone = {rel.parent for rel in stale if rel.parent.parent == Path("manifests")} - plan.owned_dirs
         emptied += [plan.root / d for d in sorted(gone) if set(os.listdir(plan.root / d)) <= {r.name for r in stale}]
     changed = [(plan, plan.differing()) for plan in plans]
@@ -274,7 +277,7 @@ def commit(plans: list[Plan]) -> list[Path]:
         _undo_phase_one(pending, created)
         where = target or err.filename or "output"
         raise OutputError(f"{where}: cannot write ({err.strerror}); nothing was changed") from None
-    return [target for _, target, _ in pending] + removals
+    return [target for _, target, _ in pending] + [path for path, _ in removals]
 
 
 class _SwapFailed(Exception):
@@ -305,9 +308,10 @@ def _write_all(fd: int, data: bytes) -> None:
         os.close(fd)
 
 
-def _swap(pending: list[tuple[Path, Path, bool]], removals: list[Path], emptied: list[Path]) -> None:
-    """Rename temporaries over targets, remove stale files and emptied leftover directories, undoing
-    all of it if one step fails. Backups are dropped only after the last step succeeded."""
+def _swap(pending: list[tuple[Path, Path, bool]], removals: list[tuple[Path, Path]], emptied: list[Path]) -> None:
+    """Rename temporaries over targets, move stale files aside (to the output root, so their directory
+    can go) and remove emptied leftover directories, undoing all of it if one step fails. Backups are
+    dropped only after the last step succeeded."""
     done: list[tuple[Path, Path | None]] = []  # steps taken: (target, backup of its old content or None)
     removed_dirs: list[Path] = []
 
@@ -326,9 +330,10 @@ def _swap(pending: list[tuple[Path, Path, bool]], removals: list[Path], emptied:
         for tmp_path, target, existed in pending:
             current = target
             step(target, existed, functools.partial(os.replace, tmp_path, target))
-        for path in removals:
+        for path, aside in removals:
             current = path
-            step(path, True, path.unlink)
+            os.replace(path, aside)
+            done.append((path, aside))
         for directory in emptied:
             current = directory
             directory.rmdir()
