@@ -33,7 +33,8 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
             found += below
         else:
             found.append(path)
-    unique = list(dict.fromkeys(os.path.realpath(p) for p in found))
+    # a missing file (or a dangling symlink) keeps the name it was given, for the message
+    unique = list(dict.fromkeys(os.path.realpath(p) if os.path.exists(p) else os.path.abspath(p) for p in found))
     return [Path(p) for p in unique]
 
 
@@ -143,8 +144,9 @@ def refuse_chart_output(root: Path) -> None:
     here = Path(os.path.realpath(root))
     for directory in (here, *here.parents):
         if (directory / "Chart.yaml").is_file():
+            chart = _display(directory) or "."
             raise UsageError(
-                f"{root}: is inside the Helm chart {directory} (it has a Chart.yaml), and `helm package` would "
+                f"{root}: is inside the Helm chart {chart} (it has a Chart.yaml), and `helm package` would "
                 "ship the rendered files: render outside the chart directory"
             )
 
