@@ -91,7 +91,8 @@ class Plan:
             if found != self.owners[rel]:
                 raise OutputError(
                     f"{self.root / rel}: written by ml-gen from {found[0]} (environment {found[1]}), not from "
-                    f"{self.owners[rel][0]}: two configs would write the same file; give one its own directory"
+                    f"{self.owners[rel][0]}: give each config its own directory (or, after renaming the config, "
+                    "delete its old output)"
                 )
 
     def stale(self) -> list[Path]:
