@@ -11,7 +11,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from ml_gen import rules, schema_errors
-from ml_gen.errors import ConfigError, UsageError
+from ml_gen.errors import ConfigError, UsageError, os_reason
 from ml_gen.yamlio import Path, dotted, load_config_yaml
 
 DEFAULT_CONFIG = "ml-model.yaml"
@@ -203,11 +203,6 @@ def read_text(file: str) -> str:
         raise ConfigError(
             file, "", f"cannot read: not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8", line
         ) from None
-
-
-def os_reason(err: OSError) -> str:
-    """An OSError as a few words ("Permission denied"), without the errno or the file name."""
-    return err.strerror or type(err).__name__
 
 
 def _file_kind(mode: int) -> str:

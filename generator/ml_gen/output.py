@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import functools
 import os
 import re
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ml_gen import yamlio
-from ml_gen.errors import OutputError
+from ml_gen.errors import OutputError, os_reason
 from ml_gen.values import SCHEMA_LINE
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
@@ -54,23 +52,23 @@ class Plan:
                 raise OutputError(f"{part!r} would be written outside its folder: use letters, digits, '.', '_', '-'")
         self.config = config_name
         header = GENERATED.format(config=config_name, env=env)
-        self._add(Path("values") / f"{env}.yaml", f"{SCHEMA_LINE}\n{header}{yamlio.dump(values)}", env)
+        self._add(Path("values") / f"{env}.yaml", f"{SCHEMA_LINE}\n{header}{yamlio.dump(values)}", (config_name, env))
         env_dir = Path("manifests") / env
         self.owned_dirs.add(env_dir)
         for obj in objects:
             name = f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-            self._add(env_dir / name, header + yamlio.dump(obj), env)
+            self._add(env_dir / name, header + yamlio.dump(obj), (config_name, env))
 
-    def _add(self, relative: Path, text: str, env: str) -> None:
+    def _add(self, relative: Path, text: str, written_by: Owner) -> None:
         if relative in self.files:
             raise OutputError(f"{relative}: two objects would be written to the same file")
         self.files[relative] = text
-        self.owners[relative] = (self.config or "", env)
+        self.owners[relative] = written_by
 
     def refuse_foreign(self) -> None:
         """Raise an OutputError, before anything is written, for a symlink or a file ml-gen did not
         write (or wrote from another config) where this plan would write."""
-        for directory in sorted({parent for rel in self.files for parent in rel.parents if parent != Path(".")}):
+        for directory in sorted({parent for rel in self.files for parent in rel.parents}):  # "." is the root
             kind = _kind(self.root / directory)
             if kind == "symlink":
                 raise OutputError(f"{self.root / directory}: is a symlink; ml-gen does not write through links")
@@ -130,7 +128,7 @@ class Plan:
             candidates += [Path("manifests") / env_name / name for name in _names(self.root / "manifests" / env_name)]
         found = []
         for rel in candidates:
-            who = _owned_by(self.root / rel)
+            who = owner(self.root / rel)  # _names() lists regular files only: a link is never followed
             if who is not None and who[0] == self.config and _at_home(rel, who[1]):
                 found.append((rel, who))
         return found
@@ -160,10 +158,9 @@ class Plan:
                 fromfile=f"a/{rel}" if old is not None else "/dev/null",
                 tofile=f"b/{rel}",
             )
-        for rel in stale:
-            chunks += difflib.unified_diff(
-                (_read(self.root / rel) or "").splitlines(keepends=True), [], fromfile=f"a/{rel}", tofile="/dev/null"
-            )
+        for rel in stale:  # each is a file ml-gen found on disk a moment ago
+            old_text = (self.root / rel).read_bytes().decode(errors="replace")
+            chunks += difflib.unified_diff(old_text.splitlines(keepends=True), [], f"a/{rel}", "/dev/null")
         return "".join(chunks)
 
 
@@ -176,17 +173,12 @@ def owner(path: Path) -> Owner | None:
     """The config file and environment named by a file's ml-gen header line, or None."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4096).decode("utf-8", errors="replace").split("\n")
+            head = handle.read(4096).decode(errors="replace")
     except OSError:
         return None
-    line = head[1] if head[0] == SCHEMA_LINE and len(head) > 1 else head[0]
-    match = _HEADER.match(line)
+    first, _, rest = head.partition("\n")
+    match = _HEADER.match(rest if first == SCHEMA_LINE else first)
     return (match["config"], match["env"]) if match else None
-
-
-def _owned_by(path: Path) -> Owner | None:
-    """owner() for regular files only: a symlink, FIFO or directory is never ml-gen's."""
-    return owner(path) if _kind(path) == "file" else None
 
 
 def _kind(path: Path) -> str:
@@ -196,14 +188,14 @@ def _kind(path: Path) -> str:
     except (FileNotFoundError, NotADirectoryError):
         return "missing"
     except OSError as err:
-        raise OutputError(f"{path}: cannot read ({err.strerror})") from None
+        raise OutputError(f"{path}: cannot read ({os_reason(err)})") from None
     if stat.S_ISLNK(mode):
         return "symlink"
     if stat.S_ISREG(mode):
         return "file"
     if stat.S_ISDIR(mode):
         return "directory"
-    return "FIFO" if stat.S_ISFIFO(mode) else "special file"
+    return "FIFO, socket or device"
 
 
 def _names(directory: Path, want: str = "file") -> list[str]:
@@ -216,7 +208,7 @@ def _names(directory: Path, want: str = "file") -> list[str]:
 def _read(path: Path) -> str | None:
     """A file's text as it is on disk; None when no file is there (missing, or a directory)."""
     try:
-        return path.read_bytes().decode("utf-8", errors="replace")
+        return path.read_bytes().decode(errors="replace")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 
@@ -237,47 +229,40 @@ def commit(plans: list[Plan]) -> list[Path]:
     """Write every changed file of every plan, or none, and remove stale files.
 
     Phase 1 writes temporaries beside the targets. Phase 2 swaps them in, keeping a hard-link
-    backup of every file it replaces or removes, so a failure part-way is rolled back. On any
-    error every tree is left as it was. Returns the paths written or removed.
+    backup of every file it replaces and moving every file it removes aside, so a failure part-way
+    is rolled back. On any error every tree is left as it was. Returns the paths written or removed.
     """
-    removals: list[tuple[Path, Path]] = []  # (stale file, where it is moved until the commit is done)
+    stale: list[tuple[Path, Path]] = []  # (output root, stale file)
     emptied: list[Path] = []  # leftover environment directories to remove once empty
     for plan in plans:  # all checks and reads before the first write
         preflight(plan.root)
         plan.refuse_foreign()
-        stale = plan.stale()
-        removals += [
-            (plan.root / rel, plan.root / f".ml-gen.{os.getpid()}.{len(removals) + i}.bak")
-            for i, rel in enumerate(stale)
-        ]
-        gone = {rel.parent for rel in stale if rel.parent.parent == Path("manifests")} - plan.owned_dirs
-        emptied += [plan.root / d for d in sorted(gone) if set(os.listdir(plan.root / d)) <= {r.name for r in stale}]
+        gone = plan.stale()
+        stale += [(plan.root, rel) for rel in gone]
+        for directory in sorted({rel.parent for rel in gone if rel.parent.parent == Path("manifests")}):
+            if {directory / name for name in os.listdir(plan.root / directory)} <= set(gone):
+                emptied.append(plan.root / directory)
+    removals = [(root / rel, root / f".ml-gen.{os.getpid()}.{n}.bak") for n, (root, rel) in enumerate(stale)]
     changed = [(plan, plan.differing()) for plan in plans]
     pending: list[tuple[Path, Path, bool]] = []  # (temporary, target, a file is there now)
     created: list[Path] = []
-    known_dirs: set[Path] = set()
-    suffix = f".{os.getpid()}.tmp"
-    target = None
     try:
         for plan, differing in changed:
             for rel, existed in differing:
                 target = plan.root / rel
-                if target.parent not in known_dirs:
-                    _make_dirs(target.parent, created)
-                    known_dirs.add(target.parent)
-                tmp = target.with_name(f".{target.name}{suffix}")
+                _make_dirs(target.parent, created)
+                tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # mode as open() gives
                 pending.append((tmp, target, existed))
-                _write_all(fd, plan.files[rel].encode("utf-8"))
-        target = None
+                _write_all(fd, plan.files[rel].encode())
+    except OSError as err:
+        _undo_phase_one(pending, created)
+        raise OutputError(f"{target}: cannot write ({os_reason(err)}); nothing was changed") from None
+    try:
         _swap(pending, removals, emptied)
     except _SwapFailed as failed:
         _undo_phase_one(pending, created)
         raise OutputError(f"{failed.target}: cannot write ({failed.reason}); nothing was changed") from None
-    except OSError as err:
-        _undo_phase_one(pending, created)
-        where = target or err.filename or "output"
-        raise OutputError(f"{where}: cannot write ({err.strerror}); nothing was changed") from None
     return [target for _, target, _ in pending] + [path for path, _ in removals]
 
 
@@ -285,17 +270,16 @@ class _SwapFailed(Exception):
     """A step of phase 2 failed (and was rolled back); names the target, never a temporary."""
 
     def __init__(self, target: Path, reason: str):
-        super().__init__(f"{target}: {reason}")
         self.target, self.reason = target, reason
 
 
 def _undo_phase_one(pending: list[tuple[Path, Path, bool]], created: list[Path]) -> None:
-    """Remove the temporaries and the directories phase 1 made."""
+    """Remove the temporaries that are still there and the directories phase 1 made."""
     for tmp_path, _, _ in pending:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # renamed in and rolled back, or never written
+            tmp_path.unlink()
     for directory in reversed(created):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # a rollback step that fails must not hide the first error
             directory.rmdir()
 
 
@@ -313,24 +297,20 @@ def _swap(pending: list[tuple[Path, Path, bool]], removals: list[tuple[Path, Pat
     """Rename temporaries over targets, move stale files aside (to the output root, so their directory
     can go) and remove emptied leftover directories, undoing all of it if one step fails. Backups are
     dropped only after the last step succeeded."""
-    done: list[tuple[Path, Path | None]] = []  # steps taken: (target, backup of its old content or None)
+    done: list[tuple[Path, Path | None]] = []  # steps taken: (target, where its old content is, or None)
     removed_dirs: list[Path] = []
-
-    def step(target: Path, existed: bool, action: Callable[[], None]) -> None:
-        backup = _backup(target) if existed else None
-        try:
-            action()
-        except OSError:
-            if backup is not None:
-                backup.unlink(missing_ok=True)
-            raise
-        done.append((target, backup))
-
-    current = None
+    current = Path()
     try:
         for tmp_path, target, existed in pending:
             current = target
-            step(target, existed, functools.partial(os.replace, tmp_path, target))
+            backup = _backup(target) if existed else None
+            try:
+                os.replace(tmp_path, target)
+            except OSError:
+                if backup is not None:
+                    backup.unlink()
+                raise
+            done.append((target, backup))
         for path, aside in removals:
             current = path
             os.replace(path, aside)
@@ -344,11 +324,10 @@ def _swap(pending: list[tuple[Path, Path, bool]], removals: list[tuple[Path, Pat
             directory.mkdir()
         for target, backup in reversed(done):
             if backup is not None:
-                os.replace(backup, target)  # a no-op when target is still that same file,
-                backup.unlink(missing_ok=True)  # so drop the link explicitly
+                os.replace(backup, target)
             else:
-                target.unlink(missing_ok=True)
-        raise _SwapFailed(current or Path("output"), err.strerror or type(err).__name__) from None
+                target.unlink()
+        raise _SwapFailed(current, os_reason(err)) from None
     for _, backup in done:
         if backup is not None:
             with contextlib.suppress(OSError):  # committed: a backup that cannot go is a harmless hidden link

@@ -11,7 +11,7 @@ from pathlib import Path
 from ml_gen import config as config_mod
 from ml_gen import render, schema_errors, values
 from ml_gen.config import Config
-from ml_gen.errors import ConfigError, UsageError
+from ml_gen.errors import ConfigError, UsageError, os_reason
 from ml_gen.output import Plan, Release, commit, preflight
 
 
@@ -25,7 +25,7 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
         except FileNotFoundError:
             is_dir = False  # load() says "no such file"
         except OSError as err:  # a symlink loop, a name over the OS limit, ...
-            raise ConfigError(str(path), "", f"cannot read: {config_mod.os_reason(err)}") from None
+            raise ConfigError(str(path), "", f"cannot read: {os_reason(err)}") from None
         if is_dir:
             below = sorted(p for p in path.rglob(config_mod.DEFAULT_CONFIG) if ".git" not in p.parts)
             if not below:

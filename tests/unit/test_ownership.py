@@ -32,6 +32,8 @@ environments:
     replicas: 3
   qa:
     namespace: demo-qa
+  test:
+    namespace: demo-test
 """
 
 
@@ -186,17 +188,17 @@ def test_all_prunes_and_removes_the_emptied_directory(proj):
     result = run("render", "--all")
     assert result.exit_code == 0
     assert not (proj / "manifests/qa").exists() and not (proj / "values/qa.yaml").exists()
+    assert sorted(os.listdir(proj)) == [".gitignore", "manifests", "ml-model.yaml", "values"]  # nothing aside left
     assert run("render", "--all", "--check").exit_code == 0
 
 
-def test_prune_leaves_other_configs_files(proj):
-    """A second config in the same directory owns its own environments."""
+def test_another_config_in_the_same_directory_does_not_take_over_the_files(proj):
     (proj / "other.yaml").write_text(CONFIG.replace("name: demo", "name: other").replace("demo-", "other-"))
-    (proj / "other.yaml").write_text((proj / "other.yaml").read_text().replace("qa:", "test:"))
+    before = tree(proj)
     result = run("render", "--all", "-c", "other.yaml")
-    assert result.exit_code == 2  # dev and prod would be written by both configs
-    assert "would be written from both" not in result.stderr  # refused by the header of the file on disk
+    assert result.exit_code == 2  # dev and prod are ml-model.yaml's files (their header says so)
     assert "written by ml-gen from ml-model.yaml (environment dev), not from other.yaml" in result.stderr
+    assert tree(proj) == before
 
 
 # -- clashes between configs ----------------------------------------------------------------------
@@ -289,6 +291,7 @@ def busy_change(proj) -> tuple[Path, output.Plan]:
     edit(proj, 'tag: "1.0"', 'tag: "2.0"')
     edit(proj, "replicas: 3", "replicas: 1")
     edit(proj, "  qa:\n    namespace: demo-qa\n", "  staging:\n    namespace: demo-staging\n")
+    edit(proj, "  test:\n    namespace: demo-test\n", "")
     loaded = config.load("ml-model.yaml")
     return proj, project.plan(loaded, loaded.environments, prune=True)
 
@@ -303,7 +306,7 @@ def test_a_failure_at_any_step_leaves_the_whole_tree_as_it_was(busy_change, tmp_
         output.commit([dataclasses.replace(plan, root=done)])
     expected = tree(done)
     assert not [rel for rel in expected if re.search(r"\.(tmp|bak)$", rel)]  # nothing temporary is left
-    assert "values/staging.yaml" in expected and "manifests/qa" not in expected
+    assert "values/staging.yaml" in expected and "manifests/qa" not in expected and "manifests/test" not in expected
     assert "manifests/prod/poddisruptionbudget-demo.yaml" not in expected
     kinds = {call.split()[0] for call in calls}
     assert kinds >= {"open", "write", "replace", "link", "unlink", "mkdir", "rmdir"}, kinds
@@ -326,5 +329,78 @@ def test_a_failure_at_any_step_leaves_the_whole_tree_as_it_was(busy_change, tmp_
             assert {k: v for k, v in tree(work).items() if not k.endswith(".bak")} == expected, calls[step]
         else:
             assert raised is not None and "nothing was changed" in raised and ".tmp" not in raised, calls[step]
+            assert raised.startswith(f"{work}/") and "(No space left on device)" in raised, raised
             assert tree(work) == start, f"failing {calls[step]} (step {step}) changed the tree"
         shutil.rmtree(work)
+
+
+def test_two_trees_are_pruned_in_one_commit(tmp_path, monkeypatch):
+    plans = []
+    for name in ("a", "b"):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "ml-model.yaml").write_text(CONFIG)
+        monkeypatch.chdir(root)
+        assert run("render", "--all").exit_code == 0
+        edit(root, "  qa:\n    namespace: demo-qa\n", "")
+        edit(root, "replicas: 3", "replicas: 1")
+        loaded = config.load(root / "ml-model.yaml")
+        plans.append(project.plan(loaded, loaded.environments, prune=True))
+    removed = output.commit(plans)
+    for name in ("a", "b"):
+        assert not (tmp_path / name / "manifests/qa").exists()
+        assert not (tmp_path / name / "manifests/prod/poddisruptionbudget-demo.yaml").exists()
+        assert tmp_path / name / "values/qa.yaml" in removed
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: os.mkfifo(p / "manifests/dev/service-demo.yaml"), "is a FIFO, socket or device; ml-gen will not"),
+        (lambda p: (p / "manifests/dev/service-demo.yaml").mkdir(), "is a directory; ml-gen will not replace it"),
+        (lambda p: (p / "manifests/dev.yaml").write_text("x"), None),
+        (lambda p: (p / "values/dev.yaml").write_text(output.SCHEMA_LINE), "not written by ml-gen"),
+    ],
+    ids=["fifo", "directory", "unrelated-file", "schema-line-only"],
+)
+def test_what_is_in_the_way(proj, make, words):
+    (proj / "manifests/dev/service-demo.yaml").unlink()
+    make(proj)
+    plan = project.plan(config.load("ml-model.yaml"), ["dev"])
+    if words is None:
+        plan.refuse_foreign()
+        return
+    with pytest.raises(OutputError, match=re.escape(words)):
+        plan.refuse_foreign()
+
+
+def test_a_file_where_a_directory_belongs(proj):
+    shutil.rmtree(proj / "manifests")
+    (proj / "manifests").write_text("x")
+    with pytest.raises(OutputError, match=r"manifests: is a file, where ml-gen needs a directory"):
+        project.plan(config.load("ml-model.yaml"), ["dev"]).refuse_foreign()
+
+
+def test_a_disk_error_while_looking_is_a_clear_error(proj, monkeypatch):
+    real = os.lstat
+
+    def lstat(path, *args, **kwargs):
+        if str(path).endswith("manifests/dev"):
+            raise OSError(5, "Input/output error", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    with pytest.raises(OutputError, match=r"manifests/dev: cannot read \(Input/output error\)$"):
+        project.plan(config.load("ml-model.yaml"), ["dev"]).refuse_foreign()
+
+
+def test_diff_of_new_and_removed_files_is_exact(proj):
+    (proj / "values/dev.yaml").unlink()
+    edit(proj, "replicas: 3", "replicas: 1")
+    plan = project.plan(config.load("ml-model.yaml"), ["dev", "prod"])
+    diff = plan.diff()
+    lines = plan.files[Path("values/dev.yaml")].splitlines(keepends=True)
+    assert f"--- /dev/null\n+++ b/values/dev.yaml\n@@ -0,0 +1,{len(lines)} @@\n" in diff
+    old = (proj / "manifests/prod/poddisruptionbudget-demo.yaml").read_text().splitlines(keepends=True)
+    removal = "".join(f"-{line}" for line in old)
+    assert f"+++ /dev/null\n@@ -1,{len(old)} +0,0 @@\n{removal}" in diff
