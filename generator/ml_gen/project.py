@@ -129,8 +129,9 @@ def refuse_clashes(plans: list[Plan]) -> None:
     refuse_shared_namespaces(r for p in plans for r in p.releases)
     written: dict[str, str] = {}
     for p in plans:
+        root = os.path.realpath(p.root)
         for rel, (config, env) in sorted(p.owners.items()):
-            target = os.path.realpath(p.root / rel)
+            target = os.path.join(root, rel)
             other = written.setdefault(target, f"{p.root / config} (environment {env})")
             if other != f"{p.root / config} (environment {env})":
                 raise UsageError(
@@ -144,10 +145,9 @@ def refuse_chart_output(root: Path) -> None:
     here = Path(os.path.realpath(root))
     for directory in (here, *here.parents):
         if (directory / "Chart.yaml").is_file():
-            chart = _display(directory) or "."
             raise UsageError(
-                f"{root}: is inside the Helm chart {chart} (it has a Chart.yaml), and `helm package` would "
-                "ship the rendered files: render outside the chart directory"
+                f"{root}: is inside the Helm chart {_display(directory)} (it has a Chart.yaml), and `helm package` "
+                "would ship the rendered files: render outside the chart directory"
             )
 
 
