@@ -167,20 +167,33 @@ def schema() -> None:
 
 @main.command()
 @click.argument("name")
+@click.argument("directory", required=False, default=".", type=click.Path(path_type=Path))
 @click.option(
     "--config",
     "-c",
-    "path",
+    "config_file",
     default="ml-model.yaml",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File to create.",
+    help="The config's file name, relative to DIRECTORY (default: ml-model.yaml).",
 )
-def init(name: str, path: Path) -> None:
-    """Write a commented starter config for the model server NAME."""
+@click.option("--force", is_flag=True, help="Overwrite files that exist (never symlinks or directories).")
+@click.option("--config-only", is_flag=True, help="Write only the config and its schema (for a server you have).")
+def init(name: str, directory: Path, config_file: str, force: bool, config_only: bool) -> None:
+    """Write a serving project for the model server NAME into DIRECTORY (default: here).
+
+    The config (ml-model.yaml and its schema), a Flask/gunicorn model server (model_server/,
+    gunicorn.conf.py), train.py, requirements.txt, a two-stage Dockerfile, .dockerignore, the
+    server's tests, a README and a GitHub Actions workflow. Nothing is written when any file
+    exists (unless --force) or cannot be written.
+    """
     from ml_gen import starter
 
-    starter.write(name, path)
-    click.echo(f"wrote {path} (and its schema for editors); next: ml-gen render --all -c {path}")
+    written = starter.write(name, directory, config_file, force=force, config_only=config_only)
+    where = "" if str(directory) == "." else f" in {directory}"
+    click.echo(f"wrote {len(written)} files{where}: {', '.join(str(p) for p in written) or 'none (all up to date)'}")
+    if config_only:
+        click.echo(f"next: ml-gen render --all -c {Path(directory) / config_file}")
+    else:
+        click.echo("next: python train.py && python -m pytest tests && ml-gen render --all (see README.md)")
 
 
 @main.group()

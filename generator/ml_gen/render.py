@@ -32,9 +32,14 @@ def _to_json(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The one Jinja2 environment: strict, whitespace-trimmed, templates compiled once."""
+    """The one Jinja2 environment (manifests and init's project files): strict, whitespace-trimmed, compiled once."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=jinja2.ChoiceLoader(  # the manifest templates; `ml-gen init`'s project files under "scaffold/"
+            [
+                jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                jinja2.PrefixLoader({"scaffold": jinja2.FileSystemLoader(Path(__file__).parent / "scaffold")}),
+            ]
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

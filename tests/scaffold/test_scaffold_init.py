@@ -1,0 +1,453 @@
+"""`ml-gen init NAME [DIR]`: the files it writes agree with each other, and it writes all of them or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from ml_gen import config, starter
+from ml_gen.cli import main
+from ml_gen.errors import OutputError
+
+PROJECT_FILES = [
+    ".dockerignore",
+    ".github/workflows/deploy.yaml",
+    "Dockerfile",
+    "README.md",
+    "gunicorn.conf.py",
+    "ml-model.schema.json",
+    "ml-model.yaml",
+    "model_server/__init__.py",
+    "model_server/logs.py",
+    "model_server/metrics.py",
+    "model_server/model.py",
+    "model_server/server.py",
+    "requirements.txt",
+    "tests/test_server.py",
+    "train.py",
+]
+
+
+def files_below(root: Path) -> dict[str, bytes]:
+    """Every regular file below ROOT (hidden ones included) by relative path, with its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_init_writes_the_project(tmp_path):
+    result = run("init", "demo", str(tmp_path / "demo"))
+    assert result.exit_code == 0, result.output
+    assert sorted(files_below(tmp_path / "demo")) == PROJECT_FILES
+    assert result.stdout.startswith(f"wrote {len(PROJECT_FILES)} files in {tmp_path / 'demo'}: ")
+
+
+def test_init_defaults_to_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "demo").exit_code == 0
+    assert (tmp_path / "Dockerfile").is_file() and (tmp_path / "ml-model.yaml").is_file()
+
+
+def test_every_file_is_commented_for_a_reader(project):
+    for rel in PROJECT_FILES:
+        text = (project / rel).read_text()
+        if rel.endswith(".py"):
+            assert text.startswith('"""'), rel  # a module docstring says what the file is
+        elif rel.endswith((".json", ".md")):
+            continue
+        else:
+            assert text.lstrip().startswith("#"), rel
+
+
+def test_config_is_the_starter_with_ready_model_and_metrics(project):
+    data = yaml.safe_load((project / "ml-model.yaml").read_text())
+    assert set(data["environments"]) == {"dev", "prod"}
+    assert data["health"] == {"livenessPath": "/health", "readinessPath": "/ready"}
+    assert data["model"]["framework"] == "sklearn"
+    assert data["model"]["uri"] == f"file://{starter.MODEL_PATH}"
+    assert data["metrics"] == {"enabled": True, "path": "/metrics"}
+    config.load(project / "ml-model.yaml")
+
+
+def _dockerfile(project: Path) -> str:
+    return (project / "Dockerfile").read_text()
+
+
+def test_the_images_user_is_the_pods_user(project):
+    security = yaml.safe_load((project / "ml-model.yaml").read_text())["security"]
+    dockerfile = _dockerfile(project)
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", dockerfile, re.M)
+    assert (int(user[0]), int(user[1])) == (security["runAsUser"], security["runAsGroup"])
+    assert f"groupadd --system --gid {security['runAsGroup']} app" in dockerfile
+    assert f"useradd --system --uid {security['runAsUser']} --gid {security['runAsGroup']} " in dockerfile
+
+
+def test_the_port_is_the_same_everywhere(project):
+    port = yaml.safe_load((project / "ml-model.yaml").read_text())["port"]
+    assert re.findall(r"^EXPOSE (\d+)$", _dockerfile(project), re.M) == [str(port)]
+    assert f'bind = "0.0.0.0:{port}"' in (project / "gunicorn.conf.py").read_text()
+
+
+def test_the_model_is_where_config_dockerfile_and_train_py_say(project):
+    data = yaml.safe_load((project / "ml-model.yaml").read_text())
+    dockerfile = _dockerfile(project)
+    assert f"MODEL_URI={data['model']['uri']}" in dockerfile
+    assert re.findall(r"^WORKDIR (\S+)$", dockerfile, re.M)[-1] == "/app"
+    assert "COPY model/ model/" in dockerfile
+    assert data["model"]["uri"] == "file:///app/model/model.joblib"
+    assert (project / "model" / "model.joblib").is_file()  # where the session fixture's train.py run put it
+
+
+def test_the_drain_fits_in_the_grace_period(project):
+    data = yaml.safe_load((project / "ml-model.yaml").read_text())
+    assert int(data["env"]["GRACEFUL_TIMEOUT"]) < data["terminationGracePeriodSeconds"]
+    assert f'"GRACEFUL_TIMEOUT", "{data["env"]["GRACEFUL_TIMEOUT"]}"' in (project / "gunicorn.conf.py").read_text()
+
+
+def test_the_image_repository_is_the_workflows(project):
+    data = yaml.safe_load((project / "ml-model.yaml").read_text())
+    workflow = yaml.safe_load((project / ".github/workflows/deploy.yaml").read_text())
+    assert workflow["env"]["IMAGE"] == data["image"]["repository"]
+    assert workflow["env"]["CONFIG"] == "ml-model.yaml"
+
+
+def test_requirements_are_pinned_to_what_the_tests_run(project):
+    pins = dict(
+        line.split("==")
+        for line in (project / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert set(pins) == {"flask", "gunicorn", "joblib", "numpy", "prometheus-client", "scikit-learn"}
+    for package, version in pins.items():
+        assert metadata.version(package) == version, package
+
+
+def test_the_dockerfile_is_multi_stage_from_wheels_only(project):
+    dockerfile = _dockerfile(project)
+    assert re.findall(r"^FROM (.+)$", dockerfile, re.M) == ["python:3.11-slim AS build", "python:3.11-slim"]
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt" in dockerfile
+    assert "--no-index --find-links=/wheels" in dockerfile
+    assert re.findall(r"^CMD (.+)$", dockerfile, re.M) == ['["gunicorn", "--config", "gunicorn.conf.py"]']
+    assert "PYTHONDONTWRITEBYTECODE=1" in dockerfile and "PYTHONUNBUFFERED=1" in dockerfile
+
+
+def test_the_workflow_pins_every_action_to_a_commit(project):
+    text = (project / ".github/workflows/deploy.yaml").read_text()
+    uses = re.findall(r"uses: (\S+)(.*)$", text, re.M)
+    assert uses
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", action), action
+        assert re.fullmatch(r"  # v\d+\.\d+\.\d+", comment), (action, comment)
+
+
+def test_the_workflow_runs_the_pipeline_with_minimal_permissions(project):
+    workflow = yaml.safe_load((project / ".github/workflows/deploy.yaml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["test", "build", "deploy-dev", "promote-prod"]
+    assert jobs["build"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert jobs["deploy-dev"]["permissions"] == {"contents": "write"}
+    assert jobs["promote-prod"]["permissions"] == {"contents": "write", "pull-requests": "write"}
+    push = next(s for s in jobs["build"]["steps"] if s.get("id") == "push")
+    assert push["with"]["tags"] == "${{ env.IMAGE }}:${{ github.sha }}"
+    dev = "\n".join(s.get("run", "") for s in jobs["deploy-dev"]["steps"])
+    order = ["ml-gen set-image dev --digest", "ml-gen render --all", "ml-gen validate --all", "git commit"]
+    assert [dev.index(step) for step in order] == sorted(dev.index(step) for step in order)
+    assert "startsWith(github.ref, 'refs/tags/v')" in jobs["promote-prod"]["if"]
+    prod = "\n".join(s.get("run", "") for s in jobs["promote-prod"]["steps"])
+    assert "ml-gen set-image prod --digest" in prod and "gh pr create" in prod
+
+
+def test_the_projects_python_is_lint_clean(project):
+    import subprocess
+    import sys
+
+    ruff = Path(sys.executable).parent / "ruff"
+    done = subprocess.run(
+        [
+            str(ruff),
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--select",
+            "E,F,W,I,B,UP",
+            "--line-length",
+            "120",
+            "--target-version",
+            "py311",
+            ".",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- all or nothing -----------------------------------------------------------------------------
+
+
+def _seed(root: Path) -> None:
+    """A project directory with a file of the user's in it."""
+    root.mkdir()
+    (root / "notes.txt").write_text("mine\n")
+
+
+@pytest.mark.parametrize(
+    "existing", ["ml-model.yaml", "model_server/server.py", "train.py", ".github/workflows/deploy.yaml"]
+)
+def test_an_existing_file_stops_init_before_anything_is_written(tmp_path, existing):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / existing).parent.mkdir(parents=True, exist_ok=True)
+    (root / existing).write_text("mine\n")
+    before = files_below(root)
+    dirs = sorted(p for p in root.rglob("*") if p.is_dir())
+    result = run("init", "demo", str(root))
+    assert result.exit_code == 2
+    assert result.stderr == f"ml-gen: error: {root / existing}: already exists (--force overwrites)\n"
+    assert files_below(root) == before
+    assert sorted(p for p in root.rglob("*") if p.is_dir()) == dirs
+
+
+def test_a_dangling_symlink_at_a_target_is_refused(tmp_path, snapshot):
+    root = tmp_path / "p"
+    _seed(root)
+    (root / "Dockerfile").symlink_to(tmp_path / "nowhere")
+    before = snapshot(root)
+    for extra in ([], ["--force"]):
+        result = run("init", "demo", str(root), *extra)
+        assert result.exit_code == 2
+        message = f"{root / 'Dockerfile'}: is a symbolic link (dangling); remove it first"
+        assert result.stderr == f"ml-gen: error: {message}\n"
+        assert not (tmp_path / "nowhere").exists()
+        assert snapshot(root) == before
+
+
+def test_a_symlinked_directory_is_refused(tmp_path, snapshot):
+    root = tmp_path / "p"
+    _seed(root)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "model_server").symlink_to(elsewhere, target_is_directory=True)
+    before = snapshot(root)
+    result = run("init", "demo", str(root), "--force")
+    assert result.exit_code == 2
+    assert "model_server: is a symbolic link" in result.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert snapshot(root) == before
+
+
+def test_a_file_where_a_directory_goes_is_refused(tmp_path, snapshot):
+    root = tmp_path / "p"
+    _seed(root)
+    (root / ".github").write_text("not a directory\n")
+    before = snapshot(root)
+    result = run("init", "demo", str(root))
+    assert result.exit_code == 2
+    assert result.stderr == f"ml-gen: error: {root / '.github'}: exists and is not a directory\n"
+    assert snapshot(root) == before
+
+
+def test_a_directory_where_a_file_goes_is_refused(tmp_path, snapshot):
+    root = tmp_path / "p"
+    _seed(root)
+    (root / "Dockerfile").mkdir()
+    before = snapshot(root)
+    result = run("init", "demo", str(root), "--force")
+    assert result.exit_code == 2
+    assert "Dockerfile: exists and is not a regular file" in result.stderr
+    assert snapshot(root) == before
+
+
+def test_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "p").write_text("x")
+    result = run("init", "demo", str(tmp_path / "p"))
+    assert result.exit_code == 2
+    assert result.stderr == f"ml-gen: error: {tmp_path / 'p'}: exists and is not a directory\n"
+
+
+def _fail_on_call(monkeypatch, name: str, call: int) -> None:
+    """Make starter's NAME (an os function or a helper) raise OSError on its CALL-th use."""
+    target = starter.os if name == "replace" else starter
+    real = getattr(target, name)
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise OSError(28, "No space left on device", str(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, failing)
+
+
+@pytest.mark.parametrize("step", ["_write_temporary", "replace"])
+@pytest.mark.parametrize("call", [1, 7, len(PROJECT_FILES)])
+def test_a_failure_midway_leaves_nothing_behind(tmp_path, monkeypatch, snapshot, step, call):
+    root = tmp_path / "p"
+    _seed(root)
+    before = snapshot(root)
+    _fail_on_call(monkeypatch, step, call)
+    result = run("init", "demo", str(root))
+    assert result.exit_code == 2
+    assert "No space left on device" in result.stderr and "nothing was written" in result.stderr
+    assert snapshot(root) == before
+
+
+def test_new_directories_are_created_and_removed_again_on_failure(tmp_path, monkeypatch):
+    assert run("init", "demo", str(tmp_path / "made" / "p")).exit_code == 0
+    assert (tmp_path / "made" / "p" / "Dockerfile").is_file()
+    _fail_on_call(monkeypatch, "replace", 10)
+    result = run("init", "demo", str(tmp_path / "new" / "p"))
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_failure_with_force_restores_the_files_it_replaced(tmp_path, monkeypatch, snapshot):
+    root = tmp_path / "p"
+    root.mkdir()
+    starter.write("demo", root)
+    for rel in PROJECT_FILES:
+        (root / rel).write_text(f"old {rel}\n")
+    before = snapshot(root)
+    _fail_on_call(monkeypatch, "replace", 12)
+    assert run("init", "demo", str(root), "--force").exit_code == 2
+    assert snapshot(root) == before
+
+
+def test_force_overwrites_files_and_keeps_the_users_others(tmp_path):
+    root = tmp_path / "p"
+    _seed(root)
+    (root / "Dockerfile").write_text("FROM scratch\n")
+    result = run("init", "demo", str(root), "--force")
+    assert result.exit_code == 0, result.output
+    expected = {str(f.relative): f.text for f in starter.project_files("demo")}
+    assert (root / "Dockerfile").read_text() == expected["Dockerfile"]
+    assert (root / "notes.txt").read_text() == "mine\n"
+    assert not [p for p in root.rglob("*ml-gen-tmp*")]
+
+
+def test_init_again_writes_nothing_and_a_changed_file_is_refused(tmp_path):
+    root = tmp_path / "p"
+    assert run("init", "demo", str(root)).exit_code == 0
+    again = run("init", "demo", str(root))  # every file already there, byte for byte: nothing to do
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith(f"wrote 0 files in {root}: none (all up to date)")
+    (root / "train.py").write_text("# my training\n")
+    changed = run("init", "demo", str(root))
+    assert changed.exit_code == 2 and "train.py: already exists" in changed.stderr
+    other = run("init", "other", str(root), "-c", "other.yaml", "--config-only")
+    assert other.exit_code == 0, other.output
+    assert other.stdout.startswith(f"wrote 1 files in {root}: other.yaml")  # the schema beside it is identical
+
+
+def test_config_only_writes_the_config_and_its_schema(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("init", "demo", "--config-only", "-c", "conf/svc.yaml")
+    assert result.exit_code == 0, result.output
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        "conf/ml-model.schema.json",
+        "conf/svc.yaml",
+    ]
+
+
+def test_config_name_is_used_by_the_workflow_and_readme(tmp_path):
+    root = tmp_path / "p"
+    assert run("init", "demo", str(root), "-c", "svc.yaml").exit_code == 0
+    assert not (root / "ml-model.yaml").exists()
+    assert yaml.safe_load((root / ".github/workflows/deploy.yaml").read_text())["env"]["CONFIG"] == "svc.yaml"
+    assert "`svc.yaml`" in (root / "README.md").read_text()
+
+
+@pytest.mark.parametrize("config_file", ["../out.yaml", "/tmp/abs.yaml"])
+def test_config_outside_the_project_is_refused(tmp_path, config_file):
+    result = run("init", "demo", str(tmp_path / "p"), "-c", config_file)
+    assert result.exit_code == 2
+    assert "--config" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_write_returns_what_it_wrote(tmp_path):
+    written = starter.write("demo", tmp_path / "p")
+    assert sorted(str(p) for p in written) == PROJECT_FILES
+    with pytest.raises(OutputError, match="already exists"):
+        starter.write("other", tmp_path / "p")
+
+
+def test_files_are_readable_by_everyone_and_not_executable(tmp_path):
+    starter.write("demo", tmp_path / "p")
+    for rel in PROJECT_FILES:
+        assert os.stat(tmp_path / "p" / rel).st_mode & 0o777 == 0o644, rel
+
+
+def test_every_scaffold_file_is_shipped_in_the_package(repo_root):
+    """setup.cfg's package_data covers every file under ml_gen/scaffold/ (pip install gets the whole project)."""
+    import configparser
+    import fnmatch
+
+    parser = configparser.ConfigParser()
+    parser.read(repo_root / "setup.cfg")
+    patterns = [p.strip() for p in parser["options.package_data"]["ml_gen"].splitlines() if p.strip()]
+    package = repo_root / "generator" / "ml_gen"
+    scaffold = [
+        str(p.relative_to(package))
+        for p in (package / "scaffold").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert len(scaffold) == len(PROJECT_FILES) - 2  # the schema and metrics.py are copied from ml_gen itself
+    for rel in scaffold:
+        assert any(
+            fnmatch.fnmatchcase(rel, pattern) and rel.count("/") == pattern.count("/") for pattern in patterns
+        ), rel
+
+
+def test_train_py_is_deterministic(project, artifact, tmp_path, capsys, monkeypatch):
+    """Training again gives the same model (fixed seeds: equal parameters), and reports its accuracy.
+
+    Pickle bytes are equal between fresh processes, but not always within this test process (pickle
+    shares objects by identity), so the parameters are compared."""
+    import runpy
+
+    import joblib
+    import numpy
+
+    monkeypatch.setattr("sys.dont_write_bytecode", True)
+    train = runpy.run_path(str(project / "train.py"), run_name="train")
+    train["main"](["--out", str(tmp_path / "again.joblib")])
+    first, again = joblib.load(artifact), joblib.load(tmp_path / "again.joblib")
+    for step in ("standardscaler", "logisticregression"):
+        old, new = vars(first.named_steps[step]), vars(again.named_steps[step])
+        assert old.keys() == new.keys()
+        for key, value in old.items():
+            assert numpy.array_equal(value, new[key]) if isinstance(value, numpy.ndarray) else value == new[key], key
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_accuracy"] > 0.9
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_fifo_at_a_target_is_refused_without_opening_it(tmp_path, snapshot):
+    root = tmp_path / "p"
+    _seed(root)
+    os.mkfifo(root / "train.py")
+    before = snapshot(root)
+    result = run("init", "demo", str(root), "--force")  # opening the FIFO would hang
+    assert result.exit_code == 2
+    assert result.stderr == f"ml-gen: error: {root / 'train.py'}: exists and is not a regular file\n"
+    assert snapshot(root) == before
+
+
+def test_a_directory_name_over_the_os_limit_is_one_line(tmp_path):
+    result = run("init", "demo", str(tmp_path / ("d" * 300)))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ml-gen: error: ") and result.stderr.count("\n") == 1
+    assert "File name too long" in result.stderr
