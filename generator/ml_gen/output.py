@@ -240,7 +240,9 @@ def commit(plans: list[Plan]) -> list[Path]:
         gone = plan.stale()
         stale += [(plan.root, rel) for rel in gone]
         for directory in sorted({rel.parent for rel in gone if rel.parent.parent == Path("manifests")}):
-            if {directory / name for name in os.listdir(plan.root / directory)} <= set(gone):
+            if {directory / name for name in os.listdir(plan.root / directory)} == {
+                r for r in gone if r.parent == directory
+            }:
                 emptied.append(plan.root / directory)
     removals = [(root / rel, root / f".ml-gen.{os.getpid()}.{n}.bak") for n, (root, rel) in enumerate(stale)]
     changed = [(plan, plan.differing()) for plan in plans]

@@ -144,7 +144,7 @@ def _check_implicit(node: yaml.ScalarNode, value: Any, path: Path, file: str) ->
         elif "0b" in text.lower():
             why = f"YAML 1.1 reads {text} as the binary number {value}"
         else:
-            why = f"YAML 1.1 reads {text} as the octal number {value}, YAML 1.2 as {int(text.replace('_', ''), 10)}"
+            why = f"YAML 1.1 reads {text} as the octal number {value}, YAML 1.2 as {int(text)}"
     elif isinstance(value, float) and (":" in text or "_" in text):
         why = f"YAML 1.1 reads {text} as the number {value}"
     elif not isinstance(value, (int, float)):
@@ -163,7 +163,7 @@ def _show(value: Any) -> str:
 
 def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
     try:
-        return _constructor.construct_object(node, deep=True)
+        return _constructor.construct_object(node)
     except yaml.constructor.ConstructorError as err:
         raise ConfigError(
             file, dotted(path), f"unsupported YAML value: {err.problem}", node.start_mark.line + 1

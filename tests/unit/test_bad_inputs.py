@@ -264,6 +264,18 @@ CASES += [
     Bad("yaml-int-namespace", sub("namespace: demo-prod", "namespace: 2024"), "environments.prod.namespace", 9),
     Bad("yaml-empty-value", sub("port: 5000", "port:"), "port", 5, ("got an empty value",)),
     Bad("yaml-null-tag", sub('tag: "1.0"', "tag: ~"), "image.tag", 4, ("empty value",)),
+    Bad("yaml-underscore-float", prod("    env: {RATE: 1_000.5}\n"), "environments.prod.env.RATE", 10, ("1_000.5",)),
+    Bad(
+        "yaml-list-as-key", sub("port: 5000", "port: 5000\nlabels:\n  ? [a, b]\n  : c"), "labels", 7, ("plain strings",)
+    ),
+    Bad("yaml-unknown-tag-key", sub("port: 5000", "port: 5000\nlabels:\n  !custom a: b"), "labels", 7, ("!custom",)),
+    Bad(
+        "yaml-python-tag",
+        prod("    env: {X: !!python/name:os.system ''}\n"),
+        "environments.prod.env.X",
+        10,
+        ("unsupported YAML value",),
+    ),
     # YAML that would cost memory or time before any check
     Bad("yaml-alias-bomb", BASE + "x: " + BOMB, "x", 10, ("aliases expand", "more than 100000")),
     Bad("yaml-alias-bomb-in-env", prod("    labels: " + BOMB), "environments.prod.labels", 10, ("aliases",)),

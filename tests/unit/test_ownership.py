@@ -404,3 +404,12 @@ def test_diff_of_new_and_removed_files_is_exact(proj):
     old = (proj / "manifests/prod/poddisruptionbudget-demo.yaml").read_text().splitlines(keepends=True)
     removal = "".join(f"-{line}" for line in old)
     assert f"+++ /dev/null\n@@ -1,{len(old)} +0,0 @@\n{removal}" in diff
+
+
+def test_a_stale_file_that_is_not_utf8_still_shows_in_the_diff(proj):
+    pdb = proj / "manifests/prod/poddisruptionbudget-demo.yaml"
+    pdb.write_bytes(pdb.read_bytes() + b"# \xff\n")
+    edit(proj, "replicas: 3", "replicas: 1")
+    result = run("render", "--all", "--check")
+    assert result.exit_code == 1
+    assert "-# \ufffd\n" in result.stdout

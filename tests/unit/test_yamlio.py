@@ -171,3 +171,12 @@ def test_dump_keeps_unicode_readable():
 
 def test_load_all_drops_empty_documents():
     assert yamlio.load_all("---\na: 1\n---\n---\nb: 2\n") == [{"a": 1}, {"b": 2}]
+
+
+def test_what_the_emitter_escapes_and_refuses():
+    assert yamlio.scalar("a\u2028b\x85c") == '"a\\u2028b\\u0085c"'
+    assert yamlio.dump({}) == "{}\n"
+    with pytest.raises(TypeError, match="cannot serialise set"):
+        yamlio.scalar({1})
+    with pytest.raises(TypeError, match="dump\\(\\) takes a mapping"):
+        yamlio.dump([1])
