@@ -276,6 +276,8 @@ CASES += [
         10,
         ("unsupported YAML value",),
     ),
+    Bad("yaml-raw-control-character", prod("    env: {BELL: a\x07b}\n"), line=10, words=("control character U+0007",)),
+    Bad("yaml-raw-nul", b"name: demo\nimage: {repository: a\x00b}\n", line=2, words=("U+0000",)),
     # YAML that would cost memory or time before any check
     Bad("yaml-alias-bomb", BASE + "x: " + BOMB, "x", 10, ("aliases expand", "more than 100000")),
     Bad("yaml-alias-bomb-in-env", prod("    labels: " + BOMB), "environments.prod.labels", 10, ("aliases",)),
