@@ -89,7 +89,8 @@ def _environments(rng: random.Random, name: str, team: str, gpu: bool) -> dict:
             "targetCPUUtilizationPercentage": rng.choice((60, 70, 80)),
         }
         if rng.random() < 0.5:
-            envs["staging"]["autoscaling"] = {"enabled": True, "minReplicas": 1, "maxReplicas": 3}
+            # at least 2: a model-wide PDB minAvailable: 1 would block every eviction at 1 replica
+            envs["staging"]["autoscaling"] = {"enabled": True, "minReplicas": 2, "maxReplicas": 3}
     if rng.random() < 0.4:
         envs["prod"]["podDisruptionBudget"] = {"maxUnavailable": 1}
     if rng.random() < 0.4:

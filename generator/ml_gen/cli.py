@@ -23,8 +23,13 @@ def _configs(configs: tuple[str, ...]) -> list[str]:
 
 
 def _fail(error: MlGenError) -> None:
-    click.echo(f"ml-gen: error: {error}", err=True)
+    click.echo(f"ml-gen: error: {one_line(str(error))}", err=True)
     sys.exit(error.exit_code)
+
+
+def one_line(message: str) -> str:
+    """A message as one line: line breaks a user wrote into a value are shown escaped."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _Group(click.Group):
@@ -40,9 +45,8 @@ class _Group(click.Group):
         except Exception as error:  # a bug in ml-gen: say so in one line, keep the traceback opt-in
             if os.environ.get("ML_GEN_DEBUG"):
                 raise
-            click.echo(
-                f"ml-gen: internal error: {type(error).__name__}: {error} (set ML_GEN_DEBUG=1 for details)", err=True
-            )
+            what = one_line(f"{type(error).__name__}: {error}")
+            click.echo(f"ml-gen: internal error: {what} (set ML_GEN_DEBUG=1 for details)", err=True)
             sys.exit(EXIT_INTERNAL)
 
 
@@ -68,23 +72,51 @@ all_option = click.option("--all", "all_envs", is_flag=True, help="Every environ
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Output root (default: the config's directory)."
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff if files on disk are stale or missing.")
-def render(envs: tuple[str, ...], all_envs: bool, configs: tuple[str, ...], out: Path | None, check: bool) -> None:
+@click.option(
+    "--prune", is_flag=True, help="Also remove the files of environments no longer in the config (--all does too)."
+)
+def render(
+    envs: tuple[str, ...], all_envs: bool, configs: tuple[str, ...], out: Path | None, check: bool, prune: bool
+) -> None:
     """Write values/ENV.yaml and manifests/ENV/ for each environment."""
     from ml_gen import project
 
-    plans = project.plan_configs(_configs(configs), envs, all_envs, out)
+    prune = prune or all_envs
+    plans = project.plan_configs(_configs(configs), envs, all_envs, out, prune or check)
     if check:
+        for p in plans:
+            p.refuse_foreign()
         stale = [p for p in plans if any(p.changes())]
         for p in stale:
             click.echo(p.diff(), nl=False)
+        _notes(plans)
         if stale:
-            click.echo(f"ml-gen: {len(stale)} output tree(s) out of date; run ml-gen render", err=True)
+            hint = (
+                "ml-gen render" if all(prune or not p.leftovers() for p in stale) else "ml-gen render --all or --prune"
+            )
+            click.echo(f"ml-gen: {len(stale)} output tree(s) out of date; run {hint}", err=True)
             sys.exit(EXIT_FAILED)
         click.echo(f"up to date: {sum(len(p.files) for p in plans)} files")
         return
     touched = project.write(plans)
+    _notes(plans)
     total = sum(len(p.files) for p in plans)
     click.echo(f"rendered {total} files ({len(touched)} written or removed)")
+
+
+def _notes(plans: list) -> None:
+    """One stderr line per file ml-gen left alone: foreign files beside its output, and leftovers
+    of removed environments when not pruning."""
+    for p in plans:
+        for rel in p.left():
+            click.echo(f"ml-gen: note: left {p.root / rel} (not written by ml-gen from {p.config})", err=True)
+        if not p.prune:
+            for rel in p.leftovers():
+                click.echo(
+                    f"ml-gen: note: left {p.root / rel}: its environment is no longer in {p.config} "
+                    "(ml-gen render --prune removes it)",
+                    err=True,
+                )
 
 
 @main.command()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
 
 from ml_gen import rules, schema_errors
-from ml_gen.errors import ConfigError, UsageError
+from ml_gen.errors import ConfigError, UsageError, os_reason
 from ml_gen.yamlio import Path, dotted, load_config_yaml
 
 DEFAULT_CONFIG = "ml-model.yaml"
@@ -168,13 +170,50 @@ def merge(base: dict[str, Any], override: dict[str, Any], path: Path = ()) -> di
 def load(file: str | FsPath) -> Config:
     """Read and schema-check a model config file."""
     file = str(file)
+    return parse(read_text(file), file)
+
+
+def read_text(file: str) -> str:
+    """A config file's text; refuses directories, FIFOs and devices without reading (or blocking on) them."""
     try:
-        text = FsPath(file).read_text("utf-8")
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once and is refused below
     except FileNotFoundError:
-        raise ConfigError(file, "", "no such file (create one with 'ml-gen init NAME')") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(file, "", f"cannot read: {err}") from None
-    return parse(text, file)
+        missing = "a symlink to a missing file" if os.path.islink(file) else "no such file"
+        raise ConfigError(file, "", f"{missing} (create one with 'ml-gen init NAME')") from None
+    except IsADirectoryError:
+        raise ConfigError(file, "", "is a directory, not a config file") from None
+    except OSError as err:
+        raise ConfigError(file, "", f"cannot read: {os_reason(err)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(file, "", "is a directory, not a config file")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(file, "", f"is a {_file_kind(mode)}, not a regular file: ml-gen reads configs from files")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+    except OSError as err:
+        raise ConfigError(file, "", f"cannot read: {os_reason(err)}") from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        byte = data[err.start]
+        raise ConfigError(
+            file, "", f"cannot read: not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8", line
+        ) from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISFIFO: "FIFO",
+        stat.S_ISSOCK: "socket",
+        stat.S_ISCHR: "character device",
+        stat.S_ISBLK: "block device",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "special file")
 
 
 def _whole_numbers(node: Any) -> Any:
@@ -191,11 +230,12 @@ def _whole_numbers(node: Any) -> Any:
 
 def parse(text: str, file: str = DEFAULT_CONFIG) -> Config:
     """Parse and schema-check config text; `file` names it in messages."""
-    data, lines = load_config_yaml(text, file)
+    written: dict[Path, str] = {}
+    data, lines = load_config_yaml(text, file, written)
     if not isinstance(data, dict):
         raise ConfigError(file, "", "expected a mapping with name, image and environments", 1)
     config = Config(file, data, lines)
-    problem = schema_errors.first_problem(schema(), data, config.line)
+    problem = schema_errors.first_problem(schema(), data, config.line, written.get)
     if problem:
         path, message = problem
         raise config.error(path, message)
@@ -204,4 +244,21 @@ def parse(text: str, file: str = DEFAULT_CONFIG) -> Config:
         image = layer.get("image", {})
         if "tag" in image and "digest" in image:
             raise config.error(layer_path + ("image",), "give either image.tag or image.digest, not both")
+    _one_environment_per_namespace(config)
     return config
+
+
+def _one_environment_per_namespace(config: Config) -> None:
+    """Two environments in one namespace would deploy the same name there and overwrite each other."""
+    first: dict[str, str] = {}
+    for env, layer in config.data["environments"].items():
+        namespace = layer["namespace"]
+        if namespace in first:
+            other = first[namespace]
+            line = config.line(("environments", other, "namespace"))
+            raise config.error(
+                ("environments", env, "namespace"),
+                f"'{namespace}' is also the namespace of environment '{other}' (line {line}): both would deploy "
+                f"'{config.name}' there; give each environment its own namespace",
+            )
+        first[namespace] = env

@@ -10,6 +10,11 @@ EXIT_INTERNAL = 3
 """A bug in ml-gen itself."""
 
 
+def os_reason(err: OSError) -> str:
+    """An OSError as a few words ("Permission denied"), without the errno or the file name."""
+    return err.strerror or type(err).__name__
+
+
 class MlGenError(Exception):
     """Base class; the CLI prints ``str(error)`` and exits with ``exit_code``."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 from ml_gen import config as config_mod
 from ml_gen import limits, render, schema_errors, values
 from ml_gen.config import Config
-from ml_gen.errors import UsageError
-from ml_gen.output import Plan, commit, preflight
+from ml_gen.errors import ConfigError, UsageError, os_reason
+from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, preflight
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -19,20 +20,29 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            is_dir = False  # load() says "no such file"
+        except OSError as err:  # a symlink loop, a name over the OS limit, ...
+            raise ConfigError(str(path), "", f"cannot read: {os_reason(err)}") from None
+        if is_dir:
             below = sorted(p for p in path.rglob(config_mod.DEFAULT_CONFIG) if ".git" not in p.parts)
             if not below:
                 raise UsageError(f"{path}: no {config_mod.DEFAULT_CONFIG} found below this directory")
             found += below
         else:
             found.append(path)
-    unique = list(dict.fromkeys(p.resolve() for p in found))
+    # a missing file (or a dangling symlink) keeps the name it was given, for the message
+    unique = list(dict.fromkeys(os.path.realpath(p) if os.path.exists(p) else os.path.abspath(p) for p in found))
     return [Path(p) for p in unique]
 
 
 def load_all(paths: Iterable[str | Path]) -> list[Config]:
     """Load and schema-check every config before anything is rendered."""
-    return [config_mod.load(_display(path)) for path in discover(paths)]
+    loaded = [config_mod.load(_display(path)) for path in discover(paths)]
+    refuse_shared_namespaces(r for c in loaded for r in releases(c))
+    return loaded
 
 
 def _display(path: Path) -> str:
@@ -77,25 +87,86 @@ def render_environment(config: Config, env: str) -> Rendered:
     return Rendered(config, env, resolved.namespace, chart_values, objects)
 
 
-def plan(config: Config, envs: list[str], out: Path | None = None) -> Plan:
-    """Every file of the given environments of one config, under `out` (default: beside the config)."""
-    result = Plan(Path(out) if out is not None else config.directory)
+def plan(config: Config, envs: list[str], out: Path | None = None, prune: bool = False) -> Plan:
+    """Every file of the given environments of one config, under `out` (default: beside the config);
+    with prune, also the removal of files of environments no longer in the config."""
+    result = Plan(Path(out) if out is not None else config.directory, prune=prune)
+    result.config = Path(config.file).name
+    result.environments = set(config.environments)
+    result.releases = releases(config)
     for env in envs:
         rendered = render_environment(config, env)
         result.add_environment(Path(config.file).name, env, rendered.values, rendered.objects)
     return result
 
 
+def releases(config: Config) -> list[Release]:
+    """What each environment of a config deploys where: (name, namespace, file, environment, line)."""
+    return [
+        (config.name, settings["namespace"], config.file, env, config.line(("environments", env, "namespace")))
+        for env, settings in config.data["environments"].items()
+    ]
+
+
+def refuse_shared_namespaces(found: Iterable[Release]) -> None:
+    """Two configs that deploy the same name into the same namespace would overwrite each other."""
+    first: dict[tuple[str, str], Release] = {}
+    for release in found:
+        name, namespace, file, env, line = release
+        other = first.setdefault((name, namespace), release)
+        if other[2] != file:
+            raise ConfigError(
+                file,
+                f"environments.{env}.namespace",
+                f"deploys '{name}' into '{namespace}', as {other[2]} (environment {other[3]}) does: "
+                "give one of them another name or namespace",
+                line,
+            )
+
+
+def refuse_clashes(plans: list[Plan]) -> None:
+    """Refuse, before anything is written, two configs that would write one file or deploy one
+    name into one namespace."""
+    refuse_shared_namespaces(r for p in plans for r in p.releases)
+    written: dict[str, str] = {}
+    for p in plans:
+        root = os.path.realpath(p.root)
+        for rel, (config, env) in sorted(p.owners.items()):
+            if (config, env) == SCHEMA_OWNER:  # the same copy of the chart's schema, whoever writes it
+                continue
+            target = os.path.join(root, rel)
+            other = written.setdefault(target, f"{p.root / config} (environment {env})")
+            if other != f"{p.root / config} (environment {env})":
+                raise UsageError(
+                    f"{p.root / rel}: would be written from both {other} and {p.root / config} (environment {env}): "
+                    "give each config its own directory"
+                )
+
+
+def refuse_chart_output(root: Path) -> None:
+    """Refuse an output root inside a Helm chart (helm package would ship the rendered files)."""
+    here = Path(os.path.realpath(root))
+    for directory in (here, *here.parents):
+        if (directory / "Chart.yaml").is_file():
+            raise UsageError(
+                f"{root}: is inside the Helm chart {_display(directory)} (it has a Chart.yaml), and `helm package` "
+                "would ship the rendered files: render outside the chart directory"
+            )
+
+
 PARALLEL_MIN_CONFIGS = 16
 """Below this many configs one process is faster than starting workers (see docs/benchmarks.md)."""
 
 
-def plan_configs(paths: Iterable[str | Path], envs: Iterable[str], all_envs: bool, out: Path | None) -> list[Plan]:
-    """Load, check and plan every config (in worker processes when there are many); with --out, only one."""
+def plan_configs(
+    paths: Iterable[str | Path], envs: Iterable[str], all_envs: bool, out: Path | None, prune: bool = False
+) -> list[Plan]:
+    """Load, check and plan every config (in worker processes when there are many); with --out, only one.
+    Refuses clashes between configs and output inside a chart before anything is written."""
     files = [_display(f) for f in discover(paths)]
     if out is not None and len(files) > 1:
         raise UsageError("--out works with one config; several configs each render beside their own file")
-    jobs = [(file, tuple(envs), all_envs, out) for file in files]
+    jobs = [(file, tuple(envs), all_envs, out, prune) for file in files]
     workers = min(os.cpu_count() or 1, len(jobs) // (PARALLEL_MIN_CONFIGS // 2))
     if workers > 1 and hasattr(os, "fork"):
         import multiprocessing
@@ -109,13 +180,16 @@ def plan_configs(paths: Iterable[str | Path], envs: Iterable[str], all_envs: boo
         plans = [_plan_job(job) for job in jobs]
     for p in plans:
         preflight(p.root)
+    for root in dict.fromkeys(p.root for p in plans):
+        refuse_chart_output(root)
+    refuse_clashes(plans)
     return plans
 
 
-def _plan_job(job: tuple[str, tuple[str, ...], bool, Path | None]) -> Plan:
-    file, envs, all_envs, out = job
+def _plan_job(job: tuple[str, tuple[str, ...], bool, Path | None, bool]) -> Plan:
+    file, envs, all_envs, out, prune = job
     loaded = config_mod.load(file)
-    return plan(loaded, select_environments(loaded, envs, all_envs), out)
+    return plan(loaded, select_environments(loaded, envs, all_envs), out, prune)
 
 
 def _warm_up() -> None:

@@ -145,11 +145,13 @@ def _image(env: EnvConfig, s: dict) -> None:
 
 def _replicas(env: EnvConfig, s: dict) -> None:
     hpa = s["autoscaling"]
-    if hpa["enabled"] and hpa["minReplicas"] > hpa["maxReplicas"]:
+    if hpa["minReplicas"] > hpa["maxReplicas"]:  # even while off: turning it on must not be what breaks
+        off = "" if hpa["enabled"] else " (autoscaling is off, but the bounds must still agree)"
         raise env.error(
             "autoscaling",
             "minReplicas",
-            message=f"minReplicas ({hpa['minReplicas']}) is greater than maxReplicas ({hpa['maxReplicas']})",
+            message=f"minReplicas ({hpa['minReplicas']}) is greater than maxReplicas ({hpa['maxReplicas']}){off}: "
+            "lower minReplicas or raise maxReplicas",
         )
 
 
@@ -224,6 +226,35 @@ def _pdb(env: EnvConfig, s: dict) -> None:
     pdb = s["podDisruptionBudget"]
     if "minAvailable" in pdb and "maxUnavailable" in pdb:
         raise env.error("podDisruptionBudget", message="give minAvailable or maxUnavailable, not both")
+    hpa = s["autoscaling"]
+    if not pdb["enabled"] or (hpa["maxReplicas"] if hpa["enabled"] else s["replicas"]) <= 1:
+        return  # no PDB is rendered
+    fewest = hpa["minReplicas"] if hpa["enabled"] else s["replicas"]
+    pods = f"autoscaling.minReplicas ({fewest})" if hpa["enabled"] else f"replicas ({fewest})"
+    if "minAvailable" in pdb:
+        wanted = pdb["minAvailable"]
+        if pdb_count(wanted, fewest) >= fewest:
+            raise env.error(
+                "podDisruptionBudget",
+                "minAvailable",
+                message=f"minAvailable {wanted} keeps every pod of {pods} running, so no pod could ever be "
+                "evicted (node drains would hang): lower it, or use maxUnavailable: 1",
+            )
+    elif pdb_count(pdb.get("maxUnavailable", 1), fewest) == 0:
+        wanted = pdb["maxUnavailable"]
+        raise env.error(
+            "podDisruptionBudget",
+            "maxUnavailable",
+            message=f"maxUnavailable {wanted} lets no pod be evicted (node drains would hang): use at least 1, "
+            "or set podDisruptionBudget.enabled: false",
+        )
+
+
+def pdb_count(value: int | str, pods: int) -> int:
+    """A PDB's minAvailable or maxUnavailable as a pod count; percentages round up, as Kubernetes does."""
+    if isinstance(value, str):
+        return -(-int(value.rstrip("%")) * pods // 100)
+    return value
 
 
 def _pull_secrets(env: EnvConfig, s: dict) -> None:

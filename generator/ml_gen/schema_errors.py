@@ -20,9 +20,14 @@ _TYPE_NAMES = {
 
 
 def first_problem(
-    schema: dict[str, Any], data: Any, line_of: Callable[[Path], int | None] = lambda path: None
+    schema: dict[str, Any],
+    data: Any,
+    line_of: Callable[[Path], int | None] = lambda path: None,
+    written: Callable[[Path], str | None] = lambda path: None,
 ) -> tuple[Path, str] | None:
-    """The schema violation written first in the file (the most specific on that line), or None."""
+    """The schema violation written first in the file (the most specific on that line), or None.
+
+    `written` gives the source text of a non-string scalar, so messages show what the user typed."""
     if _quick_check_applies(id(schema), schema) and quickschema.is_valid(schema, data):
         return None
     errors = list(_validator(id(schema), schema).iter_errors(data))
@@ -30,7 +35,7 @@ def first_problem(
         return None
     leaves = [leaf for error in errors for leaf in _leaves(error)]
     leaf = min(leaves, key=lambda e: (line_of(tuple(e.absolute_path)) or 0, -len(_relevance_path(e)), _order(e)))
-    return describe(leaf)
+    return describe(leaf, written)
 
 
 _VALIDATORS: dict[int, Any] = {}
@@ -69,10 +74,11 @@ def _order(error: Any) -> tuple[int, str]:
     return (0 if error.validator in ("additionalProperties", "required", "type") else 1, error.validator)
 
 
-def describe(error: Any) -> tuple[Path, str]:
+def describe(error: Any, written: Callable[[Path], str | None] = lambda path: None) -> tuple[Path, str]:
     """A field path and a message for one jsonschema ValidationError."""
     path: Path = tuple(error.absolute_path)
     kind, value, schema = error.validator, error.instance, error.schema
+    text = written(path)
     if kind == "additionalProperties":
         known = list(schema.get("properties", {}))
         unknown = sorted(k for k in value if k not in known)
@@ -91,9 +97,13 @@ def describe(error: Any) -> tuple[Path, str]:
             extra = " ({secret: NAME, key: KEY}); literal secret values are never accepted"
         elif isinstance(value, bool) and "string" in str(expected):
             extra = " (YAML reads yes/no/on/off/true/false as booleans: quote the value)"
+        elif value is None:
+            return path, f"expected {names}, got an empty value (write one, or remove the key)"
         elif isinstance(value, (int, float)) and "string" in str(expected):
-            extra = " (quote the value)"
-        return path, f"expected {names}{extra}, got {_show(value)}"
+            shown = text if text is not None else _show(value)
+            read = f", which YAML reads as the number {_show(value)}" if shown != _show(value) else ""
+            return path, f'expected {names}, got {shown}{read}: quote it ("{shown}")'
+        return path, f"expected {names}{extra}, got {text if text is not None else _show(value)}"
     if "propertyNames" in error.schema_path:
         return path + (value,), f"invalid name '{value}': {_rule(error)}"
     if kind == "pattern":
@@ -125,6 +135,8 @@ def _show(value: Any) -> str:
         return repr(value)
     if isinstance(value, bool):
         return str(value).lower()
+    if value is None:
+        return "an empty value"
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
     return str(value)

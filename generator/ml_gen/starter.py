@@ -25,7 +25,7 @@ PORT = 5000
 UID = GID = 10001
 TERMINATION_GRACE = 30
 SHUTDOWN_DELAY = 5  # a preStop sleep: the Service stops routing to a stopping pod before SIGTERM
-GRACEFUL_TIMEOUT = 20  # gunicorn's drain; SHUTDOWN_DELAY + GRACEFUL_TIMEOUT < TERMINATION_GRACE, never killed mid-request
+GRACEFUL_TIMEOUT = 20  # gunicorn drain; with SHUTDOWN_DELAY below TERMINATION_GRACE, so never killed mid-request
 MODEL_PATH = "/app/model/model.joblib"  # where the Dockerfile puts the artifact train.py writes
 
 

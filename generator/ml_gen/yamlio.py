@@ -17,23 +17,82 @@ _constructor = yaml.constructor.SafeConstructor()
 Path = tuple  # a field path: keys and list indexes
 
 
-def load_config_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
-    """Parse one YAML document; return the data and a map of field path -> 1-based line."""
+MAX_VALUES = 100_000
+"""How many values a config may hold once its YAML aliases are expanded (a few hundred is typical)."""
+MAX_DEPTH = 64
+"""How deep a config may nest (six levels is typical)."""
+
+
+def load_config_yaml(text: str, file: str, written: dict[Path, str] | None = None) -> tuple[Any, dict[Path, int]]:
+    """Parse one YAML document; return the data and a map of field path -> 1-based line.
+
+    `written`, when given, collects the source text of every unquoted scalar that YAML reads as
+    something other than a string (so a message can show `1.10`, not `1.1`).
+    """
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(file, "", f"YAML syntax error: {err.problem or err}", line) from None
+    except yaml.reader.ReaderError as err:  # a raw control character, which YAML does not allow anywhere
+        line = text.count("\n", 0, err.position) + 1
+        code = f"U+{err.character:04X}" if isinstance(err.character, int) else repr(err.character)
+        message = f"YAML does not allow the control character {code}: remove it, or write it escaped in double quotes"
+        raise ConfigError(file, "", message, line) from None
     except yaml.YAMLError as err:
         raise ConfigError(file, "", f"YAML error: {err}") from None
     lines: dict[Path, int] = {}
     if node is None:
         return None, lines
-    return _build(node, (), lines, file, frozenset()), lines
+    _check_size(node, file)
+    return _build(node, (), lines, file, frozenset(), {} if written is None else written), lines
 
 
-def _build(node: yaml.Node, path: Path, lines: dict[Path, int], file: str, open_nodes: frozenset[int]) -> Any:
+def _check_size(root: yaml.Node, file: str) -> None:
+    """Refuse, before building any data, a document whose aliases expand past MAX_VALUES (an alias
+    bomb) or that nests deeper than MAX_DEPTH; names the outermost key that is too big."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise ConfigError(file, "", f"nested more than {MAX_DEPTH} levels deep", node.start_mark.line + 1)
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 0  # a node inside itself: _build reports the loop
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(key, depth + 1) + size(value, depth + 1) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item, depth + 1) for item in node.value)
+        sizes[id(node)] = total
+        return total
+
+    if size(root, 0) <= MAX_VALUES:
+        return
+    path: Path = ()
+    line = 1
+    node = root
+    while isinstance(node, yaml.MappingNode):
+        big = [(k, v) for k, v in node.value if sizes[id(v)] > MAX_VALUES and isinstance(k, yaml.ScalarNode)]
+        if not big:
+            break
+        key_node, node = big[0]
+        path, line = path + (key_node.value,), key_node.start_mark.line + 1
+    message = (
+        f"YAML aliases expand this to more than {MAX_VALUES} values; write the values out instead of nesting aliases"
+    )
+    raise ConfigError(file, dotted(path), message, line)
+
+
+def _build(
+    node: yaml.Node,
+    path: Path,
+    lines: dict[Path, int],
+    file: str,
+    open_nodes: frozenset[int],
+    written: dict[Path, str],
+) -> Any:
     """Turn a composed node into plain data, recording lines and rejecting duplicate keys."""
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         if id(node) in open_nodes:
@@ -55,15 +114,50 @@ def _build(node: yaml.Node, path: Path, lines: dict[Path, int], file: str, open_
                 first = lines.get(path + (key,))
                 raise ConfigError(file, dotted(path + (key,)), f"duplicate key (first defined on line {first})", line)
             lines[path + (key,)] = line
-            out[key] = _build(value_node, path + (key,), lines, file, open_nodes)
+            out[key] = _build(value_node, path + (key,), lines, file, open_nodes, written)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item in enumerate(node.value):
             lines[path + (index,)] = item.start_mark.line + 1
-            items.append(_build(item, path + (index,), lines, file, open_nodes))
+            items.append(_build(item, path + (index,), lines, file, open_nodes, written))
         return items
-    return _scalar(node, path, file)
+    value = _scalar(node, path, file)
+    if isinstance(node, yaml.ScalarNode) and not isinstance(value, str) and not node.style:  # plain: None or ""
+        _check_implicit(node, value, path, file)
+        written[path] = node.value
+    return value
+
+
+# Plain scalars that YAML 1.1 (PyYAML) reads as numbers or dates but YAML 1.2 readers (Go's, so
+# Helm and kubectl) read differently or not at all, and that surprise people either way.
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
+_HEX = re.compile(r"[-+]?0x[0-9a-fA-F]+\Z")
+
+
+def _check_implicit(node: yaml.ScalarNode, value: Any, path: Path, file: str) -> None:
+    """Refuse unquoted base-60 numbers (50:00), leading-zero octals (010), 0b binaries, 1_000 and dates."""
+    text = node.value
+    why = ""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int) and not (_DECIMAL.match(text) or _HEX.match(text)):
+        if ":" in text:
+            why = f"YAML 1.1 reads {text} as the base-60 number {value}"
+        elif "_" in text:
+            why = f"YAML 1.1 reads {text} as {value}, YAML 1.2 as a string"
+        elif "0b" in text.lower():
+            why = f"YAML 1.1 reads {text} as the binary number {value}"
+        else:
+            why = f"YAML 1.1 reads {text} as the octal number {value}, YAML 1.2 as {int(text)}"
+    elif isinstance(value, float) and (":" in text or "_" in text):
+        why = f"YAML 1.1 reads {text} as the number {value}"
+    elif not isinstance(value, (int, float)):
+        message = f'YAML reads {text} as a {type(value).__name__}: quote it ("{text}")'
+        raise ConfigError(file, dotted(path), message, node.start_mark.line + 1)
+    if why:
+        message = f'{why}: quote it ("{text}") for a string, or write the number in plain decimal'
+        raise ConfigError(file, dotted(path), message, node.start_mark.line + 1)
 
 
 def _show(value: Any) -> str:
@@ -74,7 +168,7 @@ def _show(value: Any) -> str:
 
 def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
     try:
-        return _constructor.construct_object(node, deep=True)
+        return _constructor.construct_object(node)
     except yaml.constructor.ConstructorError as err:
         raise ConfigError(
             file, dotted(path), f"unsupported YAML value: {err.problem}", node.start_mark.line + 1

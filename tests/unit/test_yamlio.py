@@ -171,3 +171,52 @@ def test_dump_keeps_unicode_readable():
 
 def test_load_all_drops_empty_documents():
     assert yamlio.load_all("---\na: 1\n---\n---\nb: 2\n") == [{"a": 1}, {"b": 2}]
+
+
+def test_what_the_emitter_escapes_and_refuses():
+    assert yamlio.scalar("a\u2028b\x85c") == '"a\\u2028b\\u0085c"'
+    assert yamlio.dump({}) == "{}\n"
+    with pytest.raises(TypeError, match="^cannot serialise set$"):
+        yamlio.scalar({1})
+    with pytest.raises(TypeError, match="^dump\\(\\) takes a mapping$"):
+        yamlio.dump([1])
+
+
+@pytest.mark.parametrize("budget, refused", [(13, False), (12, True)])
+def test_the_alias_budget_counts_every_value_once_expanded(monkeypatch, budget, refused):
+    """root, key a, [x, x] (3), key b, [*s, *s] (1 + 3 + 3): 13 values once the aliases are expanded."""
+    monkeypatch.setattr(yamlio, "MAX_VALUES", budget)
+    text = "a: &s [x, x]\nb: [*s, *s]\n"
+    if refused:
+        with pytest.raises(ConfigError, match="^m.yaml:1: YAML aliases expand this to more than 12 values"):
+            yamlio.load_config_yaml(text, "m.yaml")
+    else:
+        assert yamlio.load_config_yaml(text, "m.yaml")[0] == {"a": ["x", "x"], "b": [["x", "x"], ["x", "x"]]}
+
+
+@pytest.mark.parametrize(
+    "text, refused",
+    [
+        ("a: " + "[" * 64 + "]" * 64, False),  # the innermost list is on level 64 (the root is 0)
+        ("a: " + "[" * 65 + "]" * 65, True),
+        ("a: " + "{k: " * 63 + "x" + "}" * 63, False),  # x is on level 64
+        ("a: " + "{k: " * 64 + "x" + "}" * 64, True),
+    ],
+    ids=["lists-64", "lists-65", "maps-64", "maps-65"],
+)
+def test_nesting_is_limited_at_64_levels(text, refused):
+    if refused:
+        with pytest.raises(ConfigError, match="^m.yaml:1: nested more than 64 levels deep$"):
+            yamlio.load_config_yaml(text + "\n", "m.yaml")
+    else:
+        yamlio.load_config_yaml(text + "\n", "m.yaml")
+
+
+def test_the_key_blamed_for_an_alias_bomb_is_the_one_over_the_budget(monkeypatch):
+    """b holds 7 values: at a budget of 7 the whole document (13) is over, b alone is not."""
+    monkeypatch.setattr(yamlio, "MAX_VALUES", 7)
+    with pytest.raises(ConfigError, match="^m.yaml:1: YAML aliases"):
+        yamlio.load_config_yaml("a: &s [x, x]\nb: [*s, *s]\n", "m.yaml")
+    monkeypatch.setattr(yamlio, "MAX_VALUES", 6)
+    with pytest.raises(ConfigError, match="^m.yaml:2: b: YAML aliases"):
+        yamlio.load_config_yaml("a: &s [x, x]\nb: [*s, *s]\n", "m.yaml")
