@@ -72,13 +72,24 @@ def tools_bin() -> Path:
     return Path(out.stdout.strip())
 
 
+def pinned_tool(tools_bin: Path, name: str) -> str:
+    """Path of a tool scripts/install-tools builds; fails (never skips) when it has not been built."""
+    path = tools_bin / name
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"the pinned {name} is missing at {path}: run `scripts/install-tools`", pytrace=False)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def pinned(tools_bin: Path) -> Callable[[str], str]:
+    """Looks up a tool scripts/install-tools builds, by name (see pinned_tool)."""
+    return lambda name: pinned_tool(tools_bin, name)
+
+
 @pytest.fixture(scope="session")
 def helm(tools_bin: Path) -> str:
-    """Path of the pinned helm binary; fails (never skips) when it has not been built."""
-    path = tools_bin / "helm"
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"the pinned helm is missing at {path}: run `scripts/install-tools helm` first", pytrace=False)
-    return str(path)
+    """Path of the pinned helm binary."""
+    return pinned_tool(tools_bin, "helm")
 
 
 @pytest.fixture
