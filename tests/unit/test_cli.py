@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -413,3 +415,10 @@ def test_version():
 def test_unknown_command_and_option_are_usage_errors():
     assert run("deploy").exit_code == 2
     assert run("render", "--frobnicate").exit_code == 2
+
+
+def test_readme_config_reference_is_generated_from_the_schema():
+    """The README's config reference is what scripts/config_reference.py makes of the shipped schema."""
+    script = Path(__file__).parents[2] / "scripts" / "config_reference.py"
+    proc = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
