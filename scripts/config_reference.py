@@ -1,4 +1,4 @@
-"""Write the README's config reference from the JSON Schema (between the reference markers).
+"""Write the README's config reference from the JSON Schema ml-gen ships (between the reference markers).
 
     python scripts/config_reference.py          # rewrite README.md
     python scripts/config_reference.py --check  # exit 1 if README.md is out of date
@@ -6,12 +6,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "generator" / "ml_gen" / "schema" / "ml-model.schema.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
 
@@ -37,7 +35,9 @@ def _rows(props: dict, prefix: str = "") -> list[str]:
 
 
 def reference() -> str:
-    schema = json.loads(SCHEMA.read_text())
+    from ml_gen import config  # the installed package's schema (`ml-gen schema`), wherever its source lives
+
+    schema = config.schema()
     lines = ["| key | type | meaning |", "|---|---|---|"] + _rows(schema["properties"])
     env = schema["properties"]["environments"]["additionalProperties"]["properties"]
     lines.append(f"| `environments.<env>.namespace` | string | {env['namespace']['description']} (required) |")
