@@ -8,6 +8,8 @@ EXIT_USAGE = 2
 """Bad usage or a bad config."""
 EXIT_INTERNAL = 3
 """A bug in ml-gen itself."""
+EXIT_UNREACHABLE = 4
+"""The Kubernetes API server could not be reached (validate --server)."""
 
 
 def os_reason(err: OSError) -> str:
@@ -57,3 +59,9 @@ class ValidationFailed(MlGenError):
     """Validation found problems in the rendered objects."""
 
     exit_code = EXIT_FAILED
+
+
+class ServerUnreachable(MlGenError):
+    """The API server of `validate --server` did not answer (network, TLS, timeout): nothing was checked."""
+
+    exit_code = EXIT_UNREACHABLE

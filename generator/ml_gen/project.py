@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml_gen import config as config_mod
-from ml_gen import limits, render, schema_errors, values
-from ml_gen.config import Config
+from ml_gen import targets, values
+from ml_gen.check import limits
+from ml_gen.config import Config, schema_errors
 from ml_gen.errors import ConfigError, UsageError, os_reason
 from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, preflight
 
@@ -82,7 +83,7 @@ def render_environment(config: Config, env: str) -> Rendered:
     """Resolve, build values and render objects for one environment."""
     resolved = config.resolve(env)
     chart_values = values.build(resolved)
-    objects = render.objects(chart_values, config.name, resolved.namespace)
+    objects = targets.TARGETS[targets.DEFAULT].objects(chart_values, config.name, resolved.namespace)
     limits.check(resolved, objects)
     return Rendered(config, env, resolved.namespace, chart_values, objects)
 
@@ -193,13 +194,11 @@ def _plan_job(job: tuple[str, tuple[str, ...], bool, Path | None, bool]) -> Plan
 
 
 def _warm_up() -> None:
-    """Compile the schema check and templates once, before workers are forked (a valid config, so
-    jsonschema, needed only to explain errors, stays unimported)."""
+    """Compile the schema check once, before workers are forked (a valid config, so jsonschema,
+    needed only to explain errors, stays unimported)."""
     minimal = {"name": "warm-up", "image": {"repository": "r", "tag": "1"}, "environments": {"e": {"namespace": "e"}}}
     if schema_errors.first_problem(config_mod.schema(), minimal) is not None:
         raise AssertionError("the warm-up config no longer matches the schema")
-    render.environment()
-    render.templates()
 
 
 def write(plans: list[Plan]) -> list[Path]:

@@ -8,9 +8,11 @@ import re
 import stat
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from ml_gen import __version__, config, render, serving_metrics
+from ml_gen import __version__, config, serving_metrics
 from ml_gen.errors import ConfigError, OutputError, UsageError
 
 SCHEMA_FILE = "ml-model.schema.json"
@@ -92,8 +94,23 @@ def _undotted(relative: Path) -> PurePosixPath:
     return PurePosixPath(*("." + part[4:] if part.startswith("dot-") else part for part in relative.parts))
 
 
+@lru_cache(maxsize=1)
+def _templates() -> Any:
+    """The Jinja2 environment of the project files (text, not YAML data: the manifests are built in Python)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(SCAFFOLD),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
 def _render(template: str, context: dict[str, object]) -> str:
-    return render.environment().get_template(f"scaffold/{template}").render(context)
+    return str(_templates().get_template(template).render(context))
 
 
 def write(

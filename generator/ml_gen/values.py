@@ -6,13 +6,15 @@ import hashlib
 import json
 from typing import Any
 
-from ml_gen.config import EnvConfig
-from ml_gen.rules import MODEL_ENV
+from ml_gen.config.model import EnvConfig
+from ml_gen.config.rules import MODEL_ENV
 
 # The chart's values schema is written beside the values files (output.VALUES_SCHEMA), so the pointer holds
 # wherever --out is and whether or not the chart was exported.
 SCHEMA_LINE = "# yaml-language-server: $schema=values.schema.json"
 MODEL_ANNOTATION_PREFIX = "ml-gen.dev/model-"
+CONFIG_MOUNT = "/etc/ml-model"
+"""Where the pods see configFiles (the chart's default configMountPath is the same: a test ties them)."""
 
 
 def build(env: EnvConfig) -> dict[str, Any]:
@@ -46,6 +48,7 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "metricsPort": _metrics_port(s),
         "env": _env(s),
         "configFiles": _sorted(s.get("configFiles", {})),
+        "configMountPath": CONFIG_MOUNT,
         "service": {
             "type": s["service"]["type"],
             "port": s["service"]["port"],

@@ -14,7 +14,8 @@ from ml_gen.errors import ConfigError
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 
-Path = tuple  # a field path: keys and list indexes
+FieldPath = tuple[str | int, ...]
+"""A field path in a config: mapping keys and list indexes."""
 
 
 MAX_VALUES = 100_000
@@ -23,7 +24,9 @@ MAX_DEPTH = 64
 """How deep a config may nest (six levels is typical)."""
 
 
-def load_config_yaml(text: str, file: str, written: dict[Path, str] | None = None) -> tuple[Any, dict[Path, int]]:
+def load_config_yaml(
+    text: str, file: str, written: dict[FieldPath, str] | None = None
+) -> tuple[Any, dict[FieldPath, int]]:
     """Parse one YAML document; return the data and a map of field path -> 1-based line.
 
     `written`, when given, collects the source text of every unquoted scalar that YAML reads as
@@ -42,7 +45,7 @@ def load_config_yaml(text: str, file: str, written: dict[Path, str] | None = Non
         raise ConfigError(file, "", message, line) from None
     except yaml.YAMLError as err:
         raise ConfigError(file, "", f"YAML error: {err}") from None
-    lines: dict[Path, int] = {}
+    lines: dict[FieldPath, int] = {}
     if node is None:
         return None, lines
     _check_size(node, file)
@@ -70,7 +73,7 @@ def _check_size(root: yaml.Node, file: str) -> None:
 
     if size(root, 0) <= MAX_VALUES:
         return
-    path: Path = ()
+    path: FieldPath = ()
     line = 1
     node = root
     while isinstance(node, yaml.MappingNode):
@@ -87,11 +90,11 @@ def _check_size(root: yaml.Node, file: str) -> None:
 
 def _build(
     node: yaml.Node,
-    path: Path,
-    lines: dict[Path, int],
+    path: FieldPath,
+    lines: dict[FieldPath, int],
     file: str,
     open_nodes: frozenset[int],
-    written: dict[Path, str],
+    written: dict[FieldPath, str],
 ) -> Any:
     """Turn a composed node into plain data, recording lines and rejecting duplicate keys."""
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
@@ -135,7 +138,7 @@ _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)\Z")
 _HEX = re.compile(r"[-+]?0x[0-9a-fA-F]+\Z")
 
 
-def _check_implicit(node: yaml.ScalarNode, value: Any, path: Path, file: str) -> None:
+def _check_implicit(node: yaml.ScalarNode, value: Any, path: FieldPath, file: str) -> None:
     """Refuse unquoted base-60 numbers (50:00), leading-zero octals (010), 0b binaries, 1_000 and dates."""
     text = node.value
     why = ""
@@ -166,7 +169,7 @@ def _show(value: Any) -> str:
     return f"{type(value).__name__} {value}"
 
 
-def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
+def _scalar(node: yaml.Node, path: FieldPath, file: str) -> Any:
     try:
         return _constructor.construct_object(node)
     except yaml.constructor.ConstructorError as err:
@@ -175,7 +178,7 @@ def _scalar(node: yaml.Node, path: Path, file: str) -> Any:
         ) from None
 
 
-def dotted(path: Path) -> str:
+def dotted(path: FieldPath) -> str:
     """A field path as written in messages: a.b[0].c."""
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
 

@@ -40,8 +40,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ml_gen import config as config_mod
-from ml_gen import limits, project, server
-from ml_gen import validate as checks
+from ml_gen import project
+from ml_gen.check import limits, server
+from ml_gen.check import offline as checks
 from ml_gen.errors import MlGenError
 
 DEFAULT_EXAMPLES = 150

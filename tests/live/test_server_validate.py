@@ -127,7 +127,7 @@ def test_a_changed_selector_is_refused_before_it_reaches_the_cluster(cluster, na
 
 
 def test_strict_field_validation_rejects_unknown_fields(cluster, namespace):
-    from ml_gen import server
+    from ml_gen.check import server
 
     client = server.api_client(str(cluster.kubeconfig), None)
     service = {

@@ -243,7 +243,7 @@ def test_the_metric_names_module_is_copied_into_the_project(project):
 
 def test_the_server_reads_the_variables_ml_gen_renders(make_app, artifact):
     """Every MODEL_* variable ml-gen renders (rules.MODEL_ENV) is a setting of the server."""
-    from ml_gen.rules import MODEL_ENV
+    from ml_gen.config.rules import MODEL_ENV
 
     environ = {"MODEL_URI": f"file://{artifact}", "MODEL_FRAMEWORK": "sklearn", "MODEL_NAME": "n", "MODEL_VERSION": "v"}
     assert set(environ) == set(MODEL_ENV.values())

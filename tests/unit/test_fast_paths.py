@@ -1,8 +1,5 @@
-"""The two fast paths must agree with the libraries they stand in for.
-
-quickschema says yes/no where jsonschema would (`pattern` read as Go and ECMA-262 read it, see
-ml_gen.patterns); fastyaml reads template output as PyYAML does.
-"""
+"""The schema fast path must agree with the library it stands in for: quickschema says yes/no where
+jsonschema would (`pattern` read as Go and ECMA-262 read it, see ml_gen.patterns)."""
 
 from __future__ import annotations
 
@@ -14,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_gen import config, fastyaml, patterns, project, quickschema, render
+from ml_gen import config, patterns
+from ml_gen.config import quickschema
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = [ROOT / "ml-model.yaml", *sorted(ROOT.glob("tests/scenarios/*/ml-model.yaml"))]
@@ -77,39 +75,3 @@ def test_mutated_configs_agree(data):
         elif isinstance(parent, dict):
             parent[data.draw(st.sampled_from(["replica", "namespace", "tag", "digest", "x"]))] = data.draw(_VALUES)
     _agree(mutated)
-
-
-def _template_outputs() -> list[str]:
-    texts = []
-    for path in CONFIGS:
-        loaded = config.load(path)
-        for env in loaded.environments:
-            rendered = project.render_environment(loaded, env)
-            context = render.context(rendered.values, loaded.name, rendered.namespace)
-            texts += [t.render(context) for t in render.templates()]
-    return [t for t in texts if t.strip()]
-
-
-def test_fastyaml_reads_every_template_output_as_pyyaml_does():
-    outputs = _template_outputs()
-    assert len(outputs) > 30
-    for text in outputs:
-        assert fastyaml.load(text) == yaml.safe_load(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["a: 0755\n", "a: yes\n", "a: |\n  x\n", "a: &x 1\nb: *x\n", "- 1\n", "a: b: c\n", "a:\n\tb: 1\n", "a: 1\na: 2\n"],
-)
-def test_fastyaml_refuses_what_it_does_not_know(text):
-    with pytest.raises(fastyaml.Unsupported):
-        fastyaml.load(text)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text())
-def test_fastyaml_reads_any_json_string_value(value):
-    import json
-
-    text = f"kind: Test\nspec:\n  items:\n    - name: {json.dumps(value)}\n      value: {json.dumps(value)}\n"
-    assert fastyaml.load(text) == {"kind": "Test", "spec": {"items": [{"name": value, "value": value}]}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_gen import limits
+from ml_gen.check import limits
 
 
 def _obj(kind: str = "Service", annotations: dict | None = None, **extra) -> dict:

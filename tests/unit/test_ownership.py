@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml_gen import config, output, project
+from ml_gen import config, output, project, values
 from ml_gen.cli import main
 from ml_gen.errors import OutputError
 
@@ -359,7 +359,7 @@ def test_two_trees_are_pruned_in_one_commit(tmp_path, monkeypatch):
         (lambda p: os.mkfifo(p / "manifests/dev/service-demo.yaml"), "is a FIFO, socket or device; ml-gen will not"),
         (lambda p: (p / "manifests/dev/service-demo.yaml").mkdir(), "is a directory; ml-gen will not replace it"),
         (lambda p: (p / "manifests/dev.yaml").write_text("x"), None),
-        (lambda p: (p / "values/dev.yaml").write_text(output.SCHEMA_LINE), "not written by ml-gen"),
+        (lambda p: (p / "values/dev.yaml").write_text(values.SCHEMA_LINE), "not written by ml-gen"),
     ],
     ids=["fifo", "directory", "unrelated-file", "schema-line-only"],
 )

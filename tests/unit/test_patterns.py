@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ml_gen import config, patterns, quickschema, schema_errors
+from ml_gen import config, patterns
+from ml_gen.config import quickschema, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_SCHEMA = json.loads((ROOT / "charts/ml-model-api/values.schema.json").read_text())

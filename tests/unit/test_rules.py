@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from ml_gen import config, rules
+from ml_gen import config
+from ml_gen.config import rules
 from ml_gen.errors import ConfigError
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml_gen import config, project, validate
+from ml_gen import config, project
+from ml_gen.check import offline as validate
 from ml_gen.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from decimal import ROUND_UP, Context, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ml_gen.config import EnvConfig
+    from ml_gen.config.model import EnvConfig
 
 MIN_RESTRICTED_ID = 10000
 MODEL_ENV = {"name": "MODEL_NAME", "version": "MODEL_VERSION", "uri": "MODEL_URI", "framework": "MODEL_FRAMEWORK"}

@@ -10,23 +10,14 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ml_gen.errors import UsageError
-from ml_gen.validate import Report, object_id
+from ml_gen import kinds
+from ml_gen.check.report import Report, object_id
+from ml_gen.errors import ServerUnreachable, UsageError
 
 if TYPE_CHECKING:
     from ml_gen.project import Rendered
 
 FIELD_MANAGER = "ml-gen"
-# The kinds ml-gen renders: kind -> (API path prefix, plural).
-RESOURCES = {
-    "ServiceAccount": ("api/v1", "serviceaccounts"),
-    "ConfigMap": ("api/v1", "configmaps"),
-    "Service": ("api/v1", "services"),
-    "Deployment": ("apis/apps/v1", "deployments"),
-    "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
-    "PodDisruptionBudget": ("apis/policy/v1", "poddisruptionbudgets"),
-    "Ingress": ("apis/networking.k8s.io/v1", "ingresses"),
-}
 _WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')
 BLOCKING_WARNING = "would violate PodSecurity"
 
@@ -93,10 +84,10 @@ def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
 
 def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
-    prefix, plural = RESOURCES[obj["kind"]]
+    kind = kinds.lookup(obj["kind"])
     meta = obj["metadata"]
     namespace, name = (quote(str(meta[key]), safe="") for key in ("namespace", "name"))
-    path = f"/{prefix}/namespaces/{namespace}/{plural}/{name}"  # quoted: the API server judges the name
+    path = f"/{kind.path_prefix}/namespaces/{namespace}/{kind.plural}/{name}"  # quoted: the API server judges the name
     query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
     if dry:
         query.append(("dryRun", "All"))
@@ -137,7 +128,7 @@ def _call(
         response = client.call_api(method, url, header_params=headers, body=body, _request_timeout=30)
         response.read()
     except Exception as err:  # urllib3 raises many types for an unreachable server
-        raise UsageError(f"cannot reach the API server at {client.configuration.host}: {err}") from None
+        raise ServerUnreachable(f"cannot reach the API server at {client.configuration.host}: {err}") from None
     if response.status >= 400:
         raise _HTTPError(response.status, _message(response))
     return response.headers

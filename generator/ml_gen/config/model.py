@@ -7,12 +7,12 @@ import os
 import stat
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
-from ml_gen import rules, schema_errors
+from ml_gen.config import rules, schema_errors
 from ml_gen.errors import ConfigError, UsageError, os_reason
-from ml_gen.yamlio import Path, dotted, load_config_yaml
+from ml_gen.yamlio import FieldPath, dotted, load_config_yaml
 
 DEFAULT_CONFIG = "ml-model.yaml"
 
@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
 @lru_cache(maxsize=1)
 def schema_text() -> str:
     """The JSON Schema of ml-model.yaml, as shipped in the package."""
-    return (FsPath(__file__).parent / "schema" / "ml-model.schema.json").read_text("utf-8")
+    return (Path(__file__).parent.parent / "schema" / "ml-model.schema.json").read_text("utf-8")
 
 
 @lru_cache(maxsize=1)
@@ -65,7 +65,7 @@ class Config:
 
     file: str
     data: dict[str, Any]
-    lines: dict[Path, int] = field(default_factory=dict)
+    lines: dict[FieldPath, int] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -76,14 +76,14 @@ class Config:
         return list(self.data["environments"])
 
     @property
-    def directory(self) -> FsPath:
-        return FsPath(self.file).parent
+    def directory(self) -> Path:
+        return Path(self.file).parent
 
-    def error(self, path: Path, message: str) -> ConfigError:
+    def error(self, path: FieldPath, message: str) -> ConfigError:
         """A ConfigError for a field path, with the line it was written on."""
         return ConfigError(self.file, dotted(path), message, self.line(path))
 
-    def line(self, path: Path) -> int | None:
+    def line(self, path: FieldPath) -> int | None:
         """The line a field (or its nearest written parent) is on."""
         while path:
             if path in self.lines:
@@ -134,7 +134,7 @@ class EnvConfig:
 
 # Maps whose keys the user chooses: an empty one in an override clears the inherited map (otherwise
 # an environment could never drop, say, a GPU node selector it inherits). Settings maps always merge.
-_FREE_FORM = {
+_FREE_FORM: set[FieldPath] = {
     ("env",),
     ("secretEnv",),
     ("configFiles",),
@@ -145,10 +145,10 @@ _FREE_FORM = {
     ("ingress", "annotations"),
 }
 # Keys of which a layer sets at most one: an override that sets either replaces both.
-_ONE_OF = {("image",): ("tag", "digest"), ("podDisruptionBudget",): ("minAvailable", "maxUnavailable")}
+_ONE_OF: dict[FieldPath, tuple[str, ...]] = {("image",): ("tag", "digest"), ("podDisruptionBudget",): ("minAvailable", "maxUnavailable")}
 
 
-def merge(base: dict[str, Any], override: dict[str, Any], path: Path = ()) -> dict[str, Any]:
+def merge(base: dict[str, Any], override: dict[str, Any], path: FieldPath = ()) -> dict[str, Any]:
     """A new map: maps merge deeply, lists and scalars replace, an empty user-keyed map clears; an
     image tag or digest (a PDB's minAvailable or maxUnavailable) replaces both. Inputs are not changed."""
     out = dict(base)
@@ -160,14 +160,14 @@ def merge(base: dict[str, Any], override: dict[str, Any], path: Path = ()) -> di
         elif not value and here in _FREE_FORM:
             out[key] = {}
         else:
-            one_of = _ONE_OF.get(here, ())
+            one_of: tuple[str, ...] = _ONE_OF.get(here, ())
             if any(k in value for k in one_of):
                 old = {k: v for k, v in old.items() if k not in one_of}
             out[key] = merge(old, value, here)
     return out
 
 
-def load(file: str | FsPath) -> Config:
+def load(file: str | Path) -> Config:
     """Read and schema-check a model config file."""
     file = str(file)
     return parse(read_text(file), file)
@@ -230,7 +230,7 @@ def _whole_numbers(node: Any) -> Any:
 
 def parse(text: str, file: str = DEFAULT_CONFIG) -> Config:
     """Parse and schema-check config text; `file` names it in messages."""
-    written: dict[Path, str] = {}
+    written: dict[FieldPath, str] = {}
     data, lines = load_config_yaml(text, file, written)
     if not isinstance(data, dict):
         raise ConfigError(file, "", "expected a mapping with name, image and environments", 1)

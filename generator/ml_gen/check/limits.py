@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ml_gen.config import EnvConfig
+    from ml_gen.config.model import EnvConfig
 
 ANNOTATIONS_LIMIT = 256 * 1024
 """apimachinery ValidateAnnotationsSize: keys plus values, in bytes, per annotation map."""

@@ -13,7 +13,7 @@ from ml_gen import __version__
 from ml_gen.errors import EXIT_FAILED, EXIT_INTERNAL, MlGenError
 
 if TYPE_CHECKING:
-    from ml_gen.edit import Edit
+    from ml_gen.config.edit import Edit
 
 CONFIG_HELP = "Model config file, or a directory searched for ml-model.yaml (repeatable). Default: ./ml-model.yaml."
 
@@ -56,7 +56,7 @@ def main() -> None:
     """Render one model config (ml-model.yaml) into Helm values and plain Kubernetes manifests.
 
     Exit codes: 0 success, 1 check or validation failed, 2 bad usage or bad config,
-    3 internal error (a bug in ml-gen).
+    3 internal error (a bug in ml-gen), 4 the API server of --server could not be reached.
     """
 
 
@@ -133,21 +133,20 @@ def _notes(plans: list) -> None:
 def validate(envs, all_envs, configs, kube_version, server, kubeconfig, kube_context, create_namespace) -> None:
     """Check the config, the values and every rendered object (offline, or --server)."""
     from ml_gen import project
-    from ml_gen import validate as checks
+    from ml_gen.check import offline
 
     loaded = project.load_all(_configs(configs))
     rendered = [
         project.render_environment(c, e) for c in loaded for e in project.select_environments(c, envs, all_envs)
     ]
-    report = checks.offline(rendered, kube_version)
+    report = offline.offline(rendered, kube_version)
     if server:
-        from ml_gen import server as live
+        from ml_gen.check import server as live
 
         report += live.dry_run(rendered, kubeconfig, kube_context, create_namespace)
     for line in report.lines():
         click.echo(line)
-    if not report.ok:
-        sys.exit(EXIT_FAILED)
+    report.raise_if_failed()
 
 
 @main.command()
@@ -215,8 +214,8 @@ def chart_export(directory: Path) -> None:
 
 
 def _report_edit(edit: Edit, render_after: bool) -> None:
-    from ml_gen import edit as edit_mod
     from ml_gen import project
+    from ml_gen.config import edit as edit_mod
 
     for change in edit.changes:
         click.echo(str(change))
@@ -241,7 +240,7 @@ render_option = click.option("--render", "render_after", is_flag=True, help="Als
 @render_option
 def set_image(envs: tuple[str, ...], tag: str | None, digest: str | None, configs: tuple[str, ...], render_after: bool):
     """Set environments.ENV.image.tag (or .digest) in the config, keeping its comments and layout."""
-    from ml_gen import edit
+    from ml_gen.config import edit
 
     _report_edit(edit.set_image(edit.config_file(_configs(configs)), list(envs), tag=tag, digest=digest), render_after)
 
@@ -254,6 +253,6 @@ def set_image(envs: tuple[str, ...], tag: str | None, digest: str | None, config
 @render_option
 def set_model(envs: tuple[str, ...], version: str, uri: str | None, configs: tuple[str, ...], render_after: bool):
     """Set environments.ENV.model.version (and .uri) in the config, keeping its comments and layout."""
-    from ml_gen import edit
+    from ml_gen.config import edit
 
     _report_edit(edit.set_model(edit.config_file(_configs(configs)), list(envs), version, uri), render_after)

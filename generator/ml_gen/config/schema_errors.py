@@ -6,8 +6,9 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from ml_gen import patterns, quickschema
-from ml_gen.yamlio import Path
+from ml_gen import patterns
+from ml_gen.config import quickschema
+from ml_gen.yamlio import FieldPath
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -22,9 +23,9 @@ _TYPE_NAMES = {
 def first_problem(
     schema: dict[str, Any],
     data: Any,
-    line_of: Callable[[Path], int | None] = lambda path: None,
-    written: Callable[[Path], str | None] = lambda path: None,
-) -> tuple[Path, str] | None:
+    line_of: Callable[[FieldPath], int | None] = lambda path: None,
+    written: Callable[[FieldPath], str | None] = lambda path: None,
+) -> tuple[FieldPath, str] | None:
     """The schema violation written first in the file (the most specific on that line), or None.
 
     `written` gives the source text of a non-string scalar, so messages show what the user typed."""
@@ -63,7 +64,7 @@ def _leaves(error: Any) -> list[Any]:
     return [leaf for sub in error.context for leaf in _leaves(sub)]
 
 
-def _relevance_path(error: Any) -> Path:
+def _relevance_path(error: Any) -> FieldPath:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
         path += ("?",)
@@ -74,9 +75,9 @@ def _order(error: Any) -> tuple[int, str]:
     return (0 if error.validator in ("additionalProperties", "required", "type") else 1, error.validator)
 
 
-def describe(error: Any, written: Callable[[Path], str | None] = lambda path: None) -> tuple[Path, str]:
+def describe(error: Any, written: Callable[[FieldPath], str | None] = lambda path: None) -> tuple[FieldPath, str]:
     """A field path and a message for one jsonschema ValidationError."""
-    path: Path = tuple(error.absolute_path)
+    path: FieldPath = tuple(error.absolute_path)
     kind, value, schema = error.validator, error.instance, error.schema
     text = written(path)
     if kind == "additionalProperties":

@@ -1,0 +1,26 @@
+"""The registry of the Kubernetes kinds ml-gen renders: one module per kind, named as its chart template."""
+
+from __future__ import annotations
+
+from ml_gen.errors import MlGenError
+from ml_gen.kinds import configmap, deployment, hpa, ingress, pdb, service, serviceaccount
+from ml_gen.kinds.kind import Kind, Object, ObjectIndex
+
+KINDS: dict[str, Kind] = {
+    module.KIND.kind: module.KIND for module in (serviceaccount, configmap, service, deployment, hpa, pdb, ingress)
+}
+
+
+class UnknownKind(MlGenError):
+    """An object whose kind ml-gen does not know (a bug in a target, or a hand-made object given to a check)."""
+
+
+def lookup(kind: str) -> Kind:
+    """The registered kind of that name, or a clear error naming the kinds ml-gen knows."""
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise UnknownKind(f"unknown kind {kind!r}: ml-gen renders {', '.join(sorted(KINDS))}") from None
+
+
+__all__ = ["KINDS", "Kind", "Object", "ObjectIndex", "UnknownKind", "lookup"]

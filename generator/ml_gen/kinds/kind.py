@@ -1,0 +1,68 @@
+"""What ml-gen knows about one Kubernetes kind, and the rendered objects one check looks across."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from ml_gen.kinds.helpers import Context
+
+Object = dict[str, Any]
+
+
+def _no_wiring(obj: Object, rendered: ObjectIndex) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind: how its object is built from the chart values, how the API server addresses it,
+    its name rule, where its schema comes from, and its checks against the other rendered objects.
+
+    `module` is also the name of the chart template that renders the same object
+    (charts/ml-model-api/templates/<module>.yaml).
+    """
+
+    kind: str
+    api_version: str
+    plural: str
+    module: str
+    build: Callable[[Context], Object | None]
+    name_rule: Literal["dns-label", "dns-subdomain"] = "dns-subdomain"
+    schema: Literal["kubernetes", "crd"] = "kubernetes"
+    wiring: Callable[[Object, ObjectIndex], list[str]] = _no_wiring
+
+    @property
+    def path_prefix(self) -> str:
+        """The API path before /namespaces/...: api/v1 for the core group, else apis/<group>/<version>."""
+        return f"api/{self.api_version}" if "/" not in self.api_version else f"apis/{self.api_version}"
+
+
+class ObjectIndex:
+    """The objects of one environment by kind and name, for checks that look across objects."""
+
+    def __init__(self, objects: list[Object]):
+        self.by_kind: dict[str, dict[str, Object]] = {}
+        for obj in objects:
+            self.by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+
+    def get(self, kind: str, name: str) -> Object | None:
+        return self.by_kind.get(kind, {}).get(name)
+
+    def of_kind(self, kind: str) -> list[Object]:
+        return list(self.by_kind.get(kind, {}).values())
+
+    def pod_templates(self) -> list[Object]:
+        """The pod templates of the rendered workloads (each with metadata and spec)."""
+        return [d["spec"]["template"] for d in self.of_kind("Deployment")]
+
+    def selects_pods(self, selector: dict[str, str]) -> bool:
+        """Whether a non-empty label selector selects the pods of some rendered workload."""
+        return any(matches(selector, t["metadata"].get("labels", {})) for t in self.pod_templates())
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """A matchLabels selector against labels; an empty selector matches nothing here (ml-gen never means all)."""
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())

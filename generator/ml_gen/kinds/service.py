@@ -1,0 +1,37 @@
+"""Service: one port named http in front of the server's container port."""
+
+from __future__ import annotations
+
+from ml_gen.kinds.helpers import Context, data
+from ml_gen.kinds.kind import Kind, Object, ObjectIndex
+
+
+def build(ctx: Context) -> Object:
+    service = ctx.values["service"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": ctx.metadata(annotations=service["annotations"]),
+        "spec": {
+            "type": service["type"],
+            "ports": [{"port": service["port"], "targetPort": "http", "protocol": "TCP", "name": "http"}],
+            "selector": data(ctx.selector_labels),
+        },
+    }
+
+
+def wiring(service: Object, rendered: ObjectIndex) -> list[str]:
+    """The selector selects the pods, and a named targetPort is a container port of theirs."""
+    problems = []
+    if not rendered.selects_pods(service["spec"].get("selector", {})):
+        problems.append("its selector matches no pods of a rendered Deployment")
+    names = {
+        p.get("name") for t in rendered.pod_templates() for c in t["spec"]["containers"] for p in c.get("ports", [])
+    }
+    for port in service["spec"].get("ports", []):
+        if isinstance(port.get("targetPort"), str) and port["targetPort"] not in names:
+            problems.append(f"targetPort '{port['targetPort']}' is not a container port name")
+    return problems
+
+
+KIND = Kind("Service", "v1", "services", "service", build, name_rule="dns-label", wiring=wiring)
