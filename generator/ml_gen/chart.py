@@ -21,7 +21,8 @@ def directory() -> Path:
 @lru_cache(maxsize=1)
 def metadata() -> dict[str, Any]:
     """Chart.yaml as data (name, version, appVersion)."""
-    return yamlio.load((directory() / "Chart.yaml").read_text("utf-8"))
+    meta: dict[str, Any] = yamlio.load((directory() / "Chart.yaml").read_text("utf-8"))
+    return meta
 
 
 @lru_cache(maxsize=1)

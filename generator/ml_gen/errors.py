@@ -39,7 +39,11 @@ class ConfigError(MlGenError):
         field = f" {path}:" if path else ""
         super().__init__(one_line(f"{where}:{field} {message}"))
 
-    def __reduce__(self):  # picklable, so errors cross from worker processes intact
+    def __reduce__(
+        self,
+    ) -> tuple[
+        type[ConfigError], tuple[str, str, str, int | None]
+    ]:  # picklable, so errors cross from worker processes intact
         return (ConfigError, (self.file, self.path, self.message, self.line))
 
 

@@ -7,6 +7,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ml_gen import config as config_mod
 from ml_gen import targets, values
@@ -75,8 +76,8 @@ class Rendered:
     config: Config
     env: str
     namespace: str
-    values: dict
-    objects: list[dict]
+    values: dict[str, Any]
+    objects: list[dict[str, Any]]
 
 
 def render_environment(config: Config, env: str) -> Rendered:

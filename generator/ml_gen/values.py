@@ -183,7 +183,7 @@ PROBE_PATHS = {"startup": "livenessPath", "liveness": "livenessPath", "readiness
 
 def probe_type(s: dict[str, Any], probe: str) -> str:
     """http, tcp or exec: the probe's own type, else health.type, else http."""
-    return s["probes"][probe].get("type") or s["health"].get("type", "http")
+    return str(s["probes"][probe].get("type") or s["health"].get("type", "http"))
 
 
 def _probe(s: dict[str, Any], probe: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def api_client(kubeconfig: str | None, context: str | None) -> Any:
     from kubernetes import config
 
     try:
-        return config.new_client_from_config(config_file=kubeconfig, context=context)
+        return config.new_client_from_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
     except Exception as err:  # the client raises several unrelated types for a bad kubeconfig
         raise UsageError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
 
@@ -111,7 +111,7 @@ def _call(
     client: Any,
     method: str,
     path: str,
-    query: list | None = None,
+    query: list[tuple[str, str]] | None = None,
     body: dict[str, Any] | bytes | None = None,
     content_type: str = "application/json",
 ) -> Any:
@@ -136,6 +136,6 @@ def _call(
 
 def _message(response: Any) -> str:
     try:
-        return json.loads(response.data)["message"]
+        return str(json.loads(response.data)["message"])
     except (ValueError, KeyError, TypeError):
         return f"HTTP {response.status} {response.reason}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,7 @@ from ml_gen.errors import EXIT_FAILED, EXIT_INTERNAL, MlGenError
 
 if TYPE_CHECKING:
     from ml_gen.config.edit import Edit
+    from ml_gen.output import Plan
 
 CONFIG_HELP = "Model config file, or a directory searched for ml-model.yaml (repeatable). Default: ./ml-model.yaml."
 
@@ -35,7 +36,7 @@ def one_line(message: str) -> str:
 class _Group(click.Group):
     """Turns every MlGenError raised by a command into one line on stderr and its exit code."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MlGenError as error:
@@ -104,7 +105,7 @@ def render(
     click.echo(f"rendered {total} files ({len(touched)} written or removed)")
 
 
-def _notes(plans: list) -> None:
+def _notes(plans: list[Plan]) -> None:
     """One stderr line per file ml-gen left alone: foreign files beside its output, and leftovers
     of removed environments when not pruning."""
     for p in plans:
@@ -130,7 +131,16 @@ def _notes(plans: list) -> None:
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig for --server (default: $KUBECONFIG).")
 @click.option("--context", "kube_context", help="Kubeconfig context for --server.")
 @click.option("--create-namespace", is_flag=True, help="With --server, create missing namespaces.")
-def validate(envs, all_envs, configs, kube_version, server, kubeconfig, kube_context, create_namespace) -> None:
+def validate(
+    envs: tuple[str, ...],
+    all_envs: bool,
+    configs: tuple[str, ...],
+    kube_version: str | None,
+    server: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    create_namespace: bool,
+) -> None:
     """Check the config, the values and every rendered object (offline, or --server)."""
     from ml_gen import project
     from ml_gen.check import offline
@@ -238,7 +248,9 @@ render_option = click.option("--render", "render_after", is_flag=True, help="Als
 @click.option("--digest", help="Image digest to deploy, sha256:<64 hex digits>.")
 @click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help="The model config to edit.")
 @render_option
-def set_image(envs: tuple[str, ...], tag: str | None, digest: str | None, configs: tuple[str, ...], render_after: bool):
+def set_image(
+    envs: tuple[str, ...], tag: str | None, digest: str | None, configs: tuple[str, ...], render_after: bool
+) -> None:
     """Set environments.ENV.image.tag (or .digest) in the config, keeping its comments and layout."""
     from ml_gen.config import edit
 
@@ -251,7 +263,9 @@ def set_image(envs: tuple[str, ...], tag: str | None, digest: str | None, config
 @click.option("--uri", help="Where the server loads the artifact from.")
 @click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help="The model config to edit.")
 @render_option
-def set_model(envs: tuple[str, ...], version: str, uri: str | None, configs: tuple[str, ...], render_after: bool):
+def set_model(
+    envs: tuple[str, ...], version: str, uri: str | None, configs: tuple[str, ...], render_after: bool
+) -> None:
     """Set environments.ENV.model.version (and .uri) in the config, keeping its comments and layout."""
     from ml_gen.config import edit
 

@@ -147,7 +147,10 @@ def _edit(file: str, envs: list[str], section: str, updates: dict[str, Any], rep
 def _section(cfg: config_mod.Config, env: str, section: str) -> dict[str, Any]:
     """The effective `section` map of an environment (base merged with its override, no defaults)."""
     base = cfg.data.get(section, {})
-    return config_mod.merge({section: base}, {section: cfg.data["environments"][env].get(section, {})})[section]
+    merged: dict[str, Any] = config_mod.merge(
+        {section: base}, {section: cfg.data["environments"][env].get(section, {})}
+    )
+    return merged[section]  # type: ignore[no-any-return]
 
 
 def _check(file: str, text: str) -> config_mod.Config:

@@ -56,7 +56,8 @@ def schema_text() -> str:
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    return json.loads(schema_text())
+    loaded: dict[str, Any] = json.loads(schema_text())
+    return loaded
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Config:
 
     @property
     def name(self) -> str:
-        return self.data["name"]
+        return str(self.data["name"])
 
     @property
     def environments(self) -> list[str]:
@@ -145,7 +146,10 @@ _FREE_FORM: set[FieldPath] = {
     ("ingress", "annotations"),
 }
 # Keys of which a layer sets at most one: an override that sets either replaces both.
-_ONE_OF: dict[FieldPath, tuple[str, ...]] = {("image",): ("tag", "digest"), ("podDisruptionBudget",): ("minAvailable", "maxUnavailable")}
+_ONE_OF: dict[FieldPath, tuple[str, ...]] = {
+    ("image",): ("tag", "digest"),
+    ("podDisruptionBudget",): ("minAvailable", "maxUnavailable"),
+}
 
 
 def merge(base: dict[str, Any], override: dict[str, Any], path: FieldPath = ()) -> dict[str, Any]:

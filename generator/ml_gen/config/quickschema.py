@@ -66,7 +66,7 @@ def is_valid(schema: Any, data: Any) -> bool:
     return True
 
 
-def _string_ok(schema: dict, data: str) -> bool:
+def _string_ok(schema: dict[str, Any], data: str) -> bool:
     if "minLength" in schema and len(data) < schema["minLength"]:
         return False
     if "maxLength" in schema and len(data) > schema["maxLength"]:
@@ -74,7 +74,7 @@ def _string_ok(schema: dict, data: str) -> bool:
     return "pattern" not in schema or patterns.search(schema["pattern"], data)
 
 
-def _object_ok(schema: dict, data: dict) -> bool:
+def _object_ok(schema: dict[str, Any], data: dict[str, Any]) -> bool:
     if any(key not in data for key in schema.get("required", ())):
         return False
     if "minProperties" in schema and len(data) < schema["minProperties"]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from decimal import ROUND_UP, Context, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from ml_gen.yamlio import FieldPath
 
 if TYPE_CHECKING:
     from ml_gen.config.model import EnvConfig
@@ -102,7 +104,7 @@ def check(env: EnvConfig) -> None:
         checker(env, s)
 
 
-def _shutdown(env: EnvConfig, s: dict) -> None:
+def _shutdown(env: EnvConfig, s: dict[str, Any]) -> None:
     delay, grace = s["shutdownDelaySeconds"], s["terminationGracePeriodSeconds"]
     if delay and delay >= grace:
         raise env.error(
@@ -111,7 +113,7 @@ def _shutdown(env: EnvConfig, s: dict) -> None:
         )
 
 
-def _text(env: EnvConfig, s: dict) -> None:
+def _text(env: EnvConfig, s: dict[str, Any]) -> None:
     for path, text in _strings(s, ()):
         bad = _NOT_FOR_HELM.search(text)
         if bad:
@@ -119,7 +121,7 @@ def _text(env: EnvConfig, s: dict) -> None:
             raise env.error(*path, message=f"contains {code}, which Helm cannot render (DEL, C1 controls, U+FFFE/FFFF)")
 
 
-def _strings(node: object, path: tuple) -> Iterator[tuple[tuple, str]]:
+def _strings(node: object, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
     if isinstance(node, str):
         yield path, node
     elif isinstance(node, dict):
@@ -130,7 +132,7 @@ def _strings(node: object, path: tuple) -> Iterator[tuple[tuple, str]]:
             yield from _strings(value, path + (index,))
 
 
-def _image(env: EnvConfig, s: dict) -> None:
+def _image(env: EnvConfig, s: dict[str, Any]) -> None:
     image = s.get("image", {})
     if "tag" not in image and "digest" not in image:
         raise env.error("image", message="needs image.tag or image.digest")
@@ -143,7 +145,7 @@ def _image(env: EnvConfig, s: dict) -> None:
         )
 
 
-def _replicas(env: EnvConfig, s: dict) -> None:
+def _replicas(env: EnvConfig, s: dict[str, Any]) -> None:
     hpa = s["autoscaling"]
     if hpa["minReplicas"] > hpa["maxReplicas"]:  # even while off: turning it on must not be what breaks
         off = "" if hpa["enabled"] else " (autoscaling is off, but the bounds must still agree)"
@@ -155,7 +157,7 @@ def _replicas(env: EnvConfig, s: dict) -> None:
         )
 
 
-def _resources(env: EnvConfig, s: dict) -> None:
+def _resources(env: EnvConfig, s: dict[str, Any]) -> None:
     requests, limits = s["resources"].get("requests", {}), s["resources"].get("limits", {})
     for kind, given in (("requests", requests), ("limits", limits)):
         for name, value in given.items():
@@ -175,7 +177,7 @@ def _resources(env: EnvConfig, s: dict) -> None:
             raise env.error("resources", "requests", message=f"needs a {name} request")
 
 
-def _env_names(env: EnvConfig, s: dict) -> None:
+def _env_names(env: EnvConfig, s: dict[str, Any]) -> None:
     plain, secret = s.get("env", {}), s.get("secretEnv", {})
     for name in sorted(set(plain) & set(secret)):
         raise env.error("secretEnv", name, message=f"'{name}' is also set in env; give it once")
@@ -185,7 +187,7 @@ def _env_names(env: EnvConfig, s: dict) -> None:
             raise env.error(where, var, message=f"'{var}' is set by ml-gen from model.{field}")
 
 
-def _security(env: EnvConfig, s: dict) -> None:
+def _security(env: EnvConfig, s: dict[str, Any]) -> None:
     sec = s["security"]
     if not sec["restricted"]:
         return
@@ -201,7 +203,7 @@ def _security(env: EnvConfig, s: dict) -> None:
         raise env.error("security", "privileged", message="needs security.restricted: false (an explicit opt-out)")
 
 
-def _probes(env: EnvConfig, s: dict) -> None:
+def _probes(env: EnvConfig, s: dict[str, Any]) -> None:
     for probe in ("startup", "liveness"):
         if s["probes"][probe].get("successThreshold", 1) != 1:
             raise env.error("probes", probe, "successThreshold", message="must be 1 for liveness and startup probes")
@@ -217,12 +219,12 @@ def _probes(env: EnvConfig, s: dict) -> None:
             )
 
 
-def _strategy(env: EnvConfig, s: dict) -> None:
+def _strategy(env: EnvConfig, s: dict[str, Any]) -> None:
     if all(str(s["strategy"][key]).rstrip("%") == "0" for key in ("maxSurge", "maxUnavailable")):
         raise env.error("strategy", message="maxSurge and maxUnavailable cannot both be 0 (no rollout could start)")
 
 
-def _pdb(env: EnvConfig, s: dict) -> None:
+def _pdb(env: EnvConfig, s: dict[str, Any]) -> None:
     pdb = s["podDisruptionBudget"]
     if "minAvailable" in pdb and "maxUnavailable" in pdb:
         raise env.error("podDisruptionBudget", message="give minAvailable or maxUnavailable, not both")
@@ -257,7 +259,7 @@ def pdb_count(value: int | str, pods: int) -> int:
     return value
 
 
-def _pull_secrets(env: EnvConfig, s: dict) -> None:
+def _pull_secrets(env: EnvConfig, s: dict[str, Any]) -> None:
     seen = set()
     for index, name in enumerate(s.get("imagePullSecrets", [])):
         if name in seen:  # server-side apply refuses duplicate keys of a list map
@@ -265,7 +267,7 @@ def _pull_secrets(env: EnvConfig, s: dict) -> None:
         seen.add(name)
 
 
-def _labels(env: EnvConfig, s: dict) -> None:
+def _labels(env: EnvConfig, s: dict[str, Any]) -> None:
     for field in ("labels", "nodeSelector"):
         for key, value in s.get(field, {}).items():
             problem = label_key_problem(key) or label_value_problem(value)
@@ -285,7 +287,7 @@ def _labels(env: EnvConfig, s: dict) -> None:
                 raise env.error(field, "annotations", key, message=problem)
 
 
-def toleration_problem(toleration: dict) -> tuple[str, str] | None:
+def toleration_problem(toleration: dict[str, Any]) -> tuple[str, str] | None:
     """(field, why) for the first rule of Kubernetes' ValidateTolerations a toleration breaks, or None."""
     key, value = toleration.get("key", ""), toleration.get("value", "")
     operator = toleration.get("operator", "Equal")
@@ -304,7 +306,7 @@ def toleration_problem(toleration: dict) -> tuple[str, str] | None:
     return None
 
 
-def _tolerations(env: EnvConfig, s: dict) -> None:
+def _tolerations(env: EnvConfig, s: dict[str, Any]) -> None:
     for index, toleration in enumerate(s.get("tolerations", [])):
         problem = toleration_problem(toleration)
         if problem:
@@ -331,7 +333,7 @@ def ingress_path_problem(path: str, path_type: str) -> str | None:
     return None
 
 
-def _ingress(env: EnvConfig, s: dict) -> None:
+def _ingress(env: EnvConfig, s: dict[str, Any]) -> None:
     ingress = s["ingress"]
     if not ingress["enabled"]:
         return

@@ -128,7 +128,7 @@ def _rule(error: Any) -> str:
         return f"must match {error.validator_value}"
     if error.validator == "maxLength":
         return f"at most {error.validator_value} characters"
-    return error.message
+    return str(error.message)
 
 
 def _show(value: Any) -> str:

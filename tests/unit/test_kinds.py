@@ -1,0 +1,94 @@
+"""The kinds registry: one module per kind, each mirrored by a chart template of the same name; the
+chart's own defaults are ml-gen's; an unknown kind is a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from ml_gen import config, kinds, targets, values
+from ml_gen.check import offline
+from ml_gen.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "ml-model-api"
+MINIMAL = "name: demo\nimage: {repository: myorg/demo, tag: '1.0'}\nenvironments: {dev: {namespace: dev}}\n"
+
+
+def test_every_kind_has_a_chart_template_of_its_name_and_every_template_a_kind():
+    modules = {kind.module for kind in kinds.KINDS.values()}
+    templates = {p.stem for p in (CHART / "templates").glob("*.yaml")}
+    assert modules == templates
+    for kind in kinds.KINDS.values():
+        assert f"kind: {kind.kind}\n" in (CHART / "templates" / f"{kind.module}.yaml").read_text()
+        assert (ROOT / "generator" / "ml_gen" / "kinds" / f"{kind.module}.py").is_file()
+
+
+def test_every_target_lists_registered_kinds_only():
+    for target in targets.TARGETS.values():
+        assert [k.kind for k in target.kind_list()] == list(target.kinds)
+
+
+def test_an_unknown_kind_is_a_clear_error():
+    with pytest.raises(kinds.UnknownKind, match="unknown kind 'CronJob': ml-gen renders .*Deployment"):
+        kinds.lookup("CronJob")
+
+
+def test_validate_names_an_object_of_an_unknown_kind(tmp_path):
+    loaded = config.parse(MINIMAL, str(tmp_path / "ml-model.yaml"))
+    from ml_gen import project
+
+    rendered = project.render_environment(loaded, "dev")
+    rendered.objects.append(
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "x", "namespace": "dev"}}
+    )
+    with pytest.raises(kinds.UnknownKind, match="CronJob"):
+        offline.offline([rendered])
+
+
+def _differences(a: object, b: object, path: str = "") -> set[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {d for k in set(a) | set(b) for d in _differences(a.get(k, KeyError), b.get(k, KeyError), f"{path}{k}.")}
+    return set() if a == b else {path.rstrip(".")}
+
+
+def test_the_charts_defaults_are_ml_gens_defaults():
+    """config.DEFAULTS (through values.build) and the chart's values.yaml say the same, except what
+    names one release (names, image) and the chart-only helm test image."""
+    built = values.build(config.parse(MINIMAL, "ml-model.yaml").resolve("dev"))
+    chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert _differences(built, chart_values) == {
+        "nameOverride",
+        "fullnameOverride",
+        "partOf",
+        "image.repository",
+        "image.tag",
+        "tests.image",
+    }
+
+
+def test_changing_a_default_on_one_side_is_noticed(monkeypatch):
+    """The comparison above is not vacuous: a default changed in config.DEFAULTS shows up."""
+    monkeypatch.setitem(config.DEFAULTS, "port", 8080)
+    built = values.build(config.parse(MINIMAL, "ml-model.yaml").resolve("dev"))
+    chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert "containerPort" in _differences(built, chart_values)
+
+
+def test_the_config_mount_is_the_chart_value_in_both_renderers(tmp_path):
+    config_file = tmp_path / "ml-model.yaml"
+    config_file.write_text(MINIMAL.replace("environments:", "configFiles: {a.json: '{}'}\nenvironments:"))
+    result = CliRunner().invoke(main, ["render", "--all", "-c", str(config_file)])
+    assert result.exit_code == 0, result.output
+    deployment = yaml.safe_load((tmp_path / "manifests/dev/deployment-demo.yaml").read_text())
+    (mount,) = [
+        m for m in deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] if m["name"] == "config"
+    ]
+    assert (
+        mount["mountPath"]
+        == values.CONFIG_MOUNT
+        == yaml.safe_load((CHART / "values.yaml").read_text())["configMountPath"]
+    )
