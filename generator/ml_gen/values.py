@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from ml_gen import alerts, chart
 from ml_gen.config.model import EnvConfig
 from ml_gen.config.rules import MODEL_ENV
 
@@ -73,6 +74,10 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "terminationGracePeriodSeconds": s["terminationGracePeriodSeconds"],
         "shutdownDelaySeconds": s["shutdownDelaySeconds"],
         "tests": {"enabled": True, "healthPath": _test_path(s)},
+        "tmpVolume": {"sizeLimit": str(s["tmpSizeLimit"])},
+        "networkPolicy": _network_policy(s["networkPolicy"]),
+        "serviceMonitor": _service_monitor(s["metrics"]),
+        "prometheusRule": _prometheus_rule(env.name, env.namespace, s["metrics"]),
     }
     return values
 
@@ -222,4 +227,38 @@ def _pdb(pdb: dict[str, Any], most_replicas: int) -> dict[str, Any]:
         "enabled": pdb["enabled"] and most_replicas > 1,
         "minAvailable": min_available,
         "maxUnavailable": None if min_available is not None else pdb.get("maxUnavailable", 1),
+    }
+
+
+def _network_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    egress = policy["egress"]
+    return {
+        "enabled": policy["enabled"],
+        "ingressNamespaces": list(policy["allowNamespaces"]),
+        "metricsNamespaces": list(policy["metricsNamespaces"]),
+        "egress": {
+            "restricted": egress["restricted"],
+            "cidrs": list(egress["cidrs"]),
+            "namespaces": list(egress["namespaces"]),
+        },
+    }
+
+
+def _service_monitor(metrics: dict[str, Any]) -> dict[str, Any]:
+    monitor = metrics["serviceMonitor"]
+    return {
+        "enabled": monitor["enabled"],
+        "path": metrics["path"],
+        "interval": monitor["interval"],
+        "labels": _sorted(monitor["labels"]),
+    }
+
+
+def _prometheus_rule(name: str, namespace: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    settings = metrics["alerts"]
+    container = chart.metadata()["name"]  # the chart names the server's container after itself
+    return {
+        "enabled": settings["enabled"],
+        "labels": _sorted(settings["labels"]),
+        "rules": alerts.rules(name, namespace, container, settings) if settings["enabled"] else [],
     }

@@ -435,6 +435,79 @@ CASES = [
 # Issue 7: what a user or their machine can cause is exit 2 with one line, never exit 3; YAML that
 # surprises; nonsense that deploys; output that is not ml-gen's to touch.
 CASES += [
+    # the kinds of issue 10: NetworkPolicy, ServiceMonitor, PrometheusRule, /tmp's size
+    Bad(
+        "egress-cidr-not-a-network",
+        prod("    networkPolicy: {egress: {restricted: true, cidrs: [10.0.0.300/8]}}\n"),
+        "environments.prod.networkPolicy.egress.cidrs[0]",
+        10,
+        ("not an IP network",),
+    ),
+    Bad(
+        "egress-cidr-ipv6-bad",
+        prod("    networkPolicy:\n      egress: {cidrs: ['fd00::/129']}\n"),
+        "environments.prod.networkPolicy.egress.cidrs[0]",
+        11,
+        ("not an IP network",),
+    ),
+    Bad(
+        "allow-namespace-not-dns",
+        prod("    networkPolicy: {allowNamespaces: [Ingress_Nginx]}\n"),
+        "environments.prod.networkPolicy.allowNamespaces[0]",
+        10,
+        (),
+    ),
+    Bad(
+        "service-monitor-without-metrics",
+        sub("replicas: 2", "replicas: 2\nmetrics: {serviceMonitor: {enabled: true}}"),
+        "metrics.serviceMonitor.enabled",
+        7,
+        ("needs metrics.enabled: true",),
+    ),
+    Bad(
+        "alerts-without-metrics",
+        prod("    metrics: {enabled: false, alerts: {enabled: true}}\n"),
+        "environments.prod.metrics.alerts.enabled",
+        10,
+        ("needs metrics.enabled",),
+    ),
+    Bad(
+        "alerts-label-set-by-ml-gen",
+        sub("replicas: 2", "replicas: 2\nmetrics: {alerts: {labels: {app.kubernetes.io/name: x}}}"),
+        "metrics.alerts.labels.app.kubernetes.io/name",
+        7,
+        ("set by ml-gen",),
+    ),
+    Bad(
+        "service-monitor-label-twice",
+        sub("replicas: 2", "replicas: 2\nlabels: {release: a}\nmetrics:\n  serviceMonitor: {labels: {release: b}}"),
+        "metrics.serviceMonitor.labels.release",
+        9,
+        ("already in labels",),
+    ),
+    Bad(
+        "alerts-error-ratio-zero",
+        prod("    metrics: {alerts: {errorRatio: 0}}\n"),
+        "environments.prod.metrics.alerts.errorRatio",
+        10,
+        (),
+    ),
+    Bad(
+        "alerts-for-not-a-duration",
+        prod("    metrics: {alerts: {for: 5 minutes}}\n"),
+        "environments.prod.metrics.alerts.for",
+        10,
+        (),
+    ),
+    Bad(
+        "tmp-size-over-ephemeral-limit",
+        sub("replicas: 2", "replicas: 2\ntmpSizeLimit: 3Gi"),
+        "tmpSizeLimit",
+        7,
+        ("above the ephemeral-storage limit 2Gi",),
+    ),
+    Bad("tmp-size-zero", prod("    tmpSizeLimit: 0\n"), "environments.prod.tmpSizeLimit", 10, ("above 0",)),
+    Bad("tmp-size-not-a-quantity", prod("    tmpSizeLimit: lots\n"), "environments.prod.tmpSizeLimit", 10, ()),
     # YAML 1.1 surprises: refused with a quote-it hint, showing what was written
     Bad(
         "yaml-base-60-port", sub("port: 5000", "port: 50:00"), "port", 5, ("base-60 number 3000", 'quote it ("50:00")')

@@ -55,9 +55,10 @@ def _model(root: Path, name: str, envs: dict[str, str] | None = None) -> Path:
 def test_render_one_environment(example):
     result = run("render", "dev")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("rendered 5 files")
+    assert result.stdout.startswith("rendered 6 files")
     assert _files(example) == [
         "manifests/dev/deployment-ml-model-api.yaml",
+        "manifests/dev/networkpolicy-ml-model-api.yaml",
         "manifests/dev/service-ml-model-api.yaml",
         "manifests/dev/serviceaccount-ml-model-api.yaml",
         "ml-model.yaml",
@@ -150,7 +151,7 @@ def test_render_twice_writes_nothing_the_second_time(example):
     assert run("render", "--all").exit_code == 0
     result = run("render", "--all")
     assert result.exit_code == 0
-    assert "17 files (0 written or removed)" in result.stdout
+    assert "20 files (0 written or removed)" in result.stdout
 
 
 # -- render --check -----------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def test_check_up_to_date(example, snapshot):
     before = snapshot(example)
     result = run("render", "--all", "--check")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("up to date: 17 files")
+    assert result.stdout.startswith("up to date: 20 files")
     assert snapshot(example) == before
 
 

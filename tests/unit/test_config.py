@@ -143,7 +143,10 @@ def test_environment_overrides_the_base_which_overrides_the_defaults(layered):
     dev = layered.resolve("dev").settings
     assert dev["replicas"] == 1
     assert dev["env"] == {"LOG_LEVEL": "debug", "WORKERS": "2"}
-    assert dev["resources"] == {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+    assert dev["resources"] == {
+        "requests": {"cpu": "250m", "memory": "1Gi", "ephemeral-storage": "256Mi"},
+        "limits": {"memory": "2Gi", "ephemeral-storage": "2Gi"},
+    }
     assert dev["tolerations"] == [{"key": "c", "operator": "Exists"}]
     assert dev["labels"] == {"team": "ml"}
     assert dev["image"] == {"repository": "myorg/demo", "tag": "1.0"}
@@ -158,7 +161,7 @@ def test_defaults_fill_in_everything_not_given(config_text):
     settings = config.parse(config_text()).resolve("prod").settings
     for key in ("port", "replicas", "gpu", "health", "probes", "autoscaling", "service", "ingress", "security"):
         assert settings[key] == DEFAULTS[key], key
-    assert settings["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
+    assert settings["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "256Mi"}
     assert settings["security"]["restricted"] is True
     assert settings["security"]["runAsUser"] >= 10000
     assert "initialDelaySeconds" not in settings["probes"]["startup"]

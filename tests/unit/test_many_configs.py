@@ -40,7 +40,9 @@ def test_many_configs_render_beside_each_config_like_one_by_one(models, tmp_path
     for config in sorted(one_by_one.glob("*/ml-model.yaml")):
         assert _ml_gen("render", "--all", "-c", str(config)).returncode == 0
     assert _tree(models) == _tree(one_by_one)
-    assert len(list(models.glob("*/manifests/prod/*.yaml"))) == COUNT * 6
+    assert (
+        len(list(models.glob("*/manifests/prod/*.yaml"))) == COUNT * 7
+    )  # ServiceAccount, Service, Deployment, HPA, PDB, Ingress, NetworkPolicy
     assert _ml_gen("render", "--all", "--check", "-c", str(models)).returncode == 0
 
 

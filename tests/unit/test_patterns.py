@@ -52,6 +52,8 @@ def _examples(schema: dict) -> list[tuple[str, str]]:
         "^sha256:[a-f0-9]{64}$": "sha256:" + "a" * 64,
         "^(sha256:[a-f0-9]{64})?$": "sha256:" + "a" * 64,
         "^(100|[1-9]?[0-9])%$": "25%",
+        "^([0-9]+(ms|s|m|h))+$": "1m30s",
+        "^(([0-9]{1,3}\\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/[0-9]{1,3})$": "10.0.0.0/8",
     }
     out = []
     for pattern in dict.fromkeys(patterns.all_patterns(schema)):

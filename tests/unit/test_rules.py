@@ -102,7 +102,10 @@ def test_requests_above_limits(config_text, requests, limits, field):
 
 def test_resources_are_always_set_a_missing_request_comes_from_the_defaults(config_text):
     settings = _resolve(config_text, resources={"requests": {"cpu": "1"}}).settings
-    assert settings["resources"] == {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+    assert settings["resources"] == {
+        "requests": {"cpu": "1", "memory": "512Mi", "ephemeral-storage": "256Mi"},
+        "limits": {"memory": "1Gi", "ephemeral-storage": "2Gi"},
+    }
 
 
 def test_a_request_above_the_default_limit_is_refused(config_text):

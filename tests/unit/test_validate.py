@@ -99,7 +99,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     runner = CliRunner()
     ok = runner.invoke(main, ["validate", "--all"])
-    assert ok.exit_code == 0 and ok.output.rstrip().endswith("16 passed, 0 failed")
+    assert ok.exit_code == 0 and ok.output.rstrip().endswith("19 passed, 0 failed")
     older = runner.invoke(main, ["validate", "dev", "--kube-version", "v1.30"])
     assert older.exit_code == 0
     unsupported = runner.invoke(main, ["validate", "dev", "--kube-version", "1.99"])
@@ -120,7 +120,7 @@ def test_http_probes_on_a_default_path_warn_without_failing(tmp_path, monkeypatc
         "WARN  ml-model.yaml:dev  Deployment/a: startupProbe and livenessProbe GET /health, ml-gen's default path, "
         "which the config does not name: set health.livenessPath to a route the server answers, or health.type: tcp"
     ]
-    assert result.stdout.splitlines()[-1] == "12 passed, 0 failed, 1 warning(s)"
+    assert result.stdout.splitlines()[-1] == "15 passed, 0 failed, 1 warning(s)"
 
 
 def test_a_readiness_path_from_the_defaults_warns_too():
@@ -169,3 +169,20 @@ def test_kube_versions_without_bundled_schemas_are_a_usage_error(version, monkey
 def test_every_bundled_kube_version_is_usable(version, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert CliRunner().invoke(main, ["validate", "dev", "--kube-version", version]).exit_code == 0
+
+
+def test_a_network_policy_that_keeps_out_the_ingress_controller_or_prometheus_warns(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ml-model.yaml").write_text(
+        "name: a\nimage: {repository: r, tag: '1'}\nhealth: {livenessPath: /live, readinessPath: /ready}\n"
+        "ingress: {enabled: true}\nmetrics: {enabled: true}\n"
+        "environments:\n  closed: {namespace: c}\n"
+        "  open: {namespace: o, networkPolicy: {allowNamespaces: [ingress-nginx], metricsNamespaces: [monitoring]}}\n"
+        "  optout: {namespace: f, networkPolicy: {enabled: false}}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", "--all"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARN")]
+    assert len(warnings) == 2
+    assert all(w.startswith("WARN  ml-model.yaml:closed  NetworkPolicy/a: ") for w in warnings)
+    assert "networkPolicy.allowNamespaces" in warnings[0] and "networkPolicy.metricsNamespaces" in warnings[1]

@@ -29,7 +29,7 @@ def _selectors(env) -> list[dict]:
 
 def test_default_objects(render_env):
     env = render_env(replicas=1)
-    assert env.kinds() == ["ServiceAccount", "Service", "Deployment"]
+    assert env.kinds() == ["ServiceAccount", "Service", "Deployment", "NetworkPolicy"]
 
 
 def test_hpa_on_leaves_replicas_to_the_hpa(render_env):
@@ -184,7 +184,7 @@ def test_every_object_has_the_environment_namespace(render_env, scenario):
         "replicas": 3, "autoscaling": HPA, "ingress": {"enabled": True}, "configFiles": {"a.json": "{}"},
     }  # fmt: skip
     env = render_env(**extra)
-    assert len(env.objects) == (3 if scenario == "plain" else 7)
+    assert len(env.objects) == (4 if scenario == "plain" else 8)
     for obj in env.objects:
         assert obj["metadata"]["namespace"] == "demo-prod", obj["kind"]
 
@@ -202,7 +202,7 @@ def test_restricted_security_context(render_env):
     assert container["capabilities"] == {"drop": ["ALL"]}
     assert container["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in env.container["volumeMounts"]
-    assert {"name": "tmp", "emptyDir": {}} in env.pod["spec"]["volumes"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}} in env.pod["spec"]["volumes"]
 
 
 def test_explicit_opt_out_is_rendered_as_asked(render_env):

@@ -40,6 +40,9 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
             if obj["kind"] == "Deployment":
                 for message in default_probe_paths(item):
                     report.warn(where, object_id(obj), message)
+            if obj["kind"] == "NetworkPolicy":
+                for message in closed_doors(item.values):
+                    report.warn(where, object_id(obj), message)
     return report
 
 
@@ -56,6 +59,22 @@ def default_probe_paths(item: Rendered) -> list[str]:
         f"set health.{key} to a route the server answers, or health.type: tcp"
         for key, (path, probes) in found.items()
     ]
+
+
+def closed_doors(values: dict[str, Any]) -> list[str]:
+    """What the NetworkPolicy keeps out that the config seems to want in: the ingress controller, Prometheus."""
+    policy, found = values["networkPolicy"], []
+    if values["ingress"]["enabled"] and not policy["ingressNamespaces"]:
+        found.append(
+            "the Ingress is on, but only this namespace may reach the server port: add the ingress "
+            "controller's namespace to networkPolicy.allowNamespaces"
+        )
+    if values["podAnnotations"].get("prometheus.io/scrape") == "true" and not policy["metricsNamespaces"]:
+        found.append(
+            "metrics are on, but only this namespace may reach the metrics port: add Prometheus's "
+            "namespace to networkPolicy.metricsNamespaces"
+        )
+    return found
 
 
 def _minor(version: str) -> tuple[int, int]:

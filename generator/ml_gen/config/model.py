@@ -21,7 +21,10 @@ DEFAULT_CONFIG = "ml-model.yaml"
 DEFAULTS: dict[str, Any] = {
     "port": 5000,
     "replicas": 1,
-    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+    "resources": {
+        "requests": {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
+        "limits": {"memory": "1Gi", "ephemeral-storage": "2Gi"},
+    },
     "gpu": 0,
     "health": {"livenessPath": "/health", "readinessPath": "/health"},
     "probes": {
@@ -32,11 +35,23 @@ DEFAULTS: dict[str, Any] = {
     "autoscaling": {"enabled": False, "minReplicas": 2, "maxReplicas": 5},
     "service": {"type": "ClusterIP", "port": 80},
     "ingress": {"enabled": False, "path": "/", "pathType": "Prefix"},
-    "metrics": {"enabled": False, "path": "/metrics"},
+    "metrics": {
+        "enabled": False,
+        "path": "/metrics",
+        "serviceMonitor": {"enabled": False, "interval": "30s", "labels": {}},
+        "alerts": {"enabled": False, "labels": {}, "errorRatio": 0.05, "p99LatencySeconds": 1.0, "for": "5m"},
+    },
+    "networkPolicy": {
+        "enabled": True,
+        "allowNamespaces": [],
+        "metricsNamespaces": [],
+        "egress": {"restricted": False, "cidrs": [], "namespaces": []},
+    },
     "strategy": {"maxSurge": 1, "maxUnavailable": 0},
     "podDisruptionBudget": {"enabled": True},
     "terminationGracePeriodSeconds": 30,
     "shutdownDelaySeconds": 0,
+    "tmpSizeLimit": "1Gi",
     "security": {
         "restricted": True,
         "runAsUser": 10001,
@@ -144,6 +159,8 @@ _FREE_FORM: set[FieldPath] = {
     ("nodeSelector",),
     ("service", "annotations"),
     ("ingress", "annotations"),
+    ("metrics", "serviceMonitor", "labels"),
+    ("metrics", "alerts", "labels"),
 }
 # Keys of which a layer sets at most one: an override that sets either replaces both.
 _ONE_OF: dict[FieldPath, tuple[str, ...]] = {

@@ -100,7 +100,7 @@ def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
     checkers = (_text, _image, _replicas, _resources, _env_names, _security, _probes, _strategy, _shutdown, _pdb)
-    for checker in (*checkers, _labels, _tolerations, _ingress, _pull_secrets):
+    for checker in (*checkers, _labels, _tolerations, _ingress, _pull_secrets, _tmp, _network_policy, _monitoring):
         checker(env, s)
 
 
@@ -343,3 +343,47 @@ def _ingress(env: EnvConfig, s: dict[str, Any]) -> None:
     host = ingress.get("host", "")
     if _IP_ADDRESS.match(host) and all(int(part) <= 255 for part in host.split(".")):
         raise env.error("ingress", "host", message=f"'{host}' is an IP address; Kubernetes wants a DNS name")
+
+
+def _tmp(env: EnvConfig, s: dict[str, Any]) -> None:
+    """/tmp's size limit is a quantity, above zero, and within the container's ephemeral-storage limit."""
+    size = s["tmpSizeLimit"]
+    problem = quantity_problem("tmpSizeLimit", size)
+    if problem or quantity(size) == 0:
+        raise env.error("tmpSizeLimit", message=problem or "must be above 0 (the server needs a writable /tmp)")
+    limit = s["resources"].get("limits", {}).get("ephemeral-storage")
+    if limit is not None and quantity(size) > quantity(limit):
+        raise env.error(
+            "tmpSizeLimit",
+            message=f"{size} is above the ephemeral-storage limit {limit}: the pod would be evicted first",
+        )
+
+
+def _network_policy(env: EnvConfig, s: dict[str, Any]) -> None:
+    """Each egress CIDR is an IP network as the API server parses it."""
+    import ipaddress
+
+    for i, cidr in enumerate(s["networkPolicy"]["egress"]["cidrs"]):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise env.error("networkPolicy", "egress", "cidrs", i, message=f"{cidr!r} is not an IP network") from None
+
+
+def _monitoring(env: EnvConfig, s: dict[str, Any]) -> None:
+    """A ServiceMonitor or alert rules need the metrics endpoint; their own labels are valid and
+    do not repeat a label every object already has."""
+    metrics = s["metrics"]
+    for key in ("serviceMonitor", "alerts"):
+        if metrics[key]["enabled"] and not metrics["enabled"]:
+            raise env.error(
+                "metrics", key, "enabled", message="needs metrics.enabled: true (it reads the metrics path)"
+            )
+        for label, value in metrics[key]["labels"].items():
+            problem = label_key_problem(label) or label_value_problem(value)
+            if label.startswith("app.kubernetes.io/"):
+                problem = f"'{label}' is set by ml-gen"
+            elif label in s.get("labels", {}):
+                problem = f"'{label}' is already in labels, which every object carries"
+            if problem:
+                raise env.error("metrics", key, "labels", label, message=problem)

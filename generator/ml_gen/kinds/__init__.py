@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 from ml_gen.errors import MlGenError
-from ml_gen.kinds import configmap, deployment, hpa, ingress, pdb, service, serviceaccount
+from ml_gen.kinds import (
+    configmap,
+    deployment,
+    hpa,
+    ingress,
+    networkpolicy,
+    pdb,
+    prometheusrule,
+    service,
+    serviceaccount,
+    servicemonitor,
+)
 from ml_gen.kinds.kind import Kind, Object, ObjectIndex
 
 KINDS: dict[str, Kind] = {
-    module.KIND.kind: module.KIND for module in (serviceaccount, configmap, service, deployment, hpa, pdb, ingress)
+    module.KIND.kind: module.KIND
+    for module in (
+        serviceaccount,
+        configmap,
+        service,
+        deployment,
+        hpa,
+        pdb,
+        ingress,
+        networkpolicy,
+        servicemonitor,
+        prometheusrule,
+    )
 }
 
 

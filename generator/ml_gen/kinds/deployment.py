@@ -46,7 +46,7 @@ def _pod_spec(ctx: Context) -> dict[str, Any]:
     spec["securityContext"] = data(v["podSecurityContext"])
     spec["terminationGracePeriodSeconds"] = v["terminationGracePeriodSeconds"]
     spec["containers"] = [_container(ctx)]
-    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": data(v["tmpVolume"])}]
     if v["configFiles"]:
         volumes.append({"name": "config", "configMap": {"name": ctx.fullname}})
     spec["volumes"] = volumes

@@ -52,10 +52,19 @@ class Context:
     service_account_name: str
     image: str
 
-    def metadata(self, name: str | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-        """An object's metadata: name (default: fullname), namespace, common labels, and the common
-        annotations under the object's own (omitted when there are none)."""
-        meta: dict[str, Any] = {"name": name or self.fullname, "namespace": self.namespace, "labels": data(self.labels)}
+    def metadata(
+        self,
+        name: str | None = None,
+        annotations: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """An object's metadata: name (default: fullname), namespace, the common labels (with the
+        object's own), and the common annotations under the object's own (omitted when there are none)."""
+        meta: dict[str, Any] = {
+            "name": name or self.fullname,
+            "namespace": self.namespace,
+            "labels": data({**self.labels, **(labels or {})}),
+        }
         merged = {**self.values.get("commonAnnotations", {}), **(annotations or {})}
         if merged:
             meta["annotations"] = data(merged)

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ml_gen.kinds.helpers import Context, data
 from ml_gen.kinds.kind import Kind, Object, ObjectIndex
+
+
+def _ports(ctx: Context) -> list[dict[str, Any]]:
+    """The http port, and the metrics port when the server has a separate one (for a ServiceMonitor)."""
+    ports = [{"port": ctx.values["service"]["port"], "targetPort": "http", "protocol": "TCP", "name": "http"}]
+    if ctx.values["metricsPort"]:
+        ports.append({"port": ctx.values["metricsPort"], "targetPort": "metrics", "protocol": "TCP", "name": "metrics"})
+    return ports
 
 
 def build(ctx: Context) -> Object:
@@ -14,7 +24,7 @@ def build(ctx: Context) -> Object:
         "metadata": ctx.metadata(annotations=service["annotations"]),
         "spec": {
             "type": service["type"],
-            "ports": [{"port": service["port"], "targetPort": "http", "protocol": "TCP", "name": "http"}],
+            "ports": _ports(ctx),
             "selector": data(ctx.selector_labels),
         },
     }

@@ -41,6 +41,9 @@ DEPLOYMENT = Target(
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "Ingress",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "PrometheusRule",
     ),
 )
 TARGETS = {target.name: target for target in (DEPLOYMENT,)}

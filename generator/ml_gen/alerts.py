@@ -1,0 +1,74 @@
+"""The alert rules a model API needs, as PromQL over the metrics of the server `ml-gen init` writes
+(ml_gen.serving_metrics) and of kube-state-metrics (pods not ready, restarts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml_gen import serving_metrics as metrics
+
+RESTARTS_IN_15_MINUTES = 2
+"""More container restarts than this within 15 minutes fire ModelServerRestarting."""
+
+
+def _number(value: float) -> str:
+    """A threshold as PromQL reads it: 1 rather than 1.0, 0.05 as written."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def rules(name: str, namespace: str, container: str, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alerting rules for one Deployment `name` in `namespace` (names are DNS labels: safe in PromQL)."""
+    pods = f'namespace="{namespace}", pod=~"{name}-[a-z0-9]+-[a-z0-9]+"'
+    hold = settings["for"]
+    requests = f"sum(rate({metrics.REQUESTS}{{{pods}}}[5m]))"
+    errors = f'sum(rate({metrics.REQUESTS}{{{pods}, status=~"5.."}}[5m]))'
+    latency = (
+        f"histogram_quantile(0.99, sum by (le) "
+        f'(rate({metrics.REQUEST_SECONDS}_bucket{{{pods}, route="/predict"}}[5m])))'
+    )
+    where = f"{namespace}/{name}"
+    ratio, p99 = _number(settings["errorRatio"]), _number(settings["p99LatencySeconds"])
+    return [
+        {
+            "alert": "ModelServerPodsNotReady",
+            "expr": f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}", deployment="{name}"}} > 0',
+            "for": hold,
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"{where}: pods not ready",
+                "description": f"Deployment {where} has had unavailable replicas for {hold}.",
+            },
+        },
+        {
+            "alert": "ModelServerRestarting",
+            "expr": (
+                f'increase(kube_pod_container_status_restarts_total{{{pods}, container="{container}"}}[15m]) '
+                f"> {RESTARTS_IN_15_MINUTES}"
+            ),
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"{where}: containers restarting",
+                "description": f"A {where} container restarted more than {RESTARTS_IN_15_MINUTES} times in 15 minutes.",
+            },
+        },
+        {
+            "alert": "ModelServerErrorRatioHigh",
+            "expr": f"{errors} / {requests} > {ratio}",
+            "for": hold,
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": f"{where}: too many 5xx answers",
+                "description": f"More than {ratio} of requests to {where} answered 5xx.",
+            },
+        },
+        {
+            "alert": "ModelServerLatencyHigh",
+            "expr": f"{latency} > {p99}",
+            "for": hold,
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"{where}: POST /predict is slow",
+                "description": f"The p99 latency of POST /predict on {where} is above {p99} s.",
+            },
+        },
+    ]

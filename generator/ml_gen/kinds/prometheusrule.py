@@ -1,0 +1,21 @@
+"""PrometheusRule (prometheus-operator): the model API's alerts (ml_gen.alerts), as one rule group."""
+
+from __future__ import annotations
+
+from ml_gen.kinds.helpers import Context, data
+from ml_gen.kinds.kind import Kind, Object
+
+
+def build(ctx: Context) -> Object | None:
+    rule = ctx.values["prometheusRule"]
+    if not rule["enabled"]:
+        return None
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": ctx.metadata(labels=rule["labels"]),
+        "spec": {"groups": [{"name": f"{ctx.fullname}.rules", "rules": data(rule["rules"])}]},
+    }
+
+
+KIND = Kind("PrometheusRule", "monitoring.coreos.com/v1", "prometheusrules", "prometheusrule", build, schema="crd")
