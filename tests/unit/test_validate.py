@@ -186,3 +186,23 @@ def test_a_network_policy_that_keeps_out_the_ingress_controller_or_prometheus_wa
     assert len(warnings) == 2
     assert all(w.startswith("WARN  ml-model.yaml:closed  NetworkPolicy/a: ") for w in warnings)
     assert "networkPolicy.allowNamespaces" in warnings[0] and "networkPolicy.metricsNamespaces" in warnings[1]
+
+
+def test_an_unreachable_api_server_exits_4_with_one_line(tmp_path, monkeypatch):
+    """Not a usage error and not a failed check: nothing could be checked (exit 4, documented)."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: k, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
+    )
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, ["validate", "dev", "--server", "--kubeconfig", str(kubeconfig)])
+    assert result.exit_code == 4, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"ml-gen: error: cannot reach the API server at http://127.0.0.1:{port}")
