@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ml_gen.check.crd import api_resources
 from ml_gen.errors import UsageError
 from ml_gen.validate import Report, object_id
 
@@ -26,6 +27,7 @@ RESOURCES = {
     "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
     "PodDisruptionBudget": ("apis/policy/v1", "poddisruptionbudgets"),
     "Ingress": ("apis/networking.k8s.io/v1", "ingresses"),
+    **api_resources(),  # the custom resources (ServiceMonitor, PrometheusRule), read from their vendored CRDs
 }
 _WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')
 BLOCKING_WARNING = "would violate PodSecurity"

@@ -1,0 +1,275 @@
+"""Offline validation of custom resources against their CRD's structural `openAPIV3Schema`.
+
+`problems(obj)` answers as the API server does for a create or server-side apply with
+`fieldValidation=Strict`, for the CRDs vendored in `ml_gen/kinds/crds/` (see `crd_data`):
+
+- `apiVersion`/`kind` must name a served version of a vendored CRD;
+- non-nullable `null`s in a mapping are dropped first, as the API server prunes them (a default then
+  fills the field); `null` elsewhere is refused unless `nullable`; a missing field with a `default`
+  counts as given;
+- types (an integer is not a boolean, nor a float), `x-kubernetes-int-or-string`, `required`,
+  `enum`, `pattern` (Go RE2 reading, `ml_gen.patterns`), `minLength`/`maxLength` (in characters),
+  `minimum`/`maximum` (and exclusive), `multipleOf`, `minItems`/`maxItems`, `uniqueItems`,
+  `minProperties`/`maxProperties`, `anyOf`/`allOf`/`oneOf`/`not`;
+- `x-kubernetes-list-type: set` and `map` refuse duplicate items and duplicate keys;
+- unknown fields are refused wherever the schema lists the fields and does not set
+  `x-kubernetes-preserve-unknown-fields`.
+
+Not covered: `metadata` (ml-gen checks names, labels and annotations elsewhere); `status` (both CRDs
+have the status subresource, so the API server drops it on create); string `format`s and the
+int32/int64 ranges of integer formats (in these two CRDs formats appear only under `status` and on
+non-negative int64 limits); `x-kubernetes-embedded-resource` (not used here); and CEL rules
+(`x-kubernetes-validations`), which need a CEL evaluator: `cel_rules()` lists them, and the two CRDs
+pinned now (prometheus-operator v0.94.1) have none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ml_gen import patterns
+from ml_gen.check.crd_data import CustomResourceDefinition, api_resources, by_kind
+
+__all__ = ["api_resources", "by_kind", "cel_rules", "problems"]
+
+NOT_CHECKED = ("metadata", "status")
+"""Top-level fields left to other checks: metadata (ml-gen's name and label rules), status (dropped on create)."""
+
+
+def problems(obj: Any) -> list[str]:
+    """One line per way the API server would refuse this custom resource; [] when it would accept it."""
+    if not isinstance(obj, dict):
+        return [f"a custom resource is a mapping, not {_describe(obj)}"]
+    crds = by_kind()
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    crd = crds.get(kind) if isinstance(kind, str) else None
+    if crd is None:
+        return [f"kind: {kind!r} is not a custom resource ml-gen knows ({', '.join(sorted(crds))})"]
+    if not isinstance(api_version, str) or not crd.served(api_version):
+        served = ", ".join(f"{crd.group}/{v}" for v in crd.schemas)
+        return [f"apiVersion: {api_version!r} is not served for {kind} (served: {served})"]
+    schema = crd.schemas[api_version.rpartition("/")[2]]
+    body = {key: value for key, value in obj.items() if key not in _skipped(crd)}
+    return list(_check(body, _without(schema, _skipped(crd)), ""))
+
+
+def cel_rules() -> list[tuple[str, str, str]]:
+    """(kind, schema path, rule) of every CEL rule in the vendored CRDs: what this module cannot check."""
+    found: list[tuple[str, str, str]] = []
+    for kind, crd in sorted(by_kind().items()):
+        for version, schema in crd.schemas.items():
+            found.extend((kind, f"{version}{path}", rule) for path, rule in _rules(schema, ""))
+    return found
+
+
+def _skipped(crd: CustomResourceDefinition) -> tuple[str, ...]:
+    return NOT_CHECKED if crd.status_subresource else ("metadata",)
+
+
+def _without(schema: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k not in fields}
+    return {**schema, "properties": properties, "required": [r for r in schema.get("required", []) if r not in fields]}
+
+
+def _rules(schema: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(schema, dict):
+        for rule in schema.get("x-kubernetes-validations", []):
+            yield path or ".", rule.get("rule", "")
+        for key, value in schema.items():
+            if key == "properties" and isinstance(value, dict):
+                for name, sub in value.items():
+                    yield from _rules(sub, f"{path}.{name}")
+            elif key in ("items", "additionalProperties"):
+                yield from _rules(value, f"{path}[*]" if key == "items" else f"{path}.*")
+            elif key in ("anyOf", "allOf", "oneOf"):
+                for sub in value:
+                    yield from _rules(sub, path)
+
+
+# -- the walk -------------------------------------------------------------------------------------
+
+
+def _at(path: str) -> str:
+    return path or "(object)"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _check(value: Any, schema: dict[str, Any], path: str, strict: bool = True) -> Iterator[str]:
+    """Problems of one value against its schema; `strict=False` inside anyOf/allOf/oneOf/not branches."""
+    if value is None:
+        if not schema.get("nullable", False) and (strict or "type" in schema):
+            yield f"{_at(path)}: must not be null{_expected(schema)}"
+        return
+    if schema.get("x-kubernetes-int-or-string"):
+        if not (_is_integer(value) or isinstance(value, str)):
+            yield f"{_at(path)}: must be an integer or a string, not {_describe(value)}"
+            return
+    elif "type" in schema and not _TYPES[schema["type"]](value):
+        yield f"{_at(path)}: must be {_ARTICLE[schema['type']]}, not {_describe(value)}"
+        return
+    yield from _values(value, schema, path)
+    if isinstance(value, dict):
+        yield from _object(value, schema, path, strict)
+    elif isinstance(value, list):
+        yield from _array(value, schema, path, strict)
+
+
+def _object(value: dict[str, Any], schema: dict[str, Any], path: str, strict: bool) -> Iterator[str]:
+    properties: dict[str, Any] = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    extra_schema = extra if isinstance(extra, dict) else None
+    preserve = schema.get("x-kubernetes-preserve-unknown-fields", False) or extra is True
+    given = {}
+    for key, item in value.items():
+        sub = properties.get(key, extra_schema)
+        if item is None and sub is not None and not sub.get("nullable", False):
+            if "default" in sub:
+                given[key] = sub["default"]  # the API server prunes the null, then defaults the field
+            continue  # pruned: as if not given
+        given[key] = item
+    for key in schema.get("required", []):
+        if key not in given and "default" not in properties.get(key, {}):
+            yield f"{_join(path, key)}: required"
+    for key, item in given.items():
+        if key in properties:
+            yield from _check(item, properties[key], _join(path, key), strict)
+        elif extra_schema is not None:
+            yield from _check(item, extra_schema, _join(path, key), strict)
+        elif strict and not preserve:
+            yield f"{_join(path, key)}: unknown field"
+
+
+def _array(value: list[Any], schema: dict[str, Any], path: str, strict: bool) -> Iterator[str]:
+    items = schema.get("items")
+    if isinstance(items, dict):
+        for index, item in enumerate(value):
+            yield from _check(item, items, f"{path}[{index}]", strict)
+    list_type = schema.get("x-kubernetes-list-type")
+    if list_type == "set":
+        yield from _duplicates([_canonical(item) for item in value], path, "value")
+    elif list_type == "map" and isinstance(items, dict):
+        keys = schema.get("x-kubernetes-list-map-keys", [])
+        defaults = {k: items.get("properties", {}).get(k, {}).get("default") for k in keys}
+        entries = [_canonical({k: item.get(k, defaults[k]) for k in keys}) for item in value if isinstance(item, dict)]
+        yield from _duplicates(entries, path, f"entry for {'/'.join(keys)}")
+
+
+def _duplicates(entries: list[str], path: str, what: str) -> Iterator[str]:
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        if entry in seen:
+            yield f"{path}[{index}]: duplicate {what} {entry}"
+        seen.add(entry)
+
+
+def _values(value: Any, schema: dict[str, Any], path: str) -> Iterator[str]:
+    """The value validations: enum, string, number, array and object bounds, and the combinators."""
+    where = _at(path)
+    if "enum" in schema and not any(_same(value, allowed) for allowed in schema["enum"]):
+        yield f"{where}: must be one of {', '.join(json.dumps(e) for e in schema['enum'])}, not {json.dumps(value)}"
+    if isinstance(value, str):
+        if "pattern" in schema and not patterns.search(schema["pattern"], value):
+            yield f"{where}: must match {schema['pattern']}"
+        if len(value) < schema.get("minLength", 0):
+            yield f"{where}: must be at least {schema['minLength']} characters long"
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            yield f"{where}: must be at most {schema['maxLength']} characters long"
+    elif _is_number(value):
+        yield from _bounds(value, schema, where)
+    elif isinstance(value, list):
+        yield from _counts(len(value), schema, where, "items", "Items")
+        if schema.get("uniqueItems"):
+            yield from _duplicates([_canonical(item) for item in value], path, "value")
+    elif isinstance(value, dict):
+        yield from _counts(len(value), schema, where, "fields", "Properties")
+    branches = [not any(_check(value, sub, path, strict=False)) for sub in schema.get("anyOf", [])]
+    if branches and not any(branches):
+        yield f"{where}: must be {' or '.join(_expected_branch(s) for s in schema['anyOf'])}"
+    for sub in schema.get("allOf", []):
+        yield from _check(value, sub, path, strict=False)
+    if "oneOf" in schema and sum(not any(_check(value, s, path, strict=False)) for s in schema["oneOf"]) != 1:
+        yield f"{where}: must match exactly one of {len(schema['oneOf'])} forms"
+    if "not" in schema and not any(_check(value, schema["not"], path, strict=False)):
+        yield f"{where}: must not match {json.dumps(schema['not'])}"
+
+
+def _bounds(value: float, schema: dict[str, Any], where: str) -> Iterator[str]:
+    if "minimum" in schema:
+        low, exclusive = schema["minimum"], schema.get("exclusiveMinimum", False)
+        if value < low or (exclusive and value == low):
+            yield f"{where}: must be {'greater than' if exclusive else 'at least'} {low}"
+    if "maximum" in schema:
+        high, exclusive = schema["maximum"], schema.get("exclusiveMaximum", False)
+        if value > high or (exclusive and value == high):
+            yield f"{where}: must be {'less than' if exclusive else 'at most'} {high}"
+    if "multipleOf" in schema and value % schema["multipleOf"] != 0:
+        yield f"{where}: must be a multiple of {schema['multipleOf']}"
+
+
+def _counts(count: int, schema: dict[str, Any], where: str, noun: str, keyword: str) -> Iterator[str]:
+    if count < schema.get(f"min{keyword}", 0):
+        yield f"{where}: must have at least {schema[f'min{keyword}']} {noun}"
+    if f"max{keyword}" in schema and count > schema[f"max{keyword}"]:
+        yield f"{where}: must have at most {schema[f'max{keyword}']} {noun}"
+
+
+# -- JSON types -----------------------------------------------------------------------------------
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": _is_integer,
+    "number": _is_number,
+    "boolean": lambda v: isinstance(v, bool),
+}
+_ARTICLE = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+}
+
+
+def _describe(value: Any) -> str:
+    for name, is_type in _TYPES.items():
+        if name != "number" and is_type(value):
+            return _ARTICLE[name]
+    return "null" if value is None else "a number" if _is_number(value) else type(value).__name__
+
+
+def _expected(schema: dict[str, Any]) -> str:
+    if schema.get("x-kubernetes-int-or-string"):
+        return " (an integer or a string)"
+    return f" ({_ARTICLE[schema['type']]})" if schema.get("type") in _ARTICLE else ""
+
+
+def _expected_branch(schema: dict[str, Any]) -> str:
+    return _ARTICLE.get(schema.get("type", ""), json.dumps(schema))
+
+
+def _same(value: Any, allowed: Any) -> bool:
+    """JSON equality: true is not 1, 1 is 1.0."""
+    return _canonical(value) == _canonical(allowed)
+
+
+def _canonical(value: Any) -> str:
+    if _is_number(value) and float(value).is_integer():
+        value = int(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
