@@ -1,31 +1,34 @@
 """Offline validation of custom resources against their CRD's structural `openAPIV3Schema`.
 
-`problems(obj)` answers as the API server does for a create or server-side apply with
-`fieldValidation=Strict`, for the CRDs vendored in `ml_gen/kinds/crds/` (see `crd_data`):
+`problems(obj)` answers as the API server does for a server-side apply (what `validate --server`
+and Helm 4 send) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/kinds/crds/`
+(see `crd_data`):
 
 - `apiVersion`/`kind` must name a served version of a vendored CRD;
-- non-nullable `null`s in a mapping are dropped first, as the API server prunes them (a default then
-  fills the field); `null` elsewhere is refused unless `nullable`; a missing field with a `default`
-  counts as given;
-- types (an integer is not a boolean, nor a float), `x-kubernetes-int-or-string`, `required`,
-  `enum`, `pattern` (Go RE2 reading, `ml_gen.patterns`), `minLength`/`maxLength` (in characters),
-  `minimum`/`maximum` (and exclusive), `multipleOf`, `minItems`/`maxItems`, `uniqueItems`,
-  `minProperties`/`maxProperties`, `anyOf`/`allOf`/`oneOf`/`not`;
+- types: an integer is a JSON number without a fraction within int64 (`2.0` is one, `true` and
+  2**63 are not), `x-kubernetes-int-or-string`, and `null` only where `nullable` (a field that has
+  a `default` takes it instead of a `null`; a plain create would drop such `null`s, an apply refuses
+  them); a missing field with a `default` counts as given;
+- `required`, `enum`, `pattern` (Go RE2 reading: `ml_gen.patterns`, plus `python_pattern`),
+  `minLength`/`maxLength` (in characters), `minimum`/`maximum` (and exclusive), `multipleOf`,
+  `minItems`/`maxItems`, `uniqueItems`, `minProperties`/`maxProperties`, `anyOf`/`allOf`/`oneOf`/`not`;
 - `x-kubernetes-list-type: set` and `map` refuse duplicate items and duplicate keys;
 - unknown fields are refused wherever the schema lists the fields and does not set
   `x-kubernetes-preserve-unknown-fields`.
 
 Not covered: `metadata` (ml-gen checks names, labels and annotations elsewhere); `status` (both CRDs
-have the status subresource, so the API server drops it on create); string `format`s and the
-int32/int64 ranges of integer formats (in these two CRDs formats appear only under `status` and on
-non-negative int64 limits); `x-kubernetes-embedded-resource` (not used here); and CEL rules
-(`x-kubernetes-validations`), which need a CEL evaluator: `cel_rules()` lists them, and the two CRDs
-pinned now (prometheus-operator v0.94.1) have none.
+have the status subresource, so the API server drops it); string `format`s and the int32 range of
+`format: int32` (in these two CRDs formats appear only under `status` and as int64); DEL, C1
+controls and U+FFFE/FFFF in strings, which the YAML reader of an apply refuses (ml-gen's config
+rules refuse them before rendering); `x-kubernetes-embedded-resource` (not used here); and CEL
+rules (`x-kubernetes-validations`), which need a CEL evaluator: `cel_rules()` lists them, and the
+two CRDs pinned now (prometheus-operator v0.94.1) have none.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,6 +65,19 @@ def cel_rules() -> list[tuple[str, str, str]]:
         for version, schema in crd.schemas.items():
             found.extend((kind, f"{version}{path}", rule) for path, rule in _rules(schema, ""))
     return found
+
+
+_LEADING_FLAGS = re.compile(r"\^\(\?([ims]+)\)")
+
+
+def python_pattern(pattern: str) -> str:
+    """A Go RE2 pattern Python's `re` reads alike: flags after a leading `^` (`^(?i)...`) go first.
+
+    Go takes `(?i)` anywhere and applies it to the rest of its group; Python takes bare flags only at
+    the very start. Only the leading form occurs in these CRDs (a CRD's own pattern, e.g.
+    `^(?i)(abort|warn)?$`); other positions still raise `re.error`.
+    """
+    return _LEADING_FLAGS.sub(r"(?\1)^", pattern, count=1) if pattern.startswith("^(?") else pattern
 
 
 def _skipped(crd: CustomResourceDefinition) -> tuple[str, ...]:
@@ -127,10 +143,8 @@ def _object(value: dict[str, Any], schema: dict[str, Any], path: str, strict: bo
     given = {}
     for key, item in value.items():
         sub = properties.get(key, extra_schema)
-        if item is None and sub is not None and not sub.get("nullable", False):
-            if "default" in sub:
-                given[key] = sub["default"]  # the API server prunes the null, then defaults the field
-            continue  # pruned: as if not given
+        if item is None and sub is not None and not sub.get("nullable", False) and "default" in sub:
+            item = sub["default"]  # the API server drops the null, then defaults the field
         given[key] = item
     for key in schema.get("required", []):
         if key not in given and "default" not in properties.get(key, {}):
@@ -173,7 +187,7 @@ def _values(value: Any, schema: dict[str, Any], path: str) -> Iterator[str]:
     if "enum" in schema and not any(_same(value, allowed) for allowed in schema["enum"]):
         yield f"{where}: must be one of {', '.join(json.dumps(e) for e in schema['enum'])}, not {json.dumps(value)}"
     if isinstance(value, str):
-        if "pattern" in schema and not patterns.search(schema["pattern"], value):
+        if "pattern" in schema and not patterns.search(python_pattern(schema["pattern"]), value):
             yield f"{where}: must match {schema['pattern']}"
         if len(value) < schema.get("minLength", 0):
             yield f"{where}: must be at least {schema['minLength']} characters long"
@@ -221,8 +235,14 @@ def _counts(count: int, schema: dict[str, Any], where: str, noun: str, keyword: 
 # -- JSON types -----------------------------------------------------------------------------------
 
 
+INT64 = range(-(2**63), 2**63)
+
+
 def _is_integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A JSON integer as the API server reads one: no fraction (2.0 is one), within int64."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return isinstance(value, int) and not isinstance(value, bool) and value in INT64
 
 
 def _is_number(value: Any) -> bool:
