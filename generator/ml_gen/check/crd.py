@@ -16,29 +16,30 @@ and Helm 4 send) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen
 - unknown fields are refused wherever the schema lists the fields and does not set
   `x-kubernetes-preserve-unknown-fields`.
 
-Not covered: `metadata` (ml-gen checks names, labels and annotations elsewhere); `status` (both CRDs
-have the status subresource, so the API server drops it); string `format`s and the int32 range of
-`format: int32` (in these two CRDs formats appear only under `status` and as int64); DEL, C1
-controls and U+FFFE/FFFF in strings, which the YAML reader of an apply refuses (ml-gen's config
-rules refuse them before rendering); `x-kubernetes-embedded-resource` (not used here); and CEL
-rules (`x-kubernetes-validations`), which need a CEL evaluator: `cel_rules()` lists them, and the
-two CRDs pinned now (prometheus-operator v0.94.1) have none.
+Not covered: `metadata` (ml-gen checks names, labels and annotations elsewhere). Stricter than the
+API server: any `status` is refused (the controller writes it; an apply checks only its structure,
+then drops it, as both CRDs have the status subresource). Not covered either: string `format`s and
+the int32 range of `format: int32` (in these two CRDs formats appear only under `status` and as
+int64); DEL, C1 controls and U+FFFE/FFFF in strings, which the YAML reader of an apply refuses
+(ml-gen's config rules refuse them before rendering); `x-kubernetes-embedded-resource` (not used
+here); and CEL rules (`x-kubernetes-validations`), which need a CEL evaluator: `cel_rules()` lists
+them, and the two CRDs pinned now (prometheus-operator v0.94.1) have none.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ml_gen import patterns
-from ml_gen.check.crd_data import CustomResourceDefinition, api_resources, by_kind
+from ml_gen.check.crd_data import api_resources, by_kind
 
 __all__ = ["api_resources", "by_kind", "cel_rules", "problems"]
 
-NOT_CHECKED = ("metadata", "status")
-"""Top-level fields left to other checks: metadata (ml-gen's name and label rules), status (dropped on create)."""
+NOT_CHECKED = "metadata"
+"""The top-level field left to other checks (ml-gen's name, label and annotation rules)."""
 
 
 def problems(obj: Any) -> list[str]:
@@ -54,8 +55,12 @@ def problems(obj: Any) -> list[str]:
         served = ", ".join(f"{crd.group}/{v}" for v in crd.schemas)
         return [f"apiVersion: {api_version!r} is not served for {kind} (served: {served})"]
     schema = crd.schemas[api_version.rpartition("/")[2]]
-    body = {key: value for key, value in obj.items() if key not in _skipped(crd)}
-    return list(_check(body, _without(schema, _skipped(crd)), ""))
+    refused_status = "status" in obj and crd.status_subresource
+    body = {key: value for key, value in obj.items() if key != NOT_CHECKED and not (refused_status and key == "status")}
+    found = list(_check(body, _without(schema, NOT_CHECKED), ""))
+    if refused_status:
+        found.append("status: is written by the controller, not by ml-gen (the API server drops it)")
+    return found
 
 
 def cel_rules() -> list[tuple[str, str, str]]:
@@ -80,13 +85,9 @@ def python_pattern(pattern: str) -> str:
     return _LEADING_FLAGS.sub(r"(?\1)^", pattern, count=1) if pattern.startswith("^(?") else pattern
 
 
-def _skipped(crd: CustomResourceDefinition) -> tuple[str, ...]:
-    return NOT_CHECKED if crd.status_subresource else ("metadata",)
-
-
-def _without(schema: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    properties = {k: v for k, v in schema.get("properties", {}).items() if k not in fields}
-    return {**schema, "properties": properties, "required": [r for r in schema.get("required", []) if r not in fields]}
+def _without(schema: dict[str, Any], field: str) -> dict[str, Any]:
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k != field}
+    return {**schema, "properties": properties, "required": [r for r in schema.get("required", []) if r != field]}
 
 
 def _rules(schema: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -249,7 +250,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-_TYPES = {
+_TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),

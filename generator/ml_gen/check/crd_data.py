@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 CRD_DIR = "kinds/crds"
 """Where the vendored files sit, relative to the ml_gen package."""
+PACKAGE = Path(__file__).resolve().parents[1]
+"""The ml_gen package directory."""
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,7 @@ def from_data(data: dict[str, Any]) -> CustomResourceDefinition:
 @lru_cache(maxsize=1)
 def vendored_files() -> dict[str, dict[str, Any]]:
     """File name -> contents of every vendored CRD file, as shipped in the package."""
-    folder = resources.files("ml_gen").joinpath(CRD_DIR)
-    return {
-        item.name: json.loads(item.read_text(encoding="utf-8"))
-        for item in sorted(folder.iterdir(), key=lambda i: i.name)
-        if item.name.endswith(".json")
-    }
+    return {path.name: json.loads(path.read_text("utf-8")) for path in sorted((PACKAGE / CRD_DIR).glob("*.json"))}
 
 
 @lru_cache(maxsize=1)
