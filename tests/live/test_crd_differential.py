@@ -21,7 +21,9 @@ import copy
 import json
 import os
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -267,9 +269,24 @@ def crds_established(cluster: Any) -> None:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(cluster: Any, crds_established: None) -> Any:
     return server.api_client(str(cluster.kubeconfig), None)
+
+
+@pytest.fixture(scope="module")
+def namespace(cluster: Any) -> Iterator[str]:
+    """One labelled namespace for the module's dry runs (custom resources need no ServiceAccount in it)."""
+    name = f"crd-differential-{uuid.uuid4().hex[:6]}"
+    labels = {**LABELS, "ml-gen.dev/test-run": name}
+    cluster.kubectl(
+        "create",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}),
+    )
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
 def test_the_installed_crds_are_the_vendored_ones(cluster, crds_established):
