@@ -85,26 +85,8 @@ NOT_FOR_YAML = "".join(map(chr, range(0x7F, 0xA0))) + "\ufffe\uffff"
 CHARACTERS = st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters=NOT_FOR_YAML)
 TEXT = st.text(CHARACTERS, max_size=8)
 NAME = st.from_regex(r"[a-z][a-z0-9-]{0,6}", fullmatch=True)
-ODD_VALUES = [
-    None,
-    0,
-    -1,
-    1,
-    1.5,
-    2**63,
-    True,
-    False,
-    "",
-    "x",
-    "30s",
-    "http",
-    "HTTP",
-    "Keep",
-    [],
-    ["a"],
-    {},
-    {"a": "b"},
-]
+ODD_VALUES = [None, 0, -1, 1, 1.5, 2.0, 2**63 - 1, 2**63, -(2**63) - 1, True, False, "", "x", "30s", "http", "HTTP",
+              "Keep", [], ["a"], {}, {"a": "b"}]  # fmt: skip
 
 
 def value_for(schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
