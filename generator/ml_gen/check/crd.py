@@ -1,8 +1,8 @@
 """Offline validation of custom resources against their CRD's structural `openAPIV3Schema`.
 
 `problems(obj)` answers as the API server does for a server-side apply (what `validate --server`
-and Helm 4 send) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/kinds/crds/`
-(see `crd_data`):
+sends) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/kinds/crds/` (see
+`crd_data`):
 
 - `apiVersion`/`kind` must name a served version of a vendored CRD;
 - types: an integer is a JSON number without a fraction within int64 (`2.0` is one, `true` and
