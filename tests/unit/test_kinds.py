@@ -92,3 +92,28 @@ def test_the_config_mount_is_the_chart_value_in_both_renderers(tmp_path):
         == values.CONFIG_MOUNT
         == yaml.safe_load((CHART / "values.yaml").read_text())["configMountPath"]
     )
+
+
+def test_a_custom_resource_kind_is_addressed_as_its_vendored_crd_says():
+    from ml_gen.check import crd_data
+
+    custom = [kind for kind in kinds.KINDS.values() if kind.schema == "crd"]
+    assert {k.kind for k in custom} == {"ServiceMonitor", "PrometheusRule"}
+    for kind in custom:
+        assert crd_data.api_resources()[kind.kind] == (kind.path_prefix, kind.plural)
+
+
+def test_a_custom_resource_is_checked_against_its_crd_offline(tmp_path):
+    from ml_gen import project
+
+    loaded = config.parse(
+        MINIMAL.replace("environments:", "metrics: {enabled: true, serviceMonitor: {enabled: true}}\nenvironments:"),
+        str(tmp_path / "ml-model.yaml"),
+    )
+    rendered = project.render_environment(loaded, "dev")
+    assert offline.offline([rendered]).ok
+    (monitor,) = [o for o in rendered.objects if o["kind"] == "ServiceMonitor"]
+    monitor["spec"]["endpoints"][0]["scrapeEvery"] = "30s"
+    report = offline.offline([rendered])
+    (problems,) = [p for _, obj, p in report.entries if obj.startswith("ServiceMonitor/")]
+    assert len(problems) == 1 and problems[0].startswith("CRD schema: ") and "scrapeEvery" in problems[0]
