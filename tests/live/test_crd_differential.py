@@ -6,7 +6,7 @@ once: a value of the wrong type, `null`, an unknown field, a field removed (requ
 enum or pattern value nearly right, a list item repeated. For each object:
 
 - offline: `ml_gen.check.crd.problems(obj)`;
-- oracle: server-side apply, dry run, with strict field validation (`ml_gen.server.apply`, as
+- oracle: server-side apply, dry run, with strict field validation (`ml_gen.check.server.apply`, as
   `validate --server` does) into a fresh namespace of the session's control plane, which has the
   pinned CRDs installed (`scripts/local-cluster up`).
 
@@ -30,8 +30,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_gen import patterns, server
-from ml_gen.check import crd, crd_data
+from ml_gen import patterns
+from ml_gen.check import crd, crd_data, server
 
 DEFAULT_EXAMPLES = 200
 EXAMPLES = int(os.environ.get("ML_GEN_CRD_DIFF_EXAMPLES", DEFAULT_EXAMPLES))

@@ -37,6 +37,7 @@ CONFIGS = {
     "serving-stack": REPO / "tests" / "scenarios" / "serving-stack" / "ml-model.yaml",
     "gpu-digest": REPO / "tests" / "scenarios" / "gpu-digest" / "ml-model.yaml",
     "byo-server": REPO / "tests" / "scenarios" / "byo-server" / "ml-model.yaml",
+    "observability": REPO / "tests" / "scenarios" / "observability" / "ml-model.yaml",
 }
 INSECURE = REPO / "tests" / "scenarios" / "insecure-opt-out" / "ml-model.yaml"
 ENVIRONMENTS = [

@@ -26,6 +26,7 @@ SECURE_CONFIGS = {
     "gpu-digest": SCENARIOS / "gpu-digest" / "ml-model.yaml",
     "tricky-strings": SCENARIOS / "tricky-strings" / "ml-model.yaml",
     "byo-server": SCENARIOS / "byo-server" / "ml-model.yaml",
+    "observability": SCENARIOS / "observability" / "ml-model.yaml",
 }
 INSECURE = SCENARIOS / "insecure-opt-out" / "ml-model.yaml"
 ENVIRONMENTS = [

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ml_gen import server
+from ml_gen import kinds
 from ml_gen.check import crd
 
 SERVICE_MONITOR: dict[str, Any] = {
@@ -137,8 +137,8 @@ def test_every_problem_is_reported_not_only_the_first():
 
 
 def test_the_server_addresses_the_custom_resources_by_their_crd():
-    assert server.RESOURCES["ServiceMonitor"] == ("apis/monitoring.coreos.com/v1", "servicemonitors")
-    assert server.RESOURCES["PrometheusRule"] == ("apis/monitoring.coreos.com/v1", "prometheusrules")
+    for kind, plural in (("ServiceMonitor", "servicemonitors"), ("PrometheusRule", "prometheusrules")):
+        assert (kinds.lookup(kind).path_prefix, kinds.lookup(kind).plural) == ("apis/monitoring.coreos.com/v1", plural)
     assert all(d.namespaced for d in crd.by_kind().values())
 
 
