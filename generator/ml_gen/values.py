@@ -6,7 +6,6 @@ import hashlib
 import json
 from typing import Any
 
-from ml_gen import alerts, chart
 from ml_gen.config.model import EnvConfig
 from ml_gen.config.rules import MODEL_ENV
 
@@ -77,7 +76,7 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "tmpVolume": {"sizeLimit": str(s["tmpSizeLimit"])},
         "networkPolicy": _network_policy(s["networkPolicy"]),
         "serviceMonitor": _service_monitor(s["metrics"]),
-        "prometheusRule": _prometheus_rule(env.name, env.namespace, s["metrics"]),
+        "prometheusRule": _prometheus_rule(s["metrics"]["alerts"]),
     }
     return values
 
@@ -254,11 +253,13 @@ def _service_monitor(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _prometheus_rule(name: str, namespace: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    settings = metrics["alerts"]
-    container = chart.metadata()["name"]  # the chart names the server's container after itself
+def _prometheus_rule(alerts: dict[str, Any]) -> dict[str, Any]:
+    """The alerts' settings; the rules themselves name the release's namespace, so the kind (and the
+    chart template) writes them (ml_gen.alerts)."""
     return {
-        "enabled": settings["enabled"],
-        "labels": _sorted(settings["labels"]),
-        "rules": alerts.rules(name, namespace, container, settings) if settings["enabled"] else [],
+        "enabled": alerts["enabled"],
+        "labels": _sorted(alerts["labels"]),
+        "errorRatio": alerts["errorRatio"],
+        "p99LatencySeconds": alerts["p99LatencySeconds"],
+        "for": alerts["for"],
     }
