@@ -11,9 +11,10 @@ from typing import Any
 
 from ml_gen import config as config_mod
 from ml_gen import targets, values
-from ml_gen.check import limits
+from ml_gen.check import limits, offline
+from ml_gen.check.report import Report
 from ml_gen.config import Config, schema_errors
-from ml_gen.errors import ConfigError, UsageError, os_reason
+from ml_gen.errors import EXIT_FAILED, ConfigError, MlGenError, UsageError, os_reason
 from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, preflight
 
 
@@ -205,3 +206,50 @@ def _warm_up() -> None:
 def write(plans: list[Plan]) -> list[Path]:
     """Write all plans as one transaction."""
     return commit(plans)
+
+
+def stale(plans: list[Plan]) -> list[Plan]:
+    """The plans whose output tree differs from what a render would write (`render --check`);
+    refuses, as a render would, a foreign file or a symlink where ml-gen writes."""
+    for p in plans:
+        p.refuse_foreign()
+    return [p for p in plans if any(p.changes())]
+
+
+class OutOfDate(MlGenError):
+    """`render --check` found output trees that differ from a render (exit 1)."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, stale: list[Plan], prune: bool):
+        fixed_by_render = all(prune or not p.leftovers() for p in stale)
+        hint = "ml-gen render" if fixed_by_render else "ml-gen render --all or --prune"
+        super().__init__(f"{len(stale)} output tree(s) out of date; run {hint}")
+
+
+@dataclass
+class Cluster:
+    """Where `validate --server` dry-runs: a kubeconfig and context (defaults: $KUBECONFIG, current)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    create_namespace: bool = False
+
+
+def validate(
+    paths: Iterable[str | Path],
+    envs: Iterable[str],
+    all_envs: bool,
+    kube_version: str | None = None,
+    cluster: Cluster | None = None,
+) -> Report:
+    """`ml-gen validate`: every asked-for environment of every config, offline and (with a cluster)
+    dry-run on its API server."""
+    loaded = load_all(paths)
+    rendered = [render_environment(c, e) for c in loaded for e in select_environments(c, envs, all_envs)]
+    report = offline.offline(rendered, kube_version)
+    if cluster is not None:
+        from ml_gen.check import server
+
+        report += server.dry_run(rendered, cluster.kubeconfig, cluster.context, cluster.create_namespace)
+    return report

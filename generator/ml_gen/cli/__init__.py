@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ml_gen import __version__
-from ml_gen.errors import EXIT_FAILED, EXIT_INTERNAL, MlGenError
+from ml_gen.errors import EXIT_INTERNAL, MlGenError
 
 if TYPE_CHECKING:
     from ml_gen.config.edit import Edit
@@ -85,18 +85,12 @@ def render(
     prune = prune or all_envs
     plans = project.plan_configs(_configs(configs), envs, all_envs, out, prune or check)
     if check:
-        for p in plans:
-            p.refuse_foreign()
-        stale = [p for p in plans if any(p.changes())]
+        stale = project.stale(plans)
         for p in stale:
             click.echo(p.diff(), nl=False)
         _notes(plans)
         if stale:
-            hint = (
-                "ml-gen render" if all(prune or not p.leftovers() for p in stale) else "ml-gen render --all or --prune"
-            )
-            click.echo(f"ml-gen: {len(stale)} output tree(s) out of date; run {hint}", err=True)
-            sys.exit(EXIT_FAILED)
+            raise project.OutOfDate(stale, prune)
         click.echo(f"up to date: {sum(len(p.files) for p in plans)} files")
         return
     touched = project.write(plans)
@@ -143,17 +137,9 @@ def validate(
 ) -> None:
     """Check the config, the values and every rendered object (offline, or --server)."""
     from ml_gen import project
-    from ml_gen.check import offline
 
-    loaded = project.load_all(_configs(configs))
-    rendered = [
-        project.render_environment(c, e) for c in loaded for e in project.select_environments(c, envs, all_envs)
-    ]
-    report = offline.offline(rendered, kube_version)
-    if server:
-        from ml_gen.check import server as live
-
-        report += live.dry_run(rendered, kubeconfig, kube_context, create_namespace)
+    cluster = project.Cluster(kubeconfig, kube_context, create_namespace) if server else None
+    report = project.validate(_configs(configs), envs, all_envs, kube_version, cluster)
     for line in report.lines():
         click.echo(line)
     report.raise_if_failed()
