@@ -493,6 +493,13 @@ CASES += [
         (),
     ),
     Bad(
+        "alerts-latency-nan",
+        prod("    metrics: {alerts: {p99LatencySeconds: .nan}}\n"),
+        "environments.prod.metrics.alerts.p99LatencySeconds",
+        10,
+        ("not .nan",),
+    ),
+    Bad(
         "alerts-for-not-a-duration",
         prod("    metrics: {alerts: {for: 5 minutes}}\n"),
         "environments.prod.metrics.alerts.for",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ml_gen import config, project
@@ -362,7 +364,7 @@ def test_node_selector_and_tolerations(render_env):
 
 
 def test_values_are_plain_data(render_env):
-    """Values leave Python through YAML: nothing but dicts, lists, str, int, bool and None."""
+    """Values leave Python through YAML: nothing but dicts, lists, str, int, finite floats, bool and None."""
 
     def walk(node):
         if isinstance(node, dict):
@@ -373,7 +375,7 @@ def test_values_are_plain_data(render_env):
             for v in node:
                 walk(v)
         else:
-            assert node is None or type(node) in (str, int, bool), repr(node)
+            assert node is None or type(node) in (str, int, bool) or type(node) is float and math.isfinite(node), node
 
     walk(render_env(replicas=3, autoscaling=HPA, gpu=1, configFiles={"a": "b"}, ingress={"enabled": True}).values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from decimal import ROUND_UP, Context, Decimal
@@ -374,6 +375,9 @@ def _monitoring(env: EnvConfig, s: dict[str, Any]) -> None:
     """A ServiceMonitor or alert rules need the metrics endpoint; their own labels are valid and
     do not repeat a label every object already has."""
     metrics = s["metrics"]
+    for threshold in ("errorRatio", "p99LatencySeconds"):
+        if not math.isfinite(metrics["alerts"][threshold]):  # YAML's .nan passes every bound of the schema
+            raise env.error("metrics", "alerts", threshold, message="must be a number, not .nan")
     for key in ("serviceMonitor", "alerts"):
         if metrics[key]["enabled"] and not metrics["enabled"]:
             raise env.error(
