@@ -11,9 +11,9 @@ answers ``/predict`` and ``/metrics``; the process runs as the configured user w
 and a read-only root; a bad version is rolled back by Helm while the old pods keep serving; a rolling
 update loses no request through the Service (kube-proxy); the GitOps path gives the same Ready pods;
 a bring-your-own image (one Flask file, a single-stage Dockerfile, root) deploys with TCP probes
-under the restricted security context; and a NetworkPolicy like ml-gen's selects exactly the server's
-pods and admits clients of its own and of the allowed namespace (the node enforces no policy, so the
-client of another namespace is checked against NODE_ENFORCES_NETWORK_POLICY).
+under the restricted security context; and ml-gen's NetworkPolicy selects exactly the server's pods,
+admits clients of its own and of the allowed namespace and blocks one of another namespace (the node
+enforces it with kube-router's firewall).
 """
 
 from __future__ import annotations
@@ -452,36 +452,11 @@ def test_bring_your_own_image_runs_restricted_with_tcp_probes(cluster: Cluster, 
 
 # -- NetworkPolicy ------------------------------------------------------------------------------
 
-# Whether the real node's network enforces NetworkPolicy. It does not: the CNI bridge plugin ignores
-# policies, and kube-network-policies (the SIG-network agent kind uses) cannot run on this machine's
-# kernel, which has no nftables `queue` expression (CONFIG_NFT_QUEUE is not set; the agent's rules
-# need it). The test states what the node does: set this to True on a node that enforces policies,
-# and the client of a namespace the policy does not name must then time out.
-NODE_ENFORCES_NETWORK_POLICY = False
-ALLOW_SECONDS = 15  # how long a probe client keeps trying before it reports a timeout
-
-
-def network_policy(
-    name: str, namespace: str, selector_labels: dict[str, str], port: str, allowed_namespaces: list[str]
-) -> dict[str, Any]:
-    """The policy ml-gen will render: the app's pods take ingress on ``port`` from their own
-    namespace and from the namespaces named (by their ``kubernetes.io/metadata.name`` label)."""
-    by_name = {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(allowed_namespaces)}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "podSelector": {"matchLabels": selector_labels},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [{"podSelector": {}}, {"namespaceSelector": {"matchExpressions": [by_name]}}],
-                    "ports": [{"protocol": "TCP", "port": port}],
-                }
-            ],
-        },
-    }
+# The real node enforces NetworkPolicy with kube-router's firewall (scripts/local-node): iptables
+# chains and ipsets on the bridged and forwarded traffic of its pods. A connection the policy does not
+# admit is rejected (REJECT: the client sees "Connection refused"), or times out while dropped.
+BLOCKED = ("Connection refused", "timed out")
+ALLOW_SECONDS = 15  # how long a probe client keeps trying before it reports its last error
 
 
 # A probe in a pod: GETs each URL until it answers 200 or ALLOW_SECONDS pass (2 s per attempt, so a
@@ -551,21 +526,23 @@ def probe_result(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:
     return result
 
 
-def test_network_policy_selects_the_server_and_admits_its_namespaces(
-    cluster: Cluster, namespace: str, make_namespace: Callable[[], str], release: Callable[..., Helm],
-    security: tuple[int, int],
+def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
+    cluster: Cluster, namespace: str, make_namespace: Callable[[], str], project: Path, demo_image: str,
+    security: tuple[int, int], tmp_path: Path,
 ) -> None:  # fmt: skip
-    """A policy like ml-gen's is accepted as written, selects exactly the server's pods, names the
-    allowed namespace by its label and the server's port by name; clients of the server's own and
-    of the allowed namespace connect; one of another namespace connects only where nothing enforces."""
-    release("1")
+    """ml-gen's NetworkPolicy (``networkPolicy.allowNamespaces`` naming one namespace) is applied as
+    rendered, selects exactly the server's pods and is enforced by the node: clients of the server's
+    own and of the allowed namespace connect, directly and through the Service; one of another
+    namespace is blocked; the kubelet's probes still reach the pods, which stay Ready."""
     allowed, other = make_namespace(), make_namespace()
-    deployment = cluster.get("deployment", "demo", "-n", namespace)
-    selector_labels = deployment["spec"]["selector"]["matchLabels"]
-    policy = network_policy("demo", namespace, selector_labels, "http", [allowed])
-    cluster.kubectl("create", "-f", "-", input=json.dumps(policy))
-    stored = cluster.get("networkpolicy", "demo", "-n", namespace)
-    assert stored["spec"] == policy["spec"], "the API server changed the policy"
+    rendered = write_config(project, tmp_path / "r", namespace, "1", networkPolicy={"allowNamespaces": [allowed]})
+    (manifest,) = (rendered / "manifests" / "live").glob("networkpolicy-*.yaml")
+    policy = yaml.safe_load(manifest.read_text())
+    helm_upgrade(cluster, "demo", namespace, rendered)
+    stored = cluster.get("networkpolicy", policy["metadata"]["name"], "-n", namespace)
+    assert stored["spec"] == policy["spec"], "the chart's policy differs from ml-gen's manifest"
+    selector_labels = cluster.get("deployment", "demo", "-n", namespace)["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["podSelector"] == {"matchLabels": selector_labels}
 
     servers = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
     service = cluster.get("service", "demo", "-n", namespace)["spec"]
@@ -586,15 +563,19 @@ def test_network_policy_selects_the_server_and_admits_its_namespaces(
     for pod in servers:
         (container,) = pod["spec"]["containers"]
         assert {p["name"]: p["containerPort"] for p in container["ports"]}.get("http") == 5000, container["ports"]
-    matched = cluster.get("namespaces", "-l", f"kubernetes.io/metadata.name in ({allowed})")["items"]
+    matched = cluster.get("namespaces", "-l", f"kubernetes.io/metadata.name={allowed}")["items"]
     assert [n["metadata"]["name"] for n in matched] == [allowed]
 
     results = {ns: probe_result(cluster, ns, name) for ns, name in probes.items()}
     took = time.monotonic() - started
     assert results[namespace] == dict.fromkeys(urls, "ok"), f"client in the server's namespace: {results[namespace]}"
     assert results[allowed] == dict.fromkeys(urls, "ok"), f"client in the allowed namespace: {results[allowed]}"
-    if NODE_ENFORCES_NETWORK_POLICY:
-        assert all("timed out" in r for r in results[other].values()), f"client in another namespace: {results[other]}"
-    else:
-        assert results[other] == dict.fromkeys(urls, "ok"), f"the node enforces no policy, yet: {results[other]}"
+    blocked = [any(b in r for b in BLOCKED) for r in results[other].values()]
+    assert blocked == [True, True], f"client in another namespace: {results[other]}"
+    # The kubelet probes from the node's own address: the policy does not cut it off.
+    after = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert {p["metadata"]["name"] for p in after} == {p["metadata"]["name"] for p in servers}
+    for pod in after:
+        (status,) = pod["status"]["containerStatuses"]
+        assert ready(pod) and status["restartCount"] == 0, pod["status"]
     print(f"NetworkPolicy: probes from 3 namespaces answered in {took:.1f}s: {results}")
