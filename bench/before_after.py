@@ -169,11 +169,12 @@ def pool_table(found: list[tuple[str, dict]]) -> str:
             f"Process pool {label}: workers from {pool['parallel_min_configs']} configs, {pool['cpu_count']} CPUs."
         )
         for n, r in pool.get("sizes", {}).items():
-            one, workers = r["one process"]["summary"], r["workers"]["summary"]
+            one, workers = r["one process"]["summary"], r["with workers"]["summary"]
+            cpu = {mode: statistics.median(r[mode]["cpu"]) for mode in ("one process", "with workers")}
             lines.append(
-                f"| {n} | {label} | {r['workers']} | {_spread_s(one)} | {_spread_s(workers)} "
+                f"| {n} | {label} | {r['worker_processes']} | {_spread_s(one)} | {_spread_s(workers)} "
                 f"| **{one['median'] / workers['median']:.2f}×** "
-                f"| {statistics.median(r['one process']['cpu']):.2f} / {statistics.median(r['workers']['cpu']):.2f} |"
+                f"| {cpu['one process']:.2f} / {cpu['with workers']:.2f} |"
             )
     return "\n".join(lines) + "\n\n" + " ".join(notes)
 

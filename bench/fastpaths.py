@@ -254,7 +254,7 @@ def process_pool(sizes: list[int], repeat: int, work: Path) -> dict[str, Any]:
     for n in sizes:
         source = work / f"pool-{n}"
         generate.generate(source, n)
-        samples: dict[str, list[dict]] = {"workers": [], "one process": []}
+        samples: dict[str, list[dict]] = {"with workers": [], "one process": []}
         for rep in range(repeat):
             for mode in samples:
                 tree = work / f"pool-{n}-{rep}-{mode.replace(' ', '-')}"
@@ -263,7 +263,7 @@ def process_pool(sizes: list[int], repeat: int, work: Path) -> dict[str, Any]:
                 samples[mode].append(run(pool_command(tree, serial=mode == "one process")))
                 shutil.rmtree(tree)
         found["sizes"][str(n)] = {
-            "workers": min(nproc, n // (threshold // 2)),
+            "worker_processes": min(nproc, n // (threshold // 2)),
             **{
                 mode: {key: [s[key] for s in runs] for key in runs[0]} | {"summary": summary([s["wall"] for s in runs])}
                 for mode, runs in samples.items()
