@@ -52,17 +52,20 @@ def startup_section(results: Path = RESULTS) -> str:
     if not found:
         return "(no start-up run: `python -m bench.startup`)"
     labels = [label for label, _ in found]
-    head = "| command | " + " | ".join(f"{label}: wall ms, median (p10–p90) | {label}: CPU ms" for label in labels)
-    head += " | after / before (wall) |" if len(found) == 2 else " |"
-    lines = [head, "|---|" + "---:|" * (2 * len(found) + (len(found) == 2))]
+    columns = ["wall ms, median (p10–p90)", "CPU ms", "M instructions"]
+    head = "| command | " + " | ".join(f"{label}: {column}" for label in labels for column in columns)
+    head += " | after / before: wall, instructions |" if len(found) == 2 else " |"
+    lines = [head, "|---|" + "---:|" * (len(columns) * len(found) + (len(found) == 2))]
     for command in found[-1][1]["commands"]:
         cells = []
         for _, d in found:
-            timed = d["commands"].get(command)
+            timed, count = d["commands"].get(command), d.get("instructions", {}).get(command)
             cells += [_spread(timed["summary"]), _ms(statistics.median(timed["cpu"]))] if timed else ["–", "–"]
+            cells.append(f"{count / 1e6:.0f}" if count else "–")
         if len(found) == 2:
-            before, after = (d["commands"].get(command, {}).get("summary", {}).get("median") for _, d in found)
-            cells.append(f"{after / before:.2f}×" if before and after else "–")
+            wall = [d["commands"].get(command, {}).get("summary", {}).get("median") for _, d in found]
+            counts = [d.get("instructions", {}).get(command) for _, d in found]
+            cells.append(", ".join(f"{b / a:.2f}×" if a and b else "–" for a, b in (wall, counts)))
         lines.append(f"| `{command}` | " + " | ".join(cells) + " |")
     runs_of = "\n".join(taken(label, data) for label, data in found)
     latest = found[-1][1]["commands"]["ml-gen --help"]["summary"]["median"] * 1000
@@ -125,8 +128,8 @@ def fastpaths_section(results: Path = RESULTS) -> str:
     if not found:
         return "(no fast-path run: `python -m bench.fastpaths`)"
     lines = [
-        "| fast path | run | work | library route, µs each | fast path, µs each | speed-up "
-        "| fresh process, library / fast, ms | outputs |",
+        "| fast path | run | work | library route, CPU µs each | fast path, CPU µs each | speed-up "
+        "| fresh process, library / fast, CPU ms | outputs |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for name in found[-1][1]["fast_paths"] | found[0][1]["fast_paths"]:
@@ -136,11 +139,11 @@ def fastpaths_section(results: Path = RESULTS) -> str:
                 lines.append(f"| {name} | {label} | gone | | | | | {path['gone'] if path else ''} |")
                 continue
             library, fast = _per_item_us(path, "library"), _per_item_us(path, "fast")
-            fresh = path["fresh_process"]
+            fresh = {r: p.get("cpu_summary", p["summary"]) for r, p in path["fresh_process"].items()}
             lines.append(
                 f"| {name} | {label} | {path['items']} {path['unit']}s | {library:.0f} | {fast:.0f} "
-                f"| **{library / fast:.1f}×** | {_ms(fresh['library']['summary']['median'])} / "
-                f"{_ms(fresh['fast']['summary']['median'])} | {_agreement(path)} |"
+                f"| **{library / fast:.1f}×** | {_ms(fresh['library']['median'])} / "
+                f"{_ms(fresh['fast']['median'])} | {_agreement(path)} |"
             )
     routes = "\n".join(
         f"- {name}: fast path `{p['fast']}`, library route {p['library']}"

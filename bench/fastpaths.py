@@ -12,7 +12,7 @@
 - the process pool: `ml-gen render --all` of N generated configs with worker processes (as shipped) and with
   PARALLEL_MIN_CONFIGS set out of reach (one process).
 
-In-process figures are the median of `--repeat` passes over all inputs, the routes taking turns. "Fresh
+In-process figures are the median CPU time of `--repeat` passes over all inputs, the routes taking turns. "Fresh
 process" figures time, in a new interpreter each, the imports a route needs plus its first call (what one
 `ml-gen` command pays), the inputs read beforehand from a JSON file, PyYAML and the config reader imported.
 """
@@ -190,45 +190,48 @@ def agreement(name: str, data: dict, results: dict[str, Any]) -> dict[str, Any]:
 
 
 def in_process(name: str, data: dict, repeat: int) -> dict[str, Any]:
-    """Both routes over all inputs, `repeat` passes each, taking turns; seconds per pass."""
+    """Both routes over all inputs, `repeat` passes each, taking turns; CPU seconds per pass (the wall time
+    of a pass on a busy machine also counts the time other processes had the CPU)."""
     spec = FAST_PATHS[name]
     routes = {route: build(data) for route, build in spec["routes"].items()}
     found: dict[str, Any] = {"fast": spec["fast"], "library": spec["library"], "unit": spec["unit"]}
-    found.update(items=len(data[spec["items"]]), passes={r: [] for r in routes})
+    found.update(items=len(data[spec["items"]]), passes={r: [] for r in routes}, passes_wall={r: [] for r in routes})
     answers = {r: work() for r, work in routes.items()}  # warm-up, and the outputs compared
     for _ in range(repeat):
         for route, work in routes.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             work()
-            found["passes"][route].append(time.perf_counter() - start)
+            found["passes"][route].append(time.process_time() - cpu)
+            found["passes_wall"][route].append(time.perf_counter() - start)
     found["summary"] = {r: summary(p) for r, p in found["passes"].items()}
     found.update(agreement(name, data, answers))
     return found
 
 
-def cold(name: str, route: str, inputs_file: Path, times: int) -> list[float]:
-    """In `times` fresh interpreters: seconds from before the imports a route needs to the end of its first
-    call on the first input."""
+def cold(name: str, route: str, inputs_file: Path, times: int) -> list[tuple[float, float]]:
+    """In `times` fresh interpreters: (wall, CPU) seconds from before the imports a route needs to the end of
+    its first call on the first input."""
     samples = []
     for _ in range(times):
         cmd = [sys.executable, "-m", "bench.fastpaths", "--cold-child", name, route, str(inputs_file)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)}: {proc.stderr[-2000:]}")
-        samples.append(float(proc.stdout.strip().splitlines()[-1]))
+        wall, cpu = proc.stdout.strip().splitlines()[-1].split()
+        samples.append((float(wall), float(cpu)))
     return samples
 
 
 def cold_child(name: str, route: str, inputs_file: Path) -> None:
-    """(In the fresh interpreter) time the imports and first call of one route; print the seconds.
+    """(In the fresh interpreter) time the imports and first call of one route; print wall and CPU seconds.
     PyYAML and the config reader are imported before: every command that reads a config imports them."""
     data = json.loads(inputs_file.read_text())
     resolve("yaml_load")
     items = FAST_PATHS[name]["items"]
     data[items] = data[items][:1]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     FAST_PATHS[name]["routes"][route](data)()
-    print(time.perf_counter() - start)
+    print(time.perf_counter() - start, time.process_time() - cpu)
 
 
 # --- the process pool ------------------------------------------------------------------------------------
@@ -306,14 +309,22 @@ def main() -> None:
                 results["fast_paths"][name] = {"gone": str(gone)}
                 print(f"  {name}: gone ({gone})", flush=True)
                 continue
-            runs: dict[str, list[float]] = {"fast": [], "library": []}
+            runs: dict[str, list[tuple[float, float]]] = {"fast": [], "library": []}
             for _ in range(args.cold):  # the routes take turns
                 for route in runs:
                     runs[route] += cold(name, route, inputs_file, 1)
-            found["fresh_process"] = {route: {"seconds": s, "summary": summary(s)} for route, s in runs.items()}
+            found["fresh_process"] = {
+                route: {
+                    "seconds": [wall for wall, _ in s],
+                    "cpu_seconds": [cpu for _, cpu in s],
+                    "summary": summary([wall for wall, _ in s]),
+                    "cpu_summary": summary([cpu for _, cpu in s]),
+                }
+                for route, s in runs.items()
+            }
             results["fast_paths"][name] = found
             med = {r: found["summary"][r]["median"] / found["items"] * 1e6 for r in ("fast", "library")}
-            first = {r: found["fresh_process"][r]["summary"]["median"] * 1000 for r in ("fast", "library")}
+            first = {r: found["fresh_process"][r]["cpu_summary"]["median"] * 1000 for r in ("fast", "library")}
             print(
                 f"  {name}: {found['items']} {found['unit']}s, per {found['unit']} fast {med['fast']:.1f} µs, "
                 f"library {med['library']:.1f} µs; fresh process fast {first['fast']:.1f} ms, "

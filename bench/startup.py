@@ -7,7 +7,9 @@
 Every command is its own process of the venv's console script (as bench/run.py times them), run on a copy of
 the bundled example ml-model.yaml (3 environments) in a temporary directory. The commands take turns, run after
 run, so a burst of load from elsewhere on the machine hits all of them alike. `python -X importtime` of
-`--help` and of `render --all` is run a few times; per module, the median is kept.
+`--help` and of `render --all` is run a few times; per module, the median is kept. When valgrind is installed,
+each command also runs once under callgrind, which counts the instructions it executes: a figure that, unlike
+times, does not change with the machine's load, so runs taken on a busy machine can be compared by it.
 """
 
 from __future__ import annotations
@@ -105,6 +107,29 @@ def time_commands(runs: int, work: Path, ml_gen: Path) -> dict[str, dict]:
     }
 
 
+def instructions(work: Path, ml_gen: Path) -> dict[str, int]:
+    """Instructions each command executes (valgrind's callgrind, one run each): a count that does not grow with
+    the machine's load, unlike the times. `validate --all` is left out (minutes under valgrind)."""
+    valgrind = shutil.which("valgrind")
+    if not valgrind:
+        return {}
+    rendered = fresh_copy(work, "rendered-valgrind")
+    run([ml_gen, "render", "--all"], cwd=rendered)
+    found = {}
+    for key, args, state in COMMANDS:
+        if args[:1] == ["validate"]:
+            continue
+        directory = rendered if state == "rendered" else fresh_copy(work, "valgrind")
+        cmd = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *command_line(args, ml_gen)]
+        proc = subprocess.run([str(c) for c in cmd], cwd=directory, capture_output=True, text=True)
+        match = re.search(r"Collected : (\d+)", proc.stderr)
+        if proc.returncode != 0 or not match:
+            raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: {proc.stderr[-2000:]}")
+        found[key] = int(match[1])
+        print(f"  {key}: {found[key] / 1e6:.0f} M instructions", flush=True)
+    return found
+
+
 def import_times(args: list[str], repeat: int, work: Path, ml_gen: Path) -> dict:
     """`python -X importtime` of one command, `repeat` times: per module the median self and cumulative ms."""
     per_module: dict[str, list[tuple[int, int, int]]] = {}
@@ -168,6 +193,7 @@ def main() -> None:
         default=ML_GEN,
         help="console script to time, e.g. another checkout's venv's (default: this venv's)",
     )
+    parser.add_argument("--no-instructions", action="store_true", help="skip the instruction counts (valgrind)")
     args = parser.parse_args()
     ml_gen = args.ml_gen.absolute()  # not resolved: a venv's python is a symlink that must stay the venv's
     if not ml_gen.exists():
@@ -181,6 +207,9 @@ def main() -> None:
         results["imports"] = {
             label: import_times(argv, args.import_runs, Path(tmp), ml_gen) for label, argv in IMPORT_PROFILES
         }
+        if not args.no_instructions:
+            print("instructions: one run of each command under valgrind", flush=True)
+            results["instructions"] = instructions(Path(tmp), ml_gen)
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
