@@ -5,11 +5,12 @@
     python -m bench.startup --out bench/results/startup-before.json   # the frozen "before" figures
 
 Every command is its own process of the venv's console script (as bench/run.py times them), run on a copy of
-the bundled example ml-model.yaml (3 environments) in a temporary directory. The commands take turns, run after
-run, so a burst of load from elsewhere on the machine hits all of them alike. `python -X importtime` of
-`--help` and of `render --all` is run a few times; per module, the median is kept. When valgrind is installed,
-each command also runs once under callgrind, which counts the instructions it executes: a figure that, unlike
-times, does not change with the machine's load, so runs taken on a busy machine can be compared by it.
+the bundled example ml-model.yaml (3 environments) of the checkout that script runs, in a temporary directory.
+The commands take turns, run after run, so a burst of load from elsewhere on the machine hits all of them
+alike. `python -X importtime` of `--help` and of `render --all` is run a few times; per module, the median is
+kept. When valgrind is installed, each command also runs once under callgrind, which counts the instructions it
+executes: a figure that, unlike times, does not change with the machine's load, so runs taken on a busy machine
+can be compared by it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from bench.run import ML_GEN, ROOT, output, run
 
-EXAMPLE = ROOT / "ml-model.yaml"
+EXAMPLE = "ml-model.yaml"  # the bundled example, at the root of the checkout the console script runs
 RESULTS = ROOT / "bench" / "results" / "startup.json"
 
 # (key, arguments after the program, what the directory holds before the run: "fresh" or "rendered")
@@ -70,9 +71,9 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 def fresh_copy(work: Path, label: str) -> Path:
-    """A new directory holding only a copy of the bundled example."""
+    """A new directory holding only a copy of the bundled example (copied into `work` by main)."""
     directory = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=work))
-    shutil.copy(EXAMPLE, directory / "ml-model.yaml")
+    shutil.copy(work / EXAMPLE, directory / "ml-model.yaml")
     return directory
 
 
@@ -165,9 +166,10 @@ def machine(ml_gen: Path = ML_GEN) -> dict:
         (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln),
         "?",
     )
-    # the checkout the console script runs: an editable install's package directory
+    # the checkout the console script runs: the nearest directory above its package with the example config
     where = output([ml_gen.parent / "python", "-c", "import ml_gen; print(ml_gen.__file__)"])
-    source = Path(output(["git", "-C", Path(where).parent, "rev-parse", "--show-toplevel"]) or ROOT) if where else ROOT
+    above = Path(where).parents if where else []
+    source = next((d for d in above if (d / EXAMPLE).is_file()), ROOT)
     return {
         "nproc": len(os.sched_getaffinity(0)),
         "cpu": cpu,
@@ -175,6 +177,7 @@ def machine(ml_gen: Path = ML_GEN) -> dict:
         "python": output([ml_gen.parent / "python", "-c", "import platform; print(platform.python_version())"]),
         "ml_gen": output([ml_gen, "--version"]),
         "ml_gen_path": str(ml_gen),
+        "checkout": str(source),
         "commit": output(["git", "-C", source, "rev-parse", "--short", "HEAD"]),
         "dirty": bool(output(["git", "-C", source, "status", "--porcelain", "generator", "charts"])),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -201,6 +204,7 @@ def main() -> None:
     results: dict = {"command": " ".join(["python -m bench.startup", *sys.argv[1:]]), "machine": machine(ml_gen)}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ml-gen-startup-") as tmp:
+        shutil.copy(Path(results["machine"]["checkout"]) / EXAMPLE, Path(tmp) / EXAMPLE)
         print(f"startup: {len(COMMANDS)} commands x {args.runs} runs, interleaved", flush=True)
         results["commands"] = time_commands(args.runs, Path(tmp), ml_gen)
         print(f"importtime: {args.import_runs} runs each", flush=True)
