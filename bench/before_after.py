@@ -73,6 +73,13 @@ def startup_section(results: Path = RESULTS) -> str:
     target = (
         f"Target of issue 10, `ml-gen --help` under {HELP_TARGET_MS:.0f} ms: {latest:.0f} ms ({labels[-1]}), {verdict}."
     )
+    machine = found[-1][1]["machine"]
+    if machine["loadavg_start"][0] > machine["nproc"]:
+        target += (
+            f" That run was taken at a load average of {machine['loadavg_start'][0]:.1f} on {machine['nproc']} CPUs, "
+            "so its wall times are far from idle ones: judge the target on a quiet machine, and compare runs "
+            "taken at different loads by their instructions."
+        )
     runs_count = ", ".join(f"{len(next(iter(d['commands'].values()))['wall'])} ({label})" for label, d in found)
     return "\n\n".join(
         [
