@@ -13,7 +13,7 @@
   PARALLEL_MIN_CONFIGS set out of reach (one process).
 
 In-process figures are the median CPU time of `--repeat` passes over all inputs, the routes taking turns. "Fresh
-process" figures time, in a new interpreter each, the imports a route needs plus its first call (what one
+process" figures are the CPU time, in a new interpreter each, of the imports a route needs and its first call (what one
 `ml-gen` command pays), the inputs read beforehand from a JSON file, PyYAML and the config reader imported.
 """
 

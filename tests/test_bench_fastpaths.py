@@ -3,6 +3,8 @@ give the same answers on the same inputs (the emitter's output reads back as the
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,3 +55,15 @@ def test_percentiles() -> None:
     assert startup.percentile(samples, 0.5) == 5.5
     assert startup.percentile(samples, 0.1) == pytest.approx(1.9)
     assert startup.summary(samples)["p90"] == pytest.approx(9.1)
+
+
+@pytest.mark.parametrize("serial", [True, False])
+def test_pool_command_runs_with_and_without_workers(serial: bool, tmp_path: Path) -> None:
+    """The "one process" mode really starts no workers (it would import multiprocessing), the other does."""
+    fastpaths.generate.generate(tmp_path, 16)
+    python, *rest = fastpaths.pool_command(tmp_path / "models", serial=serial)
+    proc = subprocess.run([python, "-X", "importtime", *rest], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported_pool = re.search(r"\|\s+multiprocessing$", proc.stderr, re.MULTILINE) is not None
+    assert imported_pool is not serial
+    assert len(list(tmp_path.glob("models/*/manifests/*/*.yaml"))) > 16 * 3 * 3
