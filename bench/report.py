@@ -11,6 +11,8 @@ import string
 import sys
 from pathlib import Path
 
+from bench import before_after
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "bench" / "benchmarks.md.in"
 PROFILE = ROOT / "bench" / "results" / "profile.txt"
@@ -224,6 +226,8 @@ def write(results: dict, docs: Path = DOCS) -> None:
         cluster=cluster_section(results["cluster"]),
         profile=profile_excerpt(),
         tmpfs=tmpfs_section(docs.parent / "bench" / "results" / "results-tmpfs.json"),
+        startup_commands=before_after.startup_section(),
+        fast_paths=before_after.fastpaths_section(),
     )
     (docs / "benchmarks.md").write_text(text)
     print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks.png'}")

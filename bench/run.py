@@ -34,11 +34,11 @@ class Failed(RuntimeError):
     """A benchmarked command exited non-zero."""
 
 
-def run(cmd: list, stdout=subprocess.DEVNULL, ok=(0,)) -> dict:
+def run(cmd: list, stdout=subprocess.DEVNULL, ok=(0,), cwd: Path | None = None) -> dict:
     """Run one process; its wall time (s), CPU time (s) and peak RSS (KiB), from this child alone."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen([str(c) for c in cmd], stdout=stdout, stderr=err)
+        proc = subprocess.Popen([str(c) for c in cmd], stdout=stdout, stderr=err, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
