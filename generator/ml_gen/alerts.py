@@ -20,8 +20,10 @@ def rules(name: str, namespace: str, container: str, settings: dict[str, Any]) -
     """The alerting rules for one Deployment `name` in `namespace` (names are DNS labels: safe in PromQL)."""
     pods = f'namespace="{namespace}", pod=~"{name}-[a-z0-9]+-[a-z0-9]+"'
     hold = settings["for"]
-    requests = f"sum(rate({metrics.REQUESTS}{{{pods}}}[5m]))"
-    errors = f'sum(rate({metrics.REQUESTS}{{{pods}, status=~"5.."}}[5m]))'
+    # Only POST /predict: a pod loading its model answers its readiness probes with 503, not a client.
+    predict = f'{pods}, route="/predict"'
+    requests = f"sum(rate({metrics.REQUESTS}{{{predict}}}[5m]))"
+    errors = f'sum(rate({metrics.REQUESTS}{{{predict}, status=~"5.."}}[5m]))'
     latency = (
         f"histogram_quantile(0.99, sum by (le) "
         f'(rate({metrics.REQUEST_SECONDS}_bucket{{{pods}, route="/predict"}}[5m])))'
@@ -43,7 +45,7 @@ def rules(name: str, namespace: str, container: str, settings: dict[str, Any]) -
             "alert": "ModelServerRestarting",
             "expr": (
                 f'increase(kube_pod_container_status_restarts_total{{{pods}, container="{container}"}}[15m]) '
-                f"> {RESTARTS_IN_15_MINUTES}"
+                f">= {RESTARTS_IN_15_MINUTES + 1}"  # increase() extrapolates: N restarts read as a bit over N
             ),
             "labels": {"severity": "warning"},
             "annotations": {
@@ -58,7 +60,7 @@ def rules(name: str, namespace: str, container: str, settings: dict[str, Any]) -
             "labels": {"severity": "critical"},
             "annotations": {
                 "summary": f"{where}: too many 5xx answers",
-                "description": f"More than {ratio} of requests to {where} answered 5xx.",
+                "description": f"More than {ratio} of POST /predict requests to {where} answered 5xx.",
             },
         },
         {
