@@ -6,7 +6,7 @@
 
 - quickschema: `quickschema.is_valid` against jsonschema (ml-gen's Draft 2020-12 class from `patterns`) on the
   raw data of every config;
-- fastyaml: `fastyaml.load` against PyYAML (`yamlio.load`, the C loader) on every manifest template's output;
+- fastyaml (gone since the objects are built in Python: there is no template output to read back);
 - the YAML emitter: `yamlio.dump` against `yaml.dump` (the C dumper, same options: block style, keys in order,
   unicode as is, no line wrapping) on every values file and object one render writes; are the bytes equal?
 - the process pool: `ml-gen render --all` of N generated configs with worker processes (as shipped) and with
@@ -41,11 +41,8 @@ PATHS = {
     "load_config": "ml_gen.config:load",  # file -> Config (.name, .environments, .data)
     "config_schema": "ml_gen.config:schema",  # ml-gen's own JSON Schema of ml-model.yaml, as data
     "render_environment": "ml_gen.project:render_environment",  # (Config, env) -> .values, .objects, .namespace
-    "templates": "ml_gen.render:templates",  # the compiled Jinja2 manifest templates
-    "template_context": "ml_gen.render:context",  # (values, release, namespace) -> what the templates see
-    "quick_is_valid": "ml_gen.quickschema:is_valid",  # fast path: (schema, data) -> bool
+    "quick_is_valid": "ml_gen.config.quickschema:is_valid",  # fast path: (schema, data) -> bool
     "jsonschema_class": "ml_gen.patterns:validator_class",  # library route: draft -> jsonschema validator class
-    "fast_load": "ml_gen.fastyaml:load",  # fast path: template output text -> data
     "yaml_load": "ml_gen.yamlio:load",  # library route: PyYAML with the C loader
     "emit": "ml_gen.yamlio:dump",  # fast path: data -> YAML text
     "parallel_min": "ml_gen.project:PARALLEL_MIN_CONFIGS",  # configs from which render uses worker processes
@@ -84,8 +81,8 @@ def library_validator(schema: dict) -> Any:
 
 
 def inputs(models: int, work: Path) -> dict[str, Any]:
-    """The bundled example and `models` generated configs: their raw data, every manifest template's output
-    and every document one render writes (values files and objects)."""
+    """The bundled example and `models` generated configs: their raw data and every document one render
+    writes (values files and objects)."""
     yaml_load, load_config, render_environment = (
         resolve("yaml_load"),
         resolve("load_config"),
@@ -96,20 +93,12 @@ def inputs(models: int, work: Path) -> dict[str, Any]:
     found: dict[str, Any] = {
         "schema": resolve("config_schema")(),
         "configs": [yaml_load(f.read_text()) for f in files],
-        "texts": [],
         "documents": [],
     }
-    try:
-        templates, context = resolve("templates"), resolve("template_context")
-    except Gone:
-        templates = None
     for config in configs:
         for env in config.environments:
             rendered = render_environment(config, env)
             found["documents"] += [rendered.values, *rendered.objects]
-            if templates is not None:
-                ctx = context(rendered.values, config.name, rendered.namespace)
-                found["texts"] += [t for t in (tpl.render(ctx) for tpl in templates()) if t.strip()]
     return found
 
 
@@ -124,18 +113,6 @@ def quickschema_fast(data: dict) -> Callable[[], list]:
 def quickschema_library(data: dict) -> Callable[[], list]:
     validator, configs = library_validator(data["schema"]), data["configs"]
     return lambda: [validator.is_valid(c) for c in configs]
-
-
-def fastyaml_fast(data: dict) -> Callable[[], list]:
-    fast_load, texts = resolve("fast_load"), data["texts"]
-    if not texts:
-        raise Gone(f"no template output to read ({PATHS['templates']})")
-    return lambda: [fast_load(t) for t in texts]
-
-
-def fastyaml_library(data: dict) -> Callable[[], list]:
-    yaml_load, texts = resolve("yaml_load"), data["texts"]
-    return lambda: [yaml_load(t) for t in texts]
 
 
 def emitter_fast(data: dict) -> Callable[[], list]:
@@ -155,13 +132,6 @@ FAST_PATHS: dict[str, dict[str, Any]] = {
         "routes": {"fast": quickschema_fast, "library": quickschema_library},
         "fast": PATHS["quick_is_valid"],
         "library": f"jsonschema Draft 2020-12 ({PATHS['jsonschema_class']})",
-    },
-    "fastyaml": {
-        "items": "texts",
-        "unit": "document",
-        "routes": {"fast": fastyaml_fast, "library": fastyaml_library},
-        "fast": PATHS["fast_load"],
-        "library": f"PyYAML, C loader ({PATHS['yaml_load']})",
     },
     "yaml emitter": {
         "items": "documents",

@@ -25,11 +25,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return fastpaths.inputs(3, tmp_path_factory.mktemp("fastpaths"))
 
 
-def test_inputs_cover_configs_templates_and_documents(inputs: dict) -> None:
+def test_inputs_cover_configs_and_documents(inputs: dict) -> None:
     assert len(inputs["configs"]) == 4  # the bundled example and 3 generated
     assert all(isinstance(c, dict) and "environments" in c for c in inputs["configs"])
-    assert len(inputs["texts"]) >= 4 * 3 * 3  # at least ServiceAccount, Service, Deployment per environment
-    assert len(inputs["documents"]) > len(inputs["texts"])  # the values files on top
+    # per environment a values file and at least ServiceAccount, Service, Deployment, NetworkPolicy
+    assert len(inputs["documents"]) >= 4 * 3 * 5
 
 
 @pytest.mark.parametrize("name", sorted(fastpaths.FAST_PATHS))
