@@ -209,7 +209,6 @@ def read_text(file: str) -> str:
 def _file_kind(mode: int) -> str:
     kinds = {
         stat.S_ISFIFO: "FIFO",
-        stat.S_ISSOCK: "socket",
         stat.S_ISCHR: "character device",
         stat.S_ISBLK: "block device",
     }

@@ -1,0 +1,112 @@
+"""Behaviour no other test pinned down, each found by a mutant that survived scripts/mutation (docs/mutation.md)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ml_gen import config, output, project, rules
+from ml_gen.cli import main
+
+CONFIG = """\
+name: demo
+image:
+  repository: myorg/demo
+  tag: "1.0"
+environments:
+  prod:
+    namespace: demo-prod
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    work = tmp_path / "w"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def _render_error(*args: str) -> str:
+    """The one line `ml-gen render` prints for a refused run (exit 2)."""
+    result = CliRunner().invoke(main, ["render", *args])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def test_a_socket_as_config_cannot_be_opened(workdir):
+    """open(2) refuses a socket (ENXIO) before ml-gen could ask what kind of file it is."""
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("ml-model.yaml")  # relative: a socket path has a 108-byte limit
+        message = _render_error("--all")
+    assert message == "ml-gen: error: ml-model.yaml: cannot read: No such device or address\n"
+
+
+def test_a_block_device_as_config_is_named_a_block_device(workdir):
+    try:
+        os.mknod("ml-model.yaml", stat.S_IFBLK | 0o600, os.makedev(7, 0))
+    except PermissionError:
+        pytest.skip("making a device node needs CAP_MKNOD")
+    message = _render_error("--all")
+    assert "ml-model.yaml: is a block device, not a regular file" in message
+
+
+@pytest.mark.parametrize("length, valid", [(253, True), (254, False)])
+def test_a_label_key_prefix_is_at_most_253_characters(length, valid):
+    prefix = ".".join(["a" * 63] * 4)[:length]  # a DNS subdomain of exactly `length` characters
+    prefix = prefix[:-1] + "b" if prefix.endswith(".") else prefix
+    assert len(prefix) == length
+    problem = rules.label_key_problem(f"{prefix}/team")
+    assert (problem is None) == valid, problem
+
+
+def test_two_configs_writing_a_values_file_that_sorts_after_the_schema_copy_are_refused(workdir):
+    """values/values.schema.json is shared by every config; the clash check goes on past it (to values/west.yaml)."""
+    west = CONFIG.replace("prod:\n    namespace: demo-prod", "west:\n    namespace: demo-west")
+    Path("a.yaml").write_text(west)
+    Path("b.yaml").write_text(west.replace("name: demo", "name: other").replace("demo-west", "other-west"))
+    message = _render_error("west", "-c", "a.yaml", "-c", "b.yaml")
+    assert "values/west.yaml: would be written from both" in message
+    assert "a.yaml (environment west)" in message and "b.yaml (environment west)" in message
+    assert not Path("values").exists() and not Path("manifests").exists()
+
+
+def test_the_library_plans_without_pruning_unless_asked(tmp_path):
+    """project.plan() leaves a removed environment's files alone by default, as `ml-gen render` does without --prune."""
+    two = CONFIG + "  qa:\n    namespace: demo-qa\n"
+    (tmp_path / "ml-model.yaml").write_text(two)
+    loaded = config.load(tmp_path / "ml-model.yaml")
+    output.commit([project.plan(loaded, loaded.environments)])
+    (tmp_path / "ml-model.yaml").write_text(CONFIG)
+    loaded = config.load(tmp_path / "ml-model.yaml")
+    assert output.commit([project.plan(loaded, ["prod"])]) == []
+    assert (tmp_path / "values/qa.yaml").exists()
+    assert tmp_path / "values/qa.yaml" in output.commit([project.plan(loaded, ["prod"], prune=True)])
+    assert not (tmp_path / "values/qa.yaml").exists()
+
+
+def test_plan_configs_does_not_prune_unless_asked(tmp_path):
+    two = CONFIG + "  qa:\n    namespace: demo-qa\n"
+    (tmp_path / "ml-model.yaml").write_text(two)
+    output.commit(project.plan_configs([tmp_path], [], True, None))
+    (tmp_path / "ml-model.yaml").write_text(CONFIG)
+    assert output.commit(project.plan_configs([tmp_path], [], True, None)) == []
+    assert (tmp_path / "values/qa.yaml").exists()
+    assert tmp_path / "values/qa.yaml" in output.commit(project.plan_configs([tmp_path], [], True, None, prune=True))
+
+
+def test_many_configs_are_planned_in_workers_as_one_by_one(tmp_path):
+    """From PARALLEL_MIN_CONFIGS configs on, plan_configs forks workers (after a warm-up in this process)."""
+    for i in range(project.PARALLEL_MIN_CONFIGS):
+        (tmp_path / f"m{i:02d}").mkdir()
+        (tmp_path / f"m{i:02d}/ml-model.yaml").write_text(CONFIG.replace("demo", f"demo{i:02d}"))
+    plans = project.plan_configs([tmp_path], [], True, None)
+    one_by_one = [project.plan_configs([tmp_path / f"m{i:02d}"], [], True, None)[0] for i in range(len(plans))]
+    assert [(p.root, p.files) for p in plans] == [(p.root, p.files) for p in one_by_one]
+    assert len(plans) == project.PARALLEL_MIN_CONFIGS
