@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from ml_gen import config, output, project, rules
 from ml_gen.cli import main
+from ml_gen.errors import ConfigError
 
 CONFIG = """\
 name: demo
@@ -110,3 +111,39 @@ def test_many_configs_are_planned_in_workers_as_one_by_one(tmp_path):
     one_by_one = [project.plan_configs([tmp_path / f"m{i:02d}"], [], True, None)[0] for i in range(len(plans))]
     assert [(p.root, p.files) for p in plans] == [(p.root, p.files) for p in one_by_one]
     assert len(plans) == project.PARALLEL_MIN_CONFIGS
+
+
+def _resolve(text: str) -> None:
+    config.parse(text, "m.yaml").resolve("prod")
+
+
+@pytest.mark.parametrize("percent, refused", [("66%", False), ("67%", True)])
+def test_a_pdb_percentage_counts_pods_rounded_up(percent, refused):
+    """67% of 3 pods is 2.01, rounded up to 3: every pod kept, so no eviction could ever happen."""
+    text = CONFIG + f"    replicas: 3\n    podDisruptionBudget: {{minAvailable: '{percent}'}}\n"
+    if not refused:
+        _resolve(text)
+        return
+    with pytest.raises(ConfigError, match=f"minAvailable {percent} keeps every pod of replicas \\(3\\) running"):
+        _resolve(text)
+
+
+@pytest.mark.parametrize("field", ["service", "ingress"])
+def test_service_and_ingress_annotation_keys_are_checked(field):
+    text = CONFIG + f"    {field}: {{enabled: true, annotations: {{'team name': x}}}}\n"
+    if field == "service":
+        text = text.replace("enabled: true, ", "")
+    with pytest.raises(ConfigError, match="invalid key 'team name'") as caught:
+        _resolve(text)
+    assert caught.value.path == f"environments.prod.{field}.annotations.team name"
+
+
+@pytest.mark.parametrize("host, refused", [("10.0.0.255", True), ("255.0.0.1", True), ("256.0.0.1", False)])
+def test_an_ingress_host_is_an_ip_address_up_to_255_per_part(host, refused):
+    """Kubernetes refuses an IP address as an Ingress host; 256.0.0.1 is no IP address but a valid DNS name."""
+    text = CONFIG + f"    ingress: {{enabled: true, host: '{host}'}}\n"
+    if not refused:
+        _resolve(text)
+        return
+    with pytest.raises(ConfigError, match=f"'{host}' is an IP address"):
+        _resolve(text)
