@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 from pathlib import Path
@@ -147,3 +148,116 @@ def test_an_ingress_host_is_an_ip_address_up_to_255_per_part(host, refused):
         return
     with pytest.raises(ConfigError, match=f"'{host}' is an IP address"):
         _resolve(text)
+
+
+def test_a_pdb_with_both_bounds_is_one_line_naming_both():
+    text = CONFIG + "    podDisruptionBudget: {minAvailable: 1, maxUnavailable: 1}\n"
+    with pytest.raises(ConfigError) as caught:
+        _resolve(text)
+    assert str(caught.value) == (
+        "m.yaml:8: environments.prod.podDisruptionBudget: give minAvailable or maxUnavailable, not both"
+    )
+
+
+@pytest.mark.parametrize(
+    "settings, refusal",
+    [
+        # no PDB is rendered (disabled, or at most one pod), so its bounds cannot block anything
+        ("replicas: 3\n    podDisruptionBudget: {enabled: false, minAvailable: 3}", None),
+        ("replicas: 1\n    podDisruptionBudget: {minAvailable: 1}", None),
+        # with autoscaling on, the PDB exists from maxReplicas 2 up and must allow an eviction at minReplicas
+        (
+            "autoscaling: {enabled: true, minReplicas: 1, maxReplicas: 3}\n    podDisruptionBudget: {minAvailable: 1}",
+            "minAvailable 1 keeps every pod of autoscaling.minReplicas (1) running",
+        ),
+    ],
+    ids=["disabled", "one-replica", "autoscaling-minimum"],
+)
+def test_a_pdb_is_judged_only_when_rendered_and_at_the_fewest_pods(settings, refusal):
+    text = CONFIG + f"    {settings}\n"
+    if refusal is None:
+        _resolve(text)
+        return
+    with pytest.raises(ConfigError, match=re.escape(refusal)):
+        _resolve(text)
+
+
+# Rule refusals outside the bad-input suite (whose README table pins its messages): each one exact line.
+EXACT = [
+    (
+        "shutdownDelaySeconds: 30",
+        "8: environments.prod.shutdownDelaySeconds: 30 leaves the server no time to stop: "
+        "keep it below terminationGracePeriodSeconds (30)",
+    ),
+    (
+        "env: {A: x}\n    secretEnv: {A: {secret: s, key: k}}",
+        "9: environments.prod.secretEnv.A: 'A' is also set in env; give it once",
+    ),
+    (
+        "model: {version: '1'}\n    secretEnv: {MODEL_VERSION: {secret: s, key: k}}",
+        "9: environments.prod.secretEnv.MODEL_VERSION: 'MODEL_VERSION' is set by ml-gen from model.version",
+    ),
+    (
+        "model: {uri: 's3://b/m'}\n    env: {MODEL_URI: x}",
+        "9: environments.prod.env.MODEL_URI: 'MODEL_URI' is set by ml-gen from model.uri",
+    ),
+    (
+        "security: {privileged: true}",
+        "8: environments.prod.security.privileged: needs security.restricted: false (an explicit opt-out)",
+    ),
+    (
+        "probes: {liveness: {command: [a]}}",
+        "8: environments.prod.probes.liveness.command: is only used by exec probes (this one is http)",
+    ),
+    (
+        "health: {type: exec}",
+        "8: environments.prod.health.type: an exec startup probe needs a command: "
+        "health.command or probes.startup.command",
+    ),
+    (
+        "probes: {readiness: {type: exec}}",
+        "8: environments.prod.probes.readiness.type: an exec readiness probe needs a command: "
+        "health.command or probes.readiness.command",
+    ),
+    (
+        "strategy: {maxSurge: 0, maxUnavailable: '0%'}",
+        "8: environments.prod.strategy: maxSurge and maxUnavailable cannot both be 0 (no rollout could start)",
+    ),
+    (
+        "resources: {requests: {cpu: '1e30'}}",
+        "8: environments.prod.resources.requests.cpu: 1e30 is too large: "
+        "Kubernetes counts cpu in int64 millicores (at most 9223372036854775807)",
+    ),
+    (
+        "resources: {limits: {memory: '1e30'}}",
+        "8: environments.prod.resources.limits.memory: 1e30 is too large: "
+        "Kubernetes counts memory in int64 units (at most 9223372036854775807)",
+    ),
+    (
+        "ingress: {enabled: true, path: /a//b, pathType: Prefix}",
+        "8: environments.prod.ingress.path: must not contain '//' (pathType Prefix)",
+    ),
+    (
+        "ingress: {enabled: true, path: /a/.., pathType: Exact}",
+        "8: environments.prod.ingress.path: must not end with '/..' (pathType Exact)",
+    ),
+    (
+        "labels: {app.kubernetes.io/name: x}",
+        "8: environments.prod.labels.app.kubernetes.io/name: 'app.kubernetes.io/name' is set by ml-gen",
+    ),
+    (
+        "tolerations: [{key: k, operator: Exists, value: v}]",
+        "8: environments.prod.tolerations[0].value: must be empty with operator: Exists",
+    ),
+]
+
+
+@pytest.mark.parametrize("settings, message", EXACT, ids=[s.split(":")[0] for s, _ in EXACT])
+def test_rule_refusals_are_one_exact_line(settings, message):
+    with pytest.raises(ConfigError) as caught:
+        _resolve(CONFIG + f"    {settings}\n")
+    assert str(caught.value) == f"m.yaml:{message}"
+
+
+def test_an_implementation_specific_ingress_path_is_left_to_the_controller():
+    _resolve(CONFIG + "    ingress: {enabled: true, path: /a/.., pathType: ImplementationSpecific}\n")
