@@ -156,7 +156,7 @@ def _replicas(env: EnvConfig, s: dict) -> None:
 
 
 def _resources(env: EnvConfig, s: dict) -> None:
-    requests, limits = s["resources"].get("requests", {}), s["resources"].get("limits", {})
+    requests, limits = s["resources"]["requests"], s["resources"]["limits"]  # DEFAULTS has both, merged into
     for kind, given in (("requests", requests), ("limits", limits)):
         for name, value in given.items():
             problem = quantity_problem(name, value)
@@ -170,9 +170,6 @@ def _resources(env: EnvConfig, s: dict) -> None:
                 name,
                 message=f"request {requests[name]} is above the limit {limits[name]}",
             )
-    for name in ("cpu", "memory"):
-        if name not in requests:
-            raise env.error("resources", "requests", message=f"needs a {name} request")
 
 
 def _env_names(env: EnvConfig, s: dict) -> None:

@@ -261,3 +261,35 @@ def test_rule_refusals_are_one_exact_line(settings, message):
 
 def test_an_implementation_specific_ingress_path_is_left_to_the_controller():
     _resolve(CONFIG + "    ingress: {enabled: true, path: /a/.., pathType: ImplementationSpecific}\n")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["prod", "--all"], "give environment names or --all, not both"),
+        (["qa"], "ml-model.yaml: unknown environment 'qa' (known: prod, dev)"),
+    ],
+    ids=["names-and-all", "unknown-environment"],
+)
+def test_environment_selection_errors_are_one_exact_line(workdir, args, message):
+    Path("ml-model.yaml").write_text(CONFIG + "  dev:\n    namespace: demo-dev\n")
+    assert _render_error(*args) == f"ml-gen: error: {message}\n"
+
+
+@pytest.mark.parametrize("uid, refused", [(9999, True), (10000, False)])
+def test_the_restricted_profile_starts_at_id_10000(uid, refused):
+    text = CONFIG + f"    security: {{runAsUser: {uid}, runAsGroup: {uid}}}\n"
+    if not refused:
+        _resolve(text)
+        return
+    with pytest.raises(ConfigError, match="runAsUser: must be at least 10000 under the restricted profile"):
+        _resolve(text)
+
+
+def test_resources_merge_into_the_default_requests_and_limits():
+    """Requests and limits always hold the defaults' keys (a check for a missing cpu request was dead code)."""
+    loaded = config.parse(CONFIG + "    resources: {requests: {cpu: '1'}, limits: {}}\n", "m.yaml")
+    assert loaded.resolve("prod").settings["resources"] == {
+        "requests": {"cpu": "1", "memory": "512Mi"},
+        "limits": {"memory": "1Gi"},
+    }
