@@ -293,3 +293,9 @@ def test_resources_merge_into_the_default_requests_and_limits():
         "requests": {"cpu": "1", "memory": "512Mi"},
         "limits": {"memory": "1Gi"},
     }
+
+
+def test_a_rendered_environment_names_its_namespace():
+    """validate --server checks (or creates) this namespace; only the live tests used it before."""
+    loaded = config.parse(CONFIG + "  dev:\n    namespace: demo-dev\n", "m.yaml")
+    assert [project.render_environment(loaded, env).namespace for env in ("prod", "dev")] == ["demo-prod", "demo-dev"]
