@@ -6,6 +6,7 @@ import os
 import re
 import socket
 import stat
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,27 @@ def test_a_rendered_environment_names_its_namespace():
     """validate --server checks (or creates) this namespace; only the live tests used it before."""
     loaded = config.parse(CONFIG + "  dev:\n    namespace: demo-dev\n", "m.yaml")
     assert [project.render_environment(loaded, env).namespace for env in ("prod", "dev")] == ["demo-prod", "demo-dev"]
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1e0", Decimal(1)),  # an exponent of zero digits after stripping zeros
+        ("2e-00", Decimal(2)),
+        ("5e-3", Decimal("0.005")),
+        ("1e0000000003", Decimal(1000)),  # leading zeros do not count against the exponent's 8 digits
+        ("1.5n", Decimal("2e-9")),  # rounded up to 1n steps, as Kubernetes does
+        ("1.2n", Decimal("2e-9")),
+        ("300.0000000001", Decimal("300.000000001")),
+    ],
+)
+def test_quantity_exponents_and_rounding(text, value):
+    assert rules.quantity(text) == value
+
+
+def test_a_dozen_configs_are_planned_in_one_process(tmp_path):
+    """Below PARALLEL_MIN_CONFIGS no worker is started (a worker count of 1.5 would be a crash)."""
+    for i in range(12):
+        (tmp_path / f"m{i:02d}").mkdir()
+        (tmp_path / f"m{i:02d}/ml-model.yaml").write_text(CONFIG.replace("demo", f"demo{i:02d}"))
+    assert len(project.plan_configs([tmp_path], [], True, None)) == 12
