@@ -131,7 +131,7 @@ def _strings(node: object, path: tuple) -> Iterator[tuple[tuple, str]]:
 
 
 def _image(env: EnvConfig, s: dict) -> None:
-    image = s.get("image", {})
+    image = s["image"]  # required by the schema
     if "tag" not in image and "digest" not in image:
         raise env.error("image", message="needs image.tag or image.digest")
     if image.get("tag") == "latest" and not s["security"]["allowLatestTag"]:

@@ -324,3 +324,9 @@ def test_a_dozen_configs_are_planned_in_one_process(tmp_path):
         (tmp_path / f"m{i:02d}").mkdir()
         (tmp_path / f"m{i:02d}/ml-model.yaml").write_text(CONFIG.replace("demo", f"demo{i:02d}"))
     assert len(project.plan_configs([tmp_path], [], True, None)) == 12
+
+
+def test_strings_inside_lists_are_checked_for_what_helm_cannot_render():
+    text = CONFIG + '    health: {type: exec, command: [sh, "a\\x7fb"]}\n'
+    with pytest.raises(ConfigError, match=r"health\.command\[1\]: contains U\+007F, which Helm cannot render"):
+        _resolve(text)
