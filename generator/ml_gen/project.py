@@ -94,7 +94,6 @@ def plan(config: Config, envs: list[str], out: Path | None = None, prune: bool =
     """Every file of the given environments of one config, under `out` (default: beside the config);
     with prune, also the removal of files of environments no longer in the config."""
     result = Plan(Path(out) if out is not None else config.directory, prune=prune)
-    result.config = Path(config.file).name
     result.environments = set(config.environments)
     result.releases = releases(config)
     for env in envs:

@@ -284,7 +284,9 @@ def test_out_takes_one_config(tmp_path, monkeypatch):
     (tmp_path / "out").mkdir()
     result = run("render", "--all", "-c", "models", "--out", "out")
     assert result.exit_code == 2
-    assert "--out works with one config" in result.stderr
+    assert result.stderr == (
+        "ml-gen: error: --out works with one config; several configs each render beside their own file\n"
+    )
     assert list((tmp_path / "out").iterdir()) == []
 
 

@@ -141,7 +141,7 @@ class EnvConfig:
         """A ConfigError at the place a setting came from: the environment's override or the base."""
         node: Any = self.override
         for key in path:
-            in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+            in_list = isinstance(node, list)  # lists replace: the settings' list is this one, an index fits
             if not in_list and (not isinstance(node, dict) or key not in node):
                 return self.config.error(tuple(path), message)
             node = node[key]
@@ -228,13 +228,11 @@ def read_text(file: str) -> str:
 
 
 def _file_kind(mode: int) -> str:
-    kinds = {
-        stat.S_ISFIFO: "FIFO",
-        stat.S_ISSOCK: "socket",
-        stat.S_ISCHR: "character device",
-        stat.S_ISBLK: "block device",
-    }
-    return next((name for test, name in kinds.items() if test(mode)), "special file")
+    """What an open file that is neither regular nor a directory is: on Linux a FIFO or a device (a
+    socket cannot be opened, and open() follows symlinks)."""
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    return "character device" if stat.S_ISCHR(mode) else "block device"
 
 
 def _whole_numbers(node: Any) -> Any:

@@ -134,7 +134,7 @@ def _strings(node: object, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
 
 
 def _image(env: EnvConfig, s: dict[str, Any]) -> None:
-    image = s.get("image", {})
+    image = s["image"]  # required by the schema
     if "tag" not in image and "digest" not in image:
         raise env.error("image", message="needs image.tag or image.digest")
     if image.get("tag") == "latest" and not s["security"]["allowLatestTag"]:
@@ -159,7 +159,7 @@ def _replicas(env: EnvConfig, s: dict[str, Any]) -> None:
 
 
 def _resources(env: EnvConfig, s: dict[str, Any]) -> None:
-    requests, limits = s["resources"].get("requests", {}), s["resources"].get("limits", {})
+    requests, limits = s["resources"]["requests"], s["resources"]["limits"]  # DEFAULTS has both, merged into
     for kind, given in (("requests", requests), ("limits", limits)):
         for name, value in given.items():
             problem = quantity_problem(name, value)
@@ -173,9 +173,6 @@ def _resources(env: EnvConfig, s: dict[str, Any]) -> None:
                 name,
                 message=f"request {requests[name]} is above the limit {limits[name]}",
             )
-    for name in ("cpu", "memory"):
-        if name not in requests:
-            raise env.error("resources", "requests", message=f"needs a {name} request")
 
 
 def _env_names(env: EnvConfig, s: dict[str, Any]) -> None:
