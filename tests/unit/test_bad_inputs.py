@@ -78,6 +78,7 @@ CASES = [
     Bad("only-comments", "# nothing\n", line=1, words=("expected a mapping",)),
     Bad("top-level-list", "- name: demo\n", line=1, words=("expected a mapping",)),
     Bad("not-utf-8", b"name: d\xe9mo\n", line=1, words=("cannot read", "not UTF-8", "0xe9")),
+    Bad("not-utf-8-after-blank-lines", b"\n\nname: d\xe9mo\n", line=3, words=("not UTF-8", "0xe9")),
     # unknown keys and types
     Bad("typo", sub("replicas: 2", "replicsa: 2"), "replicsa", 6, ("unknown key", "did you mean 'replicas'")),
     Bad(

@@ -201,9 +201,7 @@ def read_text(file: str) -> str:
     except FileNotFoundError:
         missing = "a symlink to a missing file" if os.path.islink(file) else "no such file"
         raise ConfigError(file, "", f"{missing} (create one with 'ml-gen init NAME')") from None
-    except IsADirectoryError:
-        raise ConfigError(file, "", "is a directory, not a config file") from None
-    except OSError as err:
+    except OSError as err:  # a directory opens read-only: fstat below names it
         raise ConfigError(file, "", f"cannot read: {os_reason(err)}") from None
     try:
         mode = os.fstat(fd).st_mode
