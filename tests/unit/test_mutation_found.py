@@ -105,15 +105,25 @@ def test_plan_configs_does_not_prune_unless_asked(tmp_path):
     assert tmp_path / "values/qa.yaml" in output.commit(project.plan_configs([tmp_path], [], True, None, prune=True))
 
 
-def test_many_configs_are_planned_in_workers_as_one_by_one(tmp_path):
-    """From PARALLEL_MIN_CONFIGS configs on, plan_configs forks workers (after a warm-up in this process)."""
-    for i in range(project.PARALLEL_MIN_CONFIGS):
+@pytest.mark.parametrize("count", [project.PARALLEL_MIN_CONFIGS, 3 * project.PARALLEL_MIN_CONFIGS])
+def test_many_configs_are_planned_in_workers_as_one_by_one(tmp_path, count):
+    """From PARALLEL_MIN_CONFIGS configs on, plan_configs forks workers (after a warm-up in this process);
+    with more, each worker takes chunks of several configs (a whole number of them)."""
+    for i in range(count):
         (tmp_path / f"m{i:02d}").mkdir()
         (tmp_path / f"m{i:02d}/ml-model.yaml").write_text(CONFIG.replace("demo", f"demo{i:02d}"))
     plans = project.plan_configs([tmp_path], [], True, None)
     one_by_one = [project.plan_configs([tmp_path / f"m{i:02d}"], [], True, None)[0] for i in range(len(plans))]
     assert [(p.root, p.files) for p in plans] == [(p.root, p.files) for p in one_by_one]
-    assert len(plans) == project.PARALLEL_MIN_CONFIGS
+    assert len(plans) == count
+
+
+def test_a_directory_is_searched_for_configs_outside_git_metadata(tmp_path):
+    """`-c DIR` finds every ml-model.yaml below DIR but none inside .git (old objects, hooks' fixtures)."""
+    for where in ("a", "b/c", ".git/refs/x", "d/.git"):
+        (tmp_path / where).mkdir(parents=True)
+        (tmp_path / where / "ml-model.yaml").write_text(CONFIG)
+    assert project.discover([tmp_path]) == [tmp_path / "a" / "ml-model.yaml", tmp_path / "b" / "c" / "ml-model.yaml"]
 
 
 def _resolve(text: str) -> None:
