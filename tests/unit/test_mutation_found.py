@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from ml_gen import config, output, project
 from ml_gen.cli import main
 from ml_gen.config import rules
-from ml_gen.errors import ConfigError
+from ml_gen.errors import ConfigError, OutputError
 
 CONFIG = """\
 name: demo
@@ -341,3 +341,14 @@ def test_strings_inside_lists_are_checked_for_what_helm_cannot_render():
     text = CONFIG + '    health: {type: exec, command: [sh, "a\\x7fb"]}\n'
     with pytest.raises(ConfigError, match=r"health\.command\[1\]: contains U\+007F, which Helm cannot render"):
         _resolve(text)
+
+
+def test_a_foreign_values_file_sorting_after_the_schema_copy_is_refused(tmp_path):
+    """values/zz.yaml sorts after values/values.schema.json: the check goes on past the schema copy."""
+    (tmp_path / "ml-model.yaml").write_text(CONFIG + "  zz:\n    namespace: demo-zz\n")
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "zz.yaml").write_text("# hand-written\nreplicaCount: 3\n")
+    plans = project.plan_configs([tmp_path / "ml-model.yaml"], [], True, None)
+    with pytest.raises(OutputError, match="values/zz.yaml: not written by ml-gen"):
+        output.commit(plans)
+    assert (tmp_path / "values" / "zz.yaml").read_text() == "# hand-written\nreplicaCount: 3\n"
