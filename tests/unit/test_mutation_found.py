@@ -352,3 +352,19 @@ def test_a_foreign_values_file_sorting_after_the_schema_copy_is_refused(tmp_path
     with pytest.raises(OutputError, match="values/zz.yaml: not written by ml-gen"):
         output.commit(plans)
     assert (tmp_path / "values" / "zz.yaml").read_text() == "# hand-written\nreplicaCount: 3\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json at all\n", '{"title": "my own schema", "type": "object"}\n', '["a JSON array"]\n'],
+    ids=["not-json", "another-title", "not-an-object"],
+)
+def test_a_values_schema_ml_gen_did_not_copy_is_refused(tmp_path, text):
+    """values/values.schema.json is replaced only when it is a copy of the chart's schema (by its title)."""
+    (tmp_path / "ml-model.yaml").write_text(CONFIG)
+    (tmp_path / "values").mkdir()
+    (tmp_path / "values" / "values.schema.json").write_text(text)
+    plans = project.plan_configs([tmp_path / "ml-model.yaml"], [], True, None)
+    with pytest.raises(OutputError, match="values.schema.json: not written by ml-gen"):
+        output.commit(plans)
+    assert (tmp_path / "values" / "values.schema.json").read_text() == text
