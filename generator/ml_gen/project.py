@@ -7,15 +7,17 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_gen import config as config_mod
 from ml_gen import targets, values
-from ml_gen.check import limits, offline
-from ml_gen.check.report import Report
+from ml_gen.check import limits
 from ml_gen.config import Config, schema_errors
 from ml_gen.errors import EXIT_FAILED, ConfigError, MlGenError, UsageError, os_reason
 from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, preflight
+
+if TYPE_CHECKING:
+    from ml_gen.check.report import Report
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -244,6 +246,8 @@ def validate(
 ) -> Report:
     """`ml-gen validate`: every asked-for environment of every config, offline and (with a cluster)
     dry-run on its API server."""
+    from ml_gen.check import offline  # validate only: the schemas' validators and the kinds' checks
+
     loaded = load_all(paths)
     rendered = [render_environment(c, e) for c in loaded for e in select_environments(c, envs, all_envs)]
     report = offline.offline(rendered, kube_version)

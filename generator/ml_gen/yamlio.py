@@ -234,10 +234,10 @@ def _string(value: str) -> str:
         return value
     # JSON string escapes are YAML double-quoted escapes; also escape what YAML would
     # fold or reject raw (NEL, line/paragraph separators, C1 controls, BOM, non-characters).
-    return escape_breaks(json.dumps(value, ensure_ascii=False))
+    return _escape_breaks(json.dumps(value, ensure_ascii=False))
 
 
-def escape_breaks(json_text: str) -> str:
+def _escape_breaks(json_text: str) -> str:
     """Escape in JSON text what a YAML reader would fold or reject raw inside a double-quoted scalar."""
     return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 

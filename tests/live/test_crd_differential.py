@@ -117,7 +117,7 @@ def value_for(schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
 
 def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     if "pattern" in schema:
-        pattern = patterns.translate(crd.python_pattern(schema["pattern"]))
+        pattern = patterns.translate(schema["pattern"])
         return st.from_regex(pattern, alphabet=st.characters(codec="ascii", exclude_characters="\x7f"))
     low = schema.get("minLength", 0)
     return st.text(CHARACTERS, min_size=low, max_size=low + 8)

@@ -63,6 +63,42 @@ FAST_PROBES = {  # short periods keep the suite quick; the server loads the mode
 }
 
 
+def restricted_pod(
+    name: str, namespace: str, app: str, uid: int, container: str, image: str, command: list[str], **spec: Any
+) -> dict[str, Any]:
+    """A bare pod pinned to the real node, under the restricted profile as the app's pods run."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
+        "spec": {
+            **PINNED,
+            **spec,
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": uid,
+                "runAsGroup": uid,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": container,
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "command": command,
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                        "readOnlyRootFilesystem": True,
+                    },
+                }
+            ],
+        },
+    }
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -161,36 +197,8 @@ class Client:
         self.cluster, self.namespace, self.name = cluster, namespace, f"client-{uuid.uuid4().hex[:6]}"
         ip = cluster.get("service", service, "-n", namespace)["spec"]["clusterIP"]
         port = cluster.get("service", service, "-n", namespace)["spec"]["ports"][0]["port"]
-        restricted = {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "readOnlyRootFilesystem": True,
-        }
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": self.name, "namespace": namespace, "labels": {"app": "live-client"}},
-            "spec": {
-                **PINNED,
-                "terminationGracePeriodSeconds": 0,
-                "automountServiceAccountToken": False,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": uid,
-                    "runAsGroup": uid,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [
-                    {
-                        "name": "client",
-                        "image": image,
-                        "imagePullPolicy": "Never",
-                        "command": ["python3", "-c", CLIENT, f"http://{ip}:{port}/predict"],
-                        "securityContext": restricted,
-                    }
-                ],
-            },
-        }
+        command = ["python3", "-c", CLIENT, f"http://{ip}:{port}/predict"]
+        pod = restricted_pod(self.name, namespace, "live-client", uid, "client", image, command)
         cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
         cluster.wait_until(f"client pod {self.name} answered 20 times", lambda: self.counts()["ok"] >= 20, timeout=90)
 
@@ -479,36 +487,8 @@ print(json.dumps(results))
 def start_probe(cluster: Cluster, namespace: str, image: str, uid: int, urls: list[str]) -> str:
     """Start a one-shot probe pod on the real node (restricted, like the app); return its name."""
     name = f"probe-{uuid.uuid4().hex[:6]}"
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "netpol-probe"}},
-        "spec": {
-            **PINNED,
-            "restartPolicy": "Never",
-            "terminationGracePeriodSeconds": 0,
-            "automountServiceAccountToken": False,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": uid,
-                "runAsGroup": uid,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "probe",
-                    "image": image,
-                    "imagePullPolicy": "Never",
-                    "command": ["python3", "-c", PROBE, str(ALLOW_SECONDS), *urls],
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                        "readOnlyRootFilesystem": True,
-                    },
-                }
-            ],
-        },
-    }
+    command = ["python3", "-c", PROBE, str(ALLOW_SECONDS), *urls]
+    pod = restricted_pod(name, namespace, "netpol-probe", uid, "probe", image, command, restartPolicy="Never")
     cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
     return name
 

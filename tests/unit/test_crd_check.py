@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ml_gen import kinds
+from ml_gen import kinds, patterns
 from ml_gen.check import crd
 
 SERVICE_MONITOR: dict[str, Any] = {
@@ -152,6 +152,6 @@ def test_cel_rules_are_found_where_they_are():
     assert list(crd._rules(schema, "")) == [(".spec", "self.a > 0")]
 
 
-def test_python_pattern_moves_go_flags_after_the_caret_to_the_front():
-    assert crd.python_pattern("^(?i)(abort|warn)?$") == "(?i)^(abort|warn)?$"
-    assert crd.python_pattern("^(http|https)://.+$") == "^(http|https)://.+$"
+def test_go_flags_after_the_caret_move_to_the_front():
+    assert patterns.translate("^(?i)(abort|warn)?$") == "(?i)^(abort|warn)?\\Z"
+    assert patterns.translate("^(http|https)://.+$") == "^(http|https)://.+\\Z"

@@ -29,6 +29,7 @@ def test_every_kind_has_a_chart_template_of_its_name_and_every_template_a_kind()
 
 def test_every_target_lists_registered_kinds_only():
     for target in targets.TARGETS.values():
+        assert set(target.kinds) <= set(kinds.KINDS), f"{target.name} lists a kind the registry lacks"
         assert [k.kind for k in target.kind_list()] == list(target.kinds)
 
 

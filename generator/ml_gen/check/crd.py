@@ -9,7 +9,7 @@ sends) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/kinds/crd
   2**63 are not), `x-kubernetes-int-or-string`, and `null` only where `nullable` (a field that has
   a `default` takes it instead of a `null`; a plain create would drop such `null`s, an apply refuses
   them); a missing field with a `default` counts as given;
-- `required`, `enum`, `pattern` (Go RE2 reading: `ml_gen.patterns`, plus `python_pattern`),
+- `required`, `enum`, `pattern` (Go RE2 reading: `ml_gen.patterns`),
   `minLength`/`maxLength` (in characters), `minimum`/`maximum` (and exclusive), `multipleOf`,
   `minItems`/`maxItems`, `uniqueItems`, `minProperties`/`maxProperties`, `anyOf`/`allOf`/`oneOf`/`not`;
 - `x-kubernetes-list-type: set` and `map` refuse duplicate items and duplicate keys;
@@ -29,7 +29,6 @@ them, and the two CRDs pinned now (prometheus-operator v0.94.1) have none.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -70,19 +69,6 @@ def cel_rules() -> list[tuple[str, str, str]]:
         for version, schema in crd.schemas.items():
             found.extend((kind, f"{version}{path}", rule) for path, rule in _rules(schema, ""))
     return found
-
-
-_LEADING_FLAGS = re.compile(r"\^\(\?([ims]+)\)")
-
-
-def python_pattern(pattern: str) -> str:
-    """A Go RE2 pattern Python's `re` reads alike: flags after a leading `^` (`^(?i)...`) go first.
-
-    Go takes `(?i)` anywhere and applies it to the rest of its group; Python takes bare flags only at
-    the very start. Only the leading form occurs in these CRDs (a CRD's own pattern, e.g.
-    `^(?i)(abort|warn)?$`); other positions still raise `re.error`.
-    """
-    return _LEADING_FLAGS.sub(r"(?\1)^", pattern, count=1) if pattern.startswith("^(?") else pattern
 
 
 def _without(schema: dict[str, Any], field: str) -> dict[str, Any]:
@@ -188,7 +174,7 @@ def _values(value: Any, schema: dict[str, Any], path: str) -> Iterator[str]:
     if "enum" in schema and not any(_same(value, allowed) for allowed in schema["enum"]):
         yield f"{where}: must be one of {', '.join(json.dumps(e) for e in schema['enum'])}, not {json.dumps(value)}"
     if isinstance(value, str):
-        if "pattern" in schema and not patterns.search(python_pattern(schema["pattern"]), value):
+        if "pattern" in schema and not patterns.search(schema["pattern"], value):
             yield f"{where}: must match {schema['pattern']}"
         if len(value) < schema.get("minLength", 0):
             yield f"{where}: must be at least {schema['minLength']} characters long"

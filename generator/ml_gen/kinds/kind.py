@@ -58,6 +58,12 @@ class ObjectIndex:
         """The pod templates of the rendered workloads (each with metadata and spec)."""
         return [d["spec"]["template"] for d in self.of_kind("Deployment")]
 
+    def container_port_names(self) -> set[str | None]:
+        """The names of the container ports of the rendered workloads' pods."""
+        return {
+            p.get("name") for t in self.pod_templates() for c in t["spec"]["containers"] for p in c.get("ports", [])
+        }
+
     def selects_pods(self, selector: dict[str, str]) -> bool:
         """Whether a non-empty label selector selects the pods of some rendered workload."""
         return any(matches(selector, t["metadata"].get("labels", {})) for t in self.pod_templates())

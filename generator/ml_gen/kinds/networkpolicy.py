@@ -50,9 +50,7 @@ def wiring(policy: Object, rendered: ObjectIndex) -> list[str]:
     problems = []
     if not rendered.selects_pods(policy["spec"]["podSelector"].get("matchLabels", {})):
         problems.append("its podSelector matches no pods of a rendered Deployment")
-    names = {
-        p.get("name") for t in rendered.pod_templates() for c in t["spec"]["containers"] for p in c.get("ports", [])
-    }
+    names = rendered.container_port_names()
     for rule in policy["spec"].get("ingress", []):
         for port in rule.get("ports", []):
             if isinstance(port.get("port"), str) and port["port"] not in names:

@@ -35,9 +35,7 @@ def wiring(service: Object, rendered: ObjectIndex) -> list[str]:
     problems = []
     if not rendered.selects_pods(service["spec"].get("selector", {})):
         problems.append("its selector matches no pods of a rendered Deployment")
-    names = {
-        p.get("name") for t in rendered.pod_templates() for c in t["spec"]["containers"] for p in c.get("ports", [])
-    }
+    names = rendered.container_port_names()
     for port in service["spec"].get("ports", []):
         if isinstance(port.get("targetPort"), str) and port["targetPort"] not in names:
             problems.append(f"targetPort '{port['targetPort']}' is not a container port name")
