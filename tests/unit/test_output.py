@@ -194,6 +194,30 @@ def test_a_failed_temporary_file_leaves_the_tree_untouched(project_dir, snapshot
     assert snapshot(project_dir) == before
 
 
+def test_a_rollback_step_that_fails_does_not_hide_the_first_error(project_dir, snapshot, monkeypatch):
+    """Another program writes into a directory commit() made; the write fails; the directory stays."""
+    plan = _changed_plan(project_dir)
+    (project_dir / "manifests/prod").rename(project_dir / "gone")  # commit must create manifests/prod again
+    before = snapshot(project_dir)
+    real, calls = os.open, []
+
+    def failing_open(path, flags, *args, **kwargs):
+        if str(path).endswith(".tmp"):
+            calls.append(path)
+            if Path(path).parent == project_dir / "manifests/prod":
+                (project_dir / "manifests/prod/kustomization.yaml").write_text("resources: []\n")
+                raise OSError(28, "No space left on device", str(path))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing_open)
+    with pytest.raises(OutputError, match=r"manifests/prod/.*: cannot write \(No space left on device\); nothing"):
+        output.commit([plan])
+    after = snapshot(project_dir)  # the other program's file, and so its directory, stay
+    assert after.pop("manifests/prod/kustomization.yaml") == b"resources: []\n"
+    assert after.pop("manifests/prod") is None
+    assert after == before
+
+
 def test_a_failure_in_the_second_tree_leaves_the_first_untouched(tmp_path, project_dir, snapshot):
     other = tmp_path / "other"
     other.mkdir()
