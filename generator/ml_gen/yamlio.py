@@ -40,8 +40,10 @@ def load_config_yaml(
         raise ConfigError(file, "", f"YAML syntax error: {err.problem or err}", line) from None
     except yaml.reader.ReaderError as err:  # a raw control character, which YAML does not allow anywhere
         line = text.count("\n", 0, err.position) + 1
-        code = f"U+{err.character:04X}" if isinstance(err.character, int) else repr(err.character)
-        message = f"YAML does not allow the control character {code}: remove it, or write it escaped in double quotes"
+        message = (  # PyYAML reads str input, so the character is always a code point
+            f"YAML does not allow the control character U+{err.character:04X}: remove it, or write it escaped in "
+            "double quotes"
+        )
         raise ConfigError(file, "", message, line) from None
     except yaml.YAMLError as err:
         raise ConfigError(file, "", f"YAML error: {err}") from None

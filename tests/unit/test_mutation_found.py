@@ -10,9 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
-from ml_gen import config, output, project
+from ml_gen import config, output, project, yamlio
 from ml_gen.cli import main
 from ml_gen.config import rules
 from ml_gen.errors import ConfigError, OutputError
@@ -368,3 +369,34 @@ def test_a_values_schema_ml_gen_did_not_copy_is_refused(tmp_path, text):
     with pytest.raises(OutputError, match="values.schema.json: not written by ml-gen"):
         output.commit(plans)
     assert (tmp_path / "values" / "values.schema.json").read_text() == text
+
+
+def test_keys_count_towards_the_nesting_limit():
+    """YAML complex keys (`? key`) nest too: 70 keys inside keys are refused like 70 nested lists."""
+    with pytest.raises(ConfigError, match="^m.yaml:1: nested more than 64 levels deep$"):
+        yamlio.load_config_yaml("? " * 70 + "a\n", "m.yaml")
+
+
+def test_a_control_character_is_placed_on_its_line_after_a_leading_blank_line():
+    with pytest.raises(ConfigError, match="^m.yaml:2: YAML does not allow the control character U[+]0007"):
+        yamlio.load_config_yaml("\nname: a\x07b\n", "m.yaml")
+
+
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (yaml.MarkedYAMLError(problem="a problem without a place"), "m.yaml: YAML syntax error: a problem without"),
+        (yaml.YAMLError("an error of an unknown kind"), "m.yaml: YAML error: an error of an unknown kind"),
+    ],
+    ids=["marked-without-mark", "unknown-yaml-error"],
+)
+def test_a_parser_error_without_a_place_is_still_one_line(monkeypatch, error, message):
+    """Errors PyYAML may raise without a line today or in a later version: still file and message."""
+
+    def compose(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(yamlio.yaml, "compose", compose)
+    with pytest.raises(ConfigError) as refused:
+        yamlio.load_config_yaml("name: a\n", "m.yaml")
+    assert str(refused.value).startswith(message), str(refused.value)
