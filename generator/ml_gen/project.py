@@ -224,8 +224,8 @@ class OutOfDate(MlGenError):
 
     def __init__(self, stale: list[Plan], prune: bool):
         fixed_by_render = all(prune or not p.leftovers() for p in stale)
-        hint = "ml-gen render" if fixed_by_render else "ml-gen render --all or --prune"
-        super().__init__(f"{len(stale)} output tree(s) out of date; run {hint}")
+        hint = "" if fixed_by_render else ", and with --prune (or --all) for environments no longer in the config"
+        super().__init__(f"{len(stale)} output tree(s) out of date; run the same command without --check{hint}")
 
 
 @dataclass

@@ -60,6 +60,8 @@ def test_every_environment_is_accepted_without_warnings(cluster, namespace, tmp_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     server_lines = [line for line in proc.stdout.splitlines() if "(server)" in line]
     assert server_lines and all(line.startswith("ok") for line in server_lines), proc.stdout
+    offline = [line for line in proc.stdout.splitlines() if line.startswith("ok") and "(server)" not in line]
+    assert len(offline) == len(server_lines) + 1, proc.stdout  # the server's verdicts come beside, plus values
     assert "Deployment/" in proc.stdout and "warning" not in "\n".join(server_lines).lower()
     # The only warnings allowed are validate's offline note on HTTP probes left on ml-gen's default path.
     warned = [line for line in proc.stdout.splitlines() if line.startswith("WARN")]

@@ -172,7 +172,7 @@ def test_check_nothing_rendered_yet(example, snapshot):
     assert result.exit_code == 1
     assert "--- /dev/null\n+++ b/values/dev.yaml\n" in result.stdout
     assert "+++ b/manifests/dev/deployment-ml-model-api.yaml\n" in result.stdout
-    assert "out of date" in result.stderr
+    assert result.stderr == "ml-gen: error: 1 output tree(s) out of date; run the same command without --check\n"
     assert snapshot(example) == before
 
 

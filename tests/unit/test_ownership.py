@@ -167,7 +167,13 @@ def test_a_removed_environment_is_reported_by_check_and_removed_by_prune(proj):
     assert check.exit_code == 1
     assert "--- a/manifests/qa/deployment-demo.yaml\n+++ /dev/null\n" in check.stdout
     assert "--- a/values/qa.yaml\n+++ /dev/null\n" in check.stdout
-    assert "run ml-gen render --all or --prune" in check.stderr
+    assert check.stderr.endswith(
+        "ml-gen: error: 1 output tree(s) out of date; run the same command without --check, and with --prune "
+        "(or --all) for environments no longer in the config\n"
+    )
+    pruning = run("render", "dev", "--check", "--prune")
+    assert pruning.exit_code == 1 and "+++ /dev/null" in pruning.stdout
+    assert pruning.stderr.endswith("1 output tree(s) out of date; run the same command without --check\n")
 
     before = tree(proj)
     kept = run("render", "dev", "prod")

@@ -206,3 +206,27 @@ def test_an_unreachable_api_server_exits_4_with_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 4, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"ml-gen: error: cannot reach the API server at http://127.0.0.1:{port}")
+
+
+def test_validate_server_uses_the_context_asked_for(tmp_path, monkeypatch):
+    """Two contexts, both unreachable: the error names the server of --context, not the current one."""
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: current\n"
+        f"clusters: [{{name: a, cluster: {{server: 'http://127.0.0.1:{ports[0]}'}}}},"
+        f" {{name: b, cluster: {{server: 'http://127.0.0.1:{ports[1]}'}}}}]\n"
+        "contexts: [{name: current, context: {cluster: a, user: u}}, {name: other, context: {cluster: b, user: u}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+    )
+    monkeypatch.chdir(ROOT)
+    args = ["validate", "dev", "--server", "--kubeconfig", str(kubeconfig), "--context", "other"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 4, result.output
+    assert f"cannot reach the API server at http://127.0.0.1:{ports[1]}" in result.stderr
