@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs."""
+"""Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs;
+how the tests spread over pytest-xdist's workers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -36,6 +38,37 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scenario_env" in metafunc.fixturenames:
         pairs = [(c, e) for c in SCENARIO_CONFIGS for e in config_environments(c)]
         metafunc.parametrize("scenario_env", pairs, ids=[f"{scenario_id(c)}-{e}" for c, e in pairs])
+
+
+# -- parallel runs (pytest-xdist: `scripts/test` runs two workers) ---------------------------------
+
+# Directories whose session fixtures are expensive (the cluster with its real node, the images built
+# with podman, the scaffolded project): each runs whole on one worker, so they start once (and a second
+# real node, which this machine cannot run, is never asked for). Every other test goes where there is room.
+RUN_TOGETHER = ("tests/live/", "tests/container/", "tests/scaffold/")
+_relayed_summary: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RunTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return next((d for d in RUN_TOGETHER if nodeid.startswith(d)), nodeid)
+
+    return RunTogether(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """A worker's summary lines (the live tests' cluster, where its logs were kept) reach the report."""
+    _relayed_summary.extend(getattr(node, "workeroutput", {}).get("summary_lines", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _relayed_summary:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

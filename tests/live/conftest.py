@@ -136,15 +136,26 @@ def pytest_runtest_makereport(
     return report
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def _summary_lines() -> list[str]:
     c = _session_cluster
     if c is None:
-        return
+        return []
     where = f"cluster {c.name}" if c.name else f"existing cluster {c.kubeconfig}"
     started = f", control plane started in {c.startup_seconds:.1f}s" if c.startup_seconds is not None else ""
-    terminalreporter.write_line(f"live tests: {where}{started}")
+    lines = [f"live tests: {where}{started}"]
     if _live_failures and c.log_dir is not None:
-        terminalreporter.write_line(f"live tests: control-plane logs kept in {c.log_dir}")
+        lines.append(f"live tests: control-plane logs kept in {c.log_dir}")
+    return lines
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: tests/conftest.py prints them
+        session.config.workeroutput["summary_lines"] = _summary_lines()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _summary_lines():
+        terminalreporter.write_line(line)
 
 
 # -- fixtures -----------------------------------------------------------------------------------
