@@ -487,6 +487,20 @@ CASES += [
         ("already in labels",),
     ),
     Bad(
+        "service-monitor-label-key-with-a-space",
+        sub("replicas: 2", "replicas: 2\nmetrics:\n  serviceMonitor:\n    labels: {team name: ml}"),
+        "metrics.serviceMonitor.labels.team name",
+        9,
+        ("invalid key 'team name'",),
+    ),
+    Bad(
+        "alerts-label-value-over-63",
+        prod("    metrics: {alerts: {labels: {severity: " + "p" * 64 + "}}}\n"),
+        "environments.prod.metrics.alerts.labels.severity",
+        10,
+        ("invalid label value",),
+    ),
+    Bad(
         "alerts-error-ratio-zero",
         prod("    metrics: {alerts: {errorRatio: 0}}\n"),
         "environments.prod.metrics.alerts.errorRatio",
