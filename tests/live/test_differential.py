@@ -23,6 +23,7 @@ first (and shrinking it).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -70,6 +71,7 @@ STRICTER_BY_DESIGN: list[tuple[str, str]] = [
     (r"^ingress\.tlsSecret: ", "Secret names are checked, though the API server does not check these"),
     (r"^model\.\w+: ", "model metadata is kept to short non-empty strings"),
     (r"is also set in env; give it once", "the API server keeps a variable set twice, with one value silently"),
+    (r"node drains would hang", "a PodDisruptionBudget that lets no pod be evicted blocks every node drain"),
 ]
 
 
@@ -135,6 +137,16 @@ HOST = st.one_of(
     regex(r"(\*\.)?[a-z0-9]([-a-z0-9]{0,6}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,6}[a-z0-9])?){0,3}"),
     st.sampled_from(["1.2.3.4", "999.1.1.1", "a.1.2.3", "*.a", "a.*.b", sized(253, "a.b"), sized(254, "a.b")]),
 )
+
+_ADDRESS_PREFIX = st.one_of(
+    st.tuples(st.ip_addresses(v=4), st.integers(0, 33)), st.tuples(st.ip_addresses(v=6), st.integers(0, 129))
+)
+CIDR = st.one_of(
+    _ADDRESS_PREFIX.map(lambda ap: str(ipaddress.ip_network(f"{ap[0]}/{min(ap[1], ap[0].max_prefixlen)}", False))),
+    _ADDRESS_PREFIX.map(lambda ap: f"{ap[0]}/{ap[1]}"),  # host bits set, prefix one too long, sometimes
+    st.sampled_from(["10.0.0.0/08", "010.0.0.0/8", "::ffff:10.0.0.0/104", "::ffff:a00:0/104", "10.0.0.0",
+                     "10.0.0.0/255.0.0.0", "fe80::1%eth0/64", "10.0.0.0/8 ", "0.0.0.0/0", "::/0"]),
+)  # fmt: skip
 
 
 def either(valid: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -210,6 +222,8 @@ FIELDS: dict[str, tuple[tuple[str, ...], st.SearchStrategy[Any]]] = {
     "minAvailable": (("podDisruptionBudget", "minAvailable"), st.one_of(st.integers(0, 3), either(PERCENT))),
     "ingressAnnotations": (("ingress", "annotations"), st.dictionaries(either(LABEL_KEY), TEXT, max_size=2)),
     "serviceAnnotations": (("service", "annotations"), st.dictionaries(either(LABEL_KEY), TEXT, max_size=2)),
+    "egressCidrs": (("networkPolicy", "egress"), st.lists(CIDR, min_size=1, max_size=2).map(
+        lambda cidrs: {"restricted": True, "cidrs": cidrs})),
 }  # fmt: skip
 
 
@@ -344,6 +358,10 @@ REGRESSIONS: list[tuple[str, dict[str, Any]]] = [
     ("metrics-path-with-a-line-separator", {"metricsPath": {"enabled": True, "path": "/x\u2028y"}}),
     ("metrics-path-with-a-leading-newline", {"metricsPath": {"enabled": True, "path": "\n/"}}),
     ("secret-env-and-env-same-name", {"secretEnv": {"A": {"secret": "s", "key": "k"}}, "env": {"A": "0"}}),
+    ("cidr-with-host-bits", {"egressCidrs": {"restricted": True, "cidrs": ["10.0.0.1/8"]}}),
+    ("cidr-v6-with-host-bits", {"egressCidrs": {"restricted": True, "cidrs": ["fd00::1/64"]}}),
+    ("cidr-prefix-with-a-leading-zero", {"egressCidrs": {"restricted": True, "cidrs": ["10.0.0.0/08"]}}),
+    ("cidr-ipv4-mapped", {"egressCidrs": {"restricted": True, "cidrs": ["::ffff:a00:0/104"]}}),
 ]
 
 

@@ -451,6 +451,27 @@ CASES += [
         11,
         ("not an IP network",),
     ),
+    Bad(  # found by hand against the API server (which says "must not have bits set beyond the prefix length")
+        "egress-cidr-with-host-bits",
+        prod("    networkPolicy: {egress: {restricted: true, cidrs: [10.0.0.0/8, 192.168.1.1/16]}}\n"),
+        "environments.prod.networkPolicy.egress.cidrs[1]",
+        10,
+        ("bits set beyond the prefix length: write 192.168.0.0/16",),
+    ),
+    Bad(
+        "egress-cidr-prefix-with-a-leading-zero",
+        prod("    networkPolicy:\n      egress: {cidrs: [10.0.0.0/08]}\n"),
+        "environments.prod.networkPolicy.egress.cidrs[0]",
+        11,
+        ("leading 0 in its prefix length: write 10.0.0.0/8",),
+    ),
+    Bad(
+        "egress-cidr-ipv4-mapped",
+        prod("    networkPolicy: {egress: {cidrs: ['::ffff:192.168.0.0/112']}}\n"),
+        "environments.prod.networkPolicy.egress.cidrs[0]",
+        10,
+        ("IPv4-mapped IPv6 address",),
+    ),
     Bad(
         "allow-namespace-not-dns",
         prod("    networkPolicy: {allowNamespaces: [Ingress_Nginx]}\n"),

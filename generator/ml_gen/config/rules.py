@@ -357,15 +357,33 @@ def _tmp(env: EnvConfig, s: dict[str, Any]) -> None:
         )
 
 
-def _network_policy(env: EnvConfig, s: dict[str, Any]) -> None:
-    """Each egress CIDR is an IP network as the API server parses it."""
+def cidr_problem(cidr: str) -> str | None:
+    """Why the API server refuses `cidr` in an ipBlock, or None. The schema's pattern already asks for
+    ADDRESS/PREFIX; beyond parsing, Kubernetes wants the canonical form (no host bits, no leading zero
+    in the prefix, no IPv4-mapped IPv6 address)."""
     import ipaddress
 
+    address, _, prefix = cidr.partition("/")
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{cidr!r} is not an IP network (such as 10.0.0.0/8 or fd00::/64)"
+    if len(prefix) > 1 and prefix.startswith("0"):
+        return f"{cidr!r} has a leading 0 in its prefix length: write {network}"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return f"{cidr!r} is an IPv4-mapped IPv6 address: write the IPv4 network"
+    if ip != network.network_address:
+        return f"{cidr!r} has bits set beyond the prefix length: write {network}"
+    return None
+
+
+def _network_policy(env: EnvConfig, s: dict[str, Any]) -> None:
+    """Each egress CIDR is an IP network in the form the API server accepts."""
     for i, cidr in enumerate(s["networkPolicy"]["egress"]["cidrs"]):
-        try:
-            ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            raise env.error("networkPolicy", "egress", "cidrs", i, message=f"{cidr!r} is not an IP network") from None
+        problem = cidr_problem(cidr)
+        if problem:
+            raise env.error("networkPolicy", "egress", "cidrs", i, message=problem)
 
 
 def _monitoring(env: EnvConfig, s: dict[str, Any]) -> None:
