@@ -551,6 +551,14 @@ CASES += [
     ),
     Bad("tmp-size-zero", prod("    tmpSizeLimit: 0\n"), "environments.prod.tmpSizeLimit", 10, ("above 0",)),
     Bad("tmp-size-not-a-quantity", prod("    tmpSizeLimit: lots\n"), "environments.prod.tmpSizeLimit", 10, ()),
+    Bad("tmp-size-infinite", prod("    tmpSizeLimit: .inf\n"), "environments.prod.tmpSizeLimit", 10, ("not a",)),
+    Bad(
+        "tmp-size-past-int64",
+        prod("    tmpSizeLimit: 1e1000000\n"),
+        "environments.prod.tmpSizeLimit",
+        10,
+        ("too large: Kubernetes counts tmpSizeLimit in int64",),
+    ),
     # YAML 1.1 surprises: refused with a quote-it hint, showing what was written
     Bad(
         "yaml-base-60-port", sub("port: 5000", "port: 50:00"), "port", 5, ("base-60 number 3000", 'quote it ("50:00")')

@@ -349,7 +349,7 @@ def _tmp(env: EnvConfig, s: dict[str, Any]) -> None:
     problem = quantity_problem("tmpSizeLimit", size)
     if problem or quantity(size) == 0:
         raise env.error("tmpSizeLimit", message=problem or "must be above 0 (the server needs a writable /tmp)")
-    limit = s["resources"].get("limits", {}).get("ephemeral-storage")
+    limit = s["resources"]["limits"].get("ephemeral-storage")  # DEFAULTS hold limits; maps merge
     if limit is not None and quantity(size) > quantity(limit):
         raise env.error(
             "tmpSizeLimit",
