@@ -400,3 +400,15 @@ def test_a_parser_error_without_a_place_is_still_one_line(monkeypatch, error, me
     with pytest.raises(ConfigError) as refused:
         yamlio.load_config_yaml("name: a\n", "m.yaml")
     assert str(refused.value).startswith(message), str(refused.value)
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "10.0.0.0/8", "fd00::/64", "192.168.1.1/32"])
+def test_canonical_cidrs_are_accepted(cidr):
+    """The API server's canonical forms, a prefix of 0 included (not a leading zero)."""
+    assert rules.cidr_problem(cidr) is None
+
+
+def test_tmp_may_be_as_large_as_the_ephemeral_storage_limit():
+    _resolve(CONFIG + "    tmpSizeLimit: 2Gi\n")  # the default limit: accepted
+    with pytest.raises(ConfigError, match="2049Mi is above the ephemeral-storage limit 2Gi"):
+        _resolve(CONFIG + "    tmpSizeLimit: 2049Mi\n")
