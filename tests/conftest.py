@@ -42,10 +42,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # -- parallel runs (pytest-xdist: `scripts/test` runs two workers) ---------------------------------
 
-# Directories whose session fixtures are expensive (the cluster with its real node, the images built
-# with podman, the scaffolded project): each runs whole on one worker, so they start once (and a second
-# real node, which this machine cannot run, is never asked for). Every other test goes where there is room.
-RUN_TOGETHER = ("tests/live/", "tests/container/", "tests/scaffold/")
+# Tests whose session fixtures are expensive run together on one worker, so each starts once: the
+# real-node tests (a cluster with the machine's one real node, the demo image), the other live tests (a
+# cluster of fake nodes), the container tests (images built with podman), the scaffold tests (a trained
+# project). Every other test goes where there is room.
+RUN_TOGETHER = ("tests/live/test_real_node.py", "tests/live/", "tests/container/", "tests/scaffold/")
 _relayed_summary: list[str] = []
 
 

@@ -6,8 +6,10 @@ at the end. Set ``ML_GEN_TEST_KUBECONFIG`` to run against an existing cluster in
 is never torn down. A cluster that cannot start fails the run (with or without ``CI=true``): live
 tests are never skipped silently. When a test fails, its report lists the control-plane logs, and
 the logs are copied under pytest's base temp directory before the cluster is deleted. When a
-selected test is marked ``real_node``, the cluster also starts its real node (containerd, kubelet and
-kube-proxy on this machine: ``ML_GEN_CLUSTER_REAL_NODE=1``), whose logs sit beside the others.
+test marked ``real_node`` runs, the cluster gets its real node (containerd, kubelet, kube-proxy and
+kube-router on this machine: ``scripts/local-cluster node``), whose logs sit beside the others. The node
+starts only for such a test, so under pytest-xdist a worker running the other live tests has a cluster
+of its own without one (the machine runs one real node at a time).
 """
 
 from __future__ import annotations
@@ -108,15 +110,10 @@ class Cluster:
 # -- markers and reporting ----------------------------------------------------------------------
 
 
-_real_node_wanted = False  # a selected test runs containers: the session's cluster gets its real node
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    global _real_node_wanted
     for item in items:
         if LIVE_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.live)
-        _real_node_wanted = _real_node_wanted or item.get_closest_marker("real_node") is not None
 
 
 _session_cluster: Cluster | None = None
@@ -192,7 +189,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         return
 
     name = f"ml-gen-test-{RUN_ID}"
-    env = dict(_START_ENV, ML_GEN_CLUSTER_NAME=name, ML_GEN_CLUSTER_REAL_NODE="1" if _real_node_wanted else "0")
+    env = dict(_START_ENV, ML_GEN_CLUSTER_NAME=name, ML_GEN_CLUSTER_REAL_NODE="0")
     paths = subprocess.run([str(LOCAL_CLUSTER), "logs"], env=env, check=True, capture_output=True, text=True)
     log_dir = Path(paths.stdout.splitlines()[0])
     kubeconfig_line = subprocess.run([str(LOCAL_CLUSTER), "env"], env=env, capture_output=True, text=True).stdout
@@ -234,6 +231,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 print(message, file=sys.stderr)
             else:
                 pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def real_node(cluster: Cluster) -> Cluster:
+    """The session's cluster with its real node, started the first time a test asks for it;
+    `scripts/local-cluster down` stops it with the cluster. An existing cluster keeps the nodes it has."""
+    if cluster.name is not None:
+        env = dict(_START_ENV, ML_GEN_CLUSTER_NAME=cluster.name)
+        proc = subprocess.run([str(LOCAL_CLUSTER), "node"], env=env, capture_output=True, text=True, timeout=UP_TIMEOUT)
+        if cluster.log_dir is not None:
+            cluster.log_files = _log_files(cluster.log_dir)
+        if proc.returncode != 0:
+            pytest.fail(f"the real node did not start:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}", pytrace=False)
+    return cluster
 
 
 @pytest.fixture

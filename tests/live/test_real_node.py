@@ -1,7 +1,7 @@
 """The release really serves: ``ml-gen init``'s model server on the local cluster's real node.
 
-These tests run containers. The session's cluster starts with its real node (conftest.py sees the
-``real_node`` marker): containerd, kubelet and kube-proxy on this machine. The images are built once
+These tests run containers. The session's cluster gets its real node for them (the ``real_node``
+fixture of conftest.py): containerd, kubelet, kube-proxy and kube-router on this machine. The images are built once
 per session with ``scripts/local-image`` (podman) and copied onto the node with
 ``scripts/local-cluster load``; pods are pinned to the node by its label and toleration.
 
@@ -226,6 +226,11 @@ def assert_all_served(counts: dict[str, Any]) -> None:
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _on_the_real_node(real_node: Cluster) -> None:
+    """Every test here needs the cluster's real node."""
+
+
 def _load(cluster: Cluster, *images: str) -> None:
     env = dict(START_ENV)
     if cluster.name:  # else an existing cluster (ML_GEN_TEST_KUBECONFIG): ML_GEN_CLUSTER_NAME names it
@@ -242,12 +247,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_image(cluster: Cluster, project: Path) -> Iterator[str]:
+def demo_image(real_node: Cluster, project: Path) -> Iterator[str]:
     """The project's image built once as ``DEMO:1``, also tagged ``:2`` (a second good version), on the node."""
     run(LOCAL_IMAGE, "build", project, f"{DEMO}:1", timeout=1800)
     try:
         run(LOCAL_IMAGE, "podman", "tag", f"{DEMO}:1", f"{DEMO}:2")
-        _load(cluster, f"{DEMO}:1", f"{DEMO}:2")
+        _load(real_node, f"{DEMO}:1", f"{DEMO}:2")
         yield DEMO
     finally:  # the names only: the layers stay in podman's cache for the next build
         _untag(f"{DEMO}:1", f"{DEMO}:2")
