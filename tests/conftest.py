@@ -40,7 +40,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("scenario_env", pairs, ids=[f"{scenario_id(c)}-{e}" for c, e in pairs])
 
 
-# -- parallel runs (pytest-xdist: `scripts/test` runs two workers) ---------------------------------
+# -- parallel runs (pytest-xdist: `scripts/test` runs three workers) -------------------------------
 
 # Tests whose session fixtures are expensive run together on one worker, so each starts once: the
 # real-node tests (a cluster with the machine's one real node, the demo image), the other live tests (a
