@@ -131,15 +131,20 @@ def _resolve(text: str) -> None:
     config.parse(text, "m.yaml").resolve("prod")
 
 
+def _accepted_or_refused(text: str, refused: bool, message: str) -> None:
+    """Resolve `text`: accepted, or (refused) a ConfigError whose message matches `message`."""
+    if not refused:
+        _resolve(text)
+        return
+    with pytest.raises(ConfigError, match=message):
+        _resolve(text)
+
+
 @pytest.mark.parametrize("percent, refused", [("66%", False), ("67%", True)])
 def test_a_pdb_percentage_counts_pods_rounded_up(percent, refused):
     """67% of 3 pods is 2.01, rounded up to 3: every pod kept, so no eviction could ever happen."""
     text = CONFIG + f"    replicas: 3\n    podDisruptionBudget: {{minAvailable: '{percent}'}}\n"
-    if not refused:
-        _resolve(text)
-        return
-    with pytest.raises(ConfigError, match=f"minAvailable {percent} keeps every pod of replicas \\(3\\) running"):
-        _resolve(text)
+    _accepted_or_refused(text, refused, f"minAvailable {percent} keeps every pod of replicas \\(3\\) running")
 
 
 @pytest.mark.parametrize("field", ["service", "ingress"])
@@ -156,11 +161,7 @@ def test_service_and_ingress_annotation_keys_are_checked(field):
 def test_an_ingress_host_is_an_ip_address_up_to_255_per_part(host, refused):
     """Kubernetes refuses an IP address as an Ingress host; 256.0.0.1 is no IP address but a valid DNS name."""
     text = CONFIG + f"    ingress: {{enabled: true, host: '{host}'}}\n"
-    if not refused:
-        _resolve(text)
-        return
-    with pytest.raises(ConfigError, match=f"'{host}' is an IP address"):
-        _resolve(text)
+    _accepted_or_refused(text, refused, f"'{host}' is an IP address")
 
 
 def test_a_pdb_with_both_bounds_is_one_line_naming_both():
@@ -292,11 +293,7 @@ def test_environment_selection_errors_are_one_exact_line(workdir, args, message)
 @pytest.mark.parametrize("uid, refused", [(9999, True), (10000, False)])
 def test_the_restricted_profile_starts_at_id_10000(uid, refused):
     text = CONFIG + f"    security: {{runAsUser: {uid}, runAsGroup: {uid}}}\n"
-    if not refused:
-        _resolve(text)
-        return
-    with pytest.raises(ConfigError, match="runAsUser: must be at least 10000 under the restricted profile"):
-        _resolve(text)
+    _accepted_or_refused(text, refused, "runAsUser: must be at least 10000 under the restricted profile")
 
 
 def test_resources_merge_into_the_default_requests_and_limits():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -174,20 +175,27 @@ def test_a_directory_in_the_way_leaves_the_tree_untouched(project_dir, snapshot)
     assert snapshot(project_dir) == before
 
 
-def test_a_failed_temporary_file_leaves_the_tree_untouched(project_dir, snapshot, monkeypatch):
-    plan = _changed_plan(project_dir)
-    (project_dir / "manifests/prod").rename(project_dir / "gone")  # commit must create manifests/prod again
-    before = snapshot(project_dir)
+def _fail_temporary(monkeypatch, fails: Callable[[Path, int], bool]) -> list[Path]:
+    """Make opening the temporary commit() writes beside a target fail with ENOSPC where
+    `fails(path, how many temporaries so far)`; returns the temporaries asked for."""
     real, calls = os.open, []
 
     def failing_open(path, flags, *args, **kwargs):
-        if str(path).endswith(".tmp"):  # the temporaries commit() writes beside each target
-            calls.append(path)
-            if len(calls) == 4:
+        if str(path).endswith(".tmp"):
+            calls.append(Path(path))
+            if fails(Path(path), len(calls)):
                 raise OSError(28, "No space left on device", str(path))
         return real(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", failing_open)
+    return calls
+
+
+def test_a_failed_temporary_file_leaves_the_tree_untouched(project_dir, snapshot, monkeypatch):
+    plan = _changed_plan(project_dir)
+    (project_dir / "manifests/prod").rename(project_dir / "gone")  # commit must create manifests/prod again
+    before = snapshot(project_dir)
+    calls = _fail_temporary(monkeypatch, lambda path, count: count == 4)
     with pytest.raises(OutputError, match="nothing was changed"):
         output.commit([plan])
     assert len(calls) == 4
@@ -199,17 +207,14 @@ def test_a_rollback_step_that_fails_does_not_hide_the_first_error(project_dir, s
     plan = _changed_plan(project_dir)
     (project_dir / "manifests/prod").rename(project_dir / "gone")  # commit must create manifests/prod again
     before = snapshot(project_dir)
-    real, calls = os.open, []
 
-    def failing_open(path, flags, *args, **kwargs):
-        if str(path).endswith(".tmp"):
-            calls.append(path)
-            if Path(path).parent == project_dir / "manifests/prod":
-                (project_dir / "manifests/prod/kustomization.yaml").write_text("resources: []\n")
-                raise OSError(28, "No space left on device", str(path))
-        return real(path, flags, *args, **kwargs)
+    def another_program_writes_there(path: Path, count: int) -> bool:
+        if path.parent != project_dir / "manifests/prod":
+            return False
+        (project_dir / "manifests/prod/kustomization.yaml").write_text("resources: []\n")
+        return True
 
-    monkeypatch.setattr(os, "open", failing_open)
+    _fail_temporary(monkeypatch, another_program_writes_there)
     with pytest.raises(OutputError, match=r"manifests/prod/.*: cannot write \(No space left on device\); nothing"):
         output.commit([plan])
     after = snapshot(project_dir)  # the other program's file, and so its directory, stay
