@@ -40,7 +40,7 @@ from bench.startup import machine, summary
 PATHS = {
     "load_config": "ml_gen.config:load",  # file -> Config (.name, .environments, .data)
     "config_schema": "ml_gen.config:schema",  # ml-gen's own JSON Schema of ml-model.yaml, as data
-    "render_environment": "ml_gen.project:render_environment",  # (Config, env) -> .values, .objects, .namespace
+    "render_environment": "ml_gen.render:render_environment",  # (Config, env) -> .values, .objects, .namespace
     "quick_is_valid": "ml_gen.config.quickschema:is_valid",  # fast path: (schema, data) -> bool
     "jsonschema_class": "ml_gen.patterns:validator_class",  # library route: draft -> jsonschema validator class
     "yaml_load": "ml_gen.yamlio:load",  # library route: PyYAML with the C loader

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ml_gen import serving_metrics as metrics
@@ -11,14 +12,27 @@ RESTARTS_IN_15_MINUTES = 2
 """More container restarts than this within 15 minutes fire ModelServerRestarting."""
 
 
+@dataclass(frozen=True)
+class PodQuery:
+    """How PromQL finds one release's pods and their readiness; each serving target says (ml_gen.targets)."""
+
+    pods: str
+    """Label matchers of the release's pods (namespace and pod name), without braces."""
+    unavailable: str
+    """An expression that is above 0 while some of the workload's pods are not ready."""
+    workload: str
+    """The workload's kind, as the alerts' descriptions name it (e.g. Deployment)."""
+
+
 def _number(value: float) -> str:
     """A threshold as PromQL reads it: 1 rather than 1.0, 0.05 as written."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def rules(name: str, namespace: str, container: str, settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """The alerting rules for one Deployment `name` in `namespace` (names are DNS labels: safe in PromQL)."""
-    pods = f'namespace="{namespace}", pod=~"{name}-[a-z0-9]+-[a-z0-9]+"'
+def rules(name: str, namespace: str, container: str, query: PodQuery, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alerting rules for the workload `name` in `namespace`, whose pods `query` finds (names are DNS
+    labels: safe in PromQL)."""
+    pods = query.pods
     hold = settings["for"]
     # Only POST /predict: a pod loading its model answers its readiness probes with 503, not a client.
     predict = f'{pods}, route="/predict"'
@@ -33,12 +47,12 @@ def rules(name: str, namespace: str, container: str, settings: dict[str, Any]) -
     return [
         {
             "alert": "ModelServerPodsNotReady",
-            "expr": f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}", deployment="{name}"}} > 0',
+            "expr": f"{query.unavailable} > 0",
             "for": hold,
             "labels": {"severity": "warning"},
             "annotations": {
                 "summary": f"{where}: pods not ready",
-                "description": f"Deployment {where} has had unavailable replicas for {hold}.",
+                "description": f"{query.workload} {where} has had unavailable replicas for {hold}.",
             },
         },
         {

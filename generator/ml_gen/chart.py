@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,13 @@ def metadata() -> dict[str, Any]:
     """Chart.yaml as data (name, version, appVersion)."""
     meta: dict[str, Any] = yamlio.load((directory() / "Chart.yaml").read_text("utf-8"))
     return meta
+
+
+@lru_cache(maxsize=1)
+def values_order() -> tuple[str, ...]:
+    """The top-level keys of the chart's values.yaml, in order: ml-gen's values files follow it."""
+    text = (directory() / "values.yaml").read_text("utf-8")
+    return tuple(re.findall(r"^([A-Za-z][A-Za-z0-9]*):", text, re.MULTILINE))
 
 
 @lru_cache(maxsize=1)

@@ -3,93 +3,27 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ml_gen import config as config_mod
-from ml_gen import targets, values
-from ml_gen.check import limits
 from ml_gen.config import Config, schema_errors
-from ml_gen.errors import EXIT_FAILED, ConfigError, MlGenError, UsageError, os_reason
+from ml_gen.config.files import discover, display, select_environments
+from ml_gen.errors import EXIT_FAILED, ConfigError, MlGenError, UsageError
 from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, preflight
+from ml_gen.render import render_environment
 
 if TYPE_CHECKING:
     from ml_gen.check.report import Report
 
 
-def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Config files named on the command line: files as given, directories searched for ml-model.yaml."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        try:
-            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
-        except FileNotFoundError:
-            is_dir = False  # load() says "no such file"
-        except OSError as err:  # a symlink loop, a name over the OS limit, ...
-            raise ConfigError(str(path), "", f"cannot read: {os_reason(err)}") from None
-        if is_dir:
-            below = sorted(p for p in path.rglob(config_mod.DEFAULT_CONFIG) if ".git" not in p.parts)
-            if not below:
-                raise UsageError(f"{path}: no {config_mod.DEFAULT_CONFIG} found below this directory")
-            found += below
-        else:
-            found.append(path)
-    # a missing file (or a dangling symlink) keeps the name it was given, for the message
-    unique = list(dict.fromkeys(os.path.realpath(p) if os.path.exists(p) else os.path.abspath(p) for p in found))
-    return [Path(p) for p in unique]
-
-
 def load_all(paths: Iterable[str | Path]) -> list[Config]:
     """Load and schema-check every config before anything is rendered."""
-    loaded = [config_mod.load(_display(path)) for path in discover(paths)]
+    loaded = [config_mod.load(display(path)) for path in discover(paths)]
     refuse_shared_namespaces(r for c in loaded for r in releases(c))
     return loaded
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def select_environments(config: Config, envs: Iterable[str], all_envs: bool) -> list[str]:
-    """The environments a command acts on: --all, or the names given (each must exist)."""
-    names = list(envs)
-    if all_envs and names:
-        raise UsageError("give environment names or --all, not both")
-    if all_envs:
-        return config.environments
-    if not names:
-        raise UsageError(f"name an environment ({', '.join(config.environments)}) or use --all")
-    for env in names:
-        if env not in config.data["environments"]:
-            raise UsageError(f"{config.file}: unknown environment '{env}' (known: {', '.join(config.environments)})")
-    return list(dict.fromkeys(names))
-
-
-@dataclass
-class Rendered:
-    """One environment of one config, rendered in memory."""
-
-    config: Config
-    env: str
-    namespace: str
-    values: dict[str, Any]
-    objects: list[dict[str, Any]]
-
-
-def render_environment(config: Config, env: str) -> Rendered:
-    """Resolve, build values and render objects for one environment."""
-    resolved = config.resolve(env)
-    chart_values = values.build(resolved)
-    objects = targets.TARGETS[targets.DEFAULT].objects(chart_values, config.name, resolved.namespace)
-    limits.check(resolved, objects)
-    return Rendered(config, env, resolved.namespace, chart_values, objects)
 
 
 def plan(config: Config, envs: list[str], out: Path | None = None, prune: bool = False) -> Plan:
@@ -153,7 +87,7 @@ def refuse_chart_output(root: Path) -> None:
     for directory in (here, *here.parents):
         if (directory / "Chart.yaml").is_file():
             raise UsageError(
-                f"{root}: is inside the Helm chart {_display(directory)} (it has a Chart.yaml), and `helm package` "
+                f"{root}: is inside the Helm chart {display(directory)} (it has a Chart.yaml), and `helm package` "
                 "would ship the rendered files: render outside the chart directory"
             )
 
@@ -167,7 +101,7 @@ def plan_configs(
 ) -> list[Plan]:
     """Load, check and plan every config (in worker processes when there are many); with --out, only one.
     Refuses clashes between configs and output inside a chart before anything is written."""
-    files = [_display(f) for f in discover(paths)]
+    files = [display(f) for f in discover(paths)]
     if out is not None and len(files) > 1:
         raise UsageError("--out works with one config; several configs each render beside their own file")
     jobs = [(file, tuple(envs), all_envs, out, prune) for file in files]

@@ -1,29 +1,36 @@
-"""EnvConfig -> chart values: the one place where deployment policy is decided."""
+"""EnvConfig -> chart values: the one place where deployment policy is decided (the serving target
+decides its own section)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ml_gen import chart
 from ml_gen.config.model import EnvConfig
-from ml_gen.config.rules import MODEL_ENV
+from ml_gen.config.rules import MODEL_ENV, probe_type
 
-# The chart's values schema is written beside the values files (output.VALUES_SCHEMA), so the pointer holds
-# wherever --out is and whether or not the chart was exported.
-SCHEMA_LINE = "# yaml-language-server: $schema=values.schema.json"
+if TYPE_CHECKING:
+    from ml_gen.targets import Target
+
 MODEL_ANNOTATION_PREFIX = "ml-gen.dev/model-"
 CONFIG_MOUNT = "/etc/ml-model"
 """Where the pods see configFiles (the chart's default configMountPath is the same: a test ties them)."""
 
 
-def build(env: EnvConfig) -> dict[str, Any]:
-    """The chart values for one environment; ml-gen's manifests and the chart both render these."""
+def build(env: EnvConfig, target: Target) -> dict[str, Any]:
+    """The chart values for one environment, in the order of the chart's values.yaml; ml-gen's manifests
+    and the chart both render these."""
+    values = {"target": target.name, **_shared(env), **target.values(env)}
+    return {key: values[key] for key in chart.values_order() if key in values}
+
+
+def _shared(env: EnvConfig) -> dict[str, Any]:
+    """The values every serving target reads."""
     s = env.settings
     image = s["image"]
-    hpa = s["autoscaling"]
-    most_replicas = hpa["maxReplicas"] if hpa["enabled"] else s["replicas"]
-    values: dict[str, Any] = {
+    return {
         "nameOverride": env.name,
         "fullnameOverride": env.name,
         "component": "model-server",
@@ -37,8 +44,6 @@ def build(env: EnvConfig) -> dict[str, Any]:
             "pullPolicy": image.get("pullPolicy") or _default_pull_policy(image),
         },
         "imagePullSecrets": [{"name": n} for n in s.get("imagePullSecrets", [])],
-        "replicaCount": s["replicas"],
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": dict(s["strategy"])},
         "serviceAccount": {"create": True, "automount": False, "annotations": {}, "name": ""},
         "podLabels": {},
         "podAnnotations": _pod_annotations(s),
@@ -59,14 +64,7 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "startupProbe": _probe(s, "startup"),
         "livenessProbe": _probe(s, "liveness"),
         "readinessProbe": _probe(s, "readiness"),
-        "autoscaling": _autoscaling(hpa),
-        "podDisruptionBudget": _pdb(s["podDisruptionBudget"], most_replicas),
-        "topologySpread": {
-            "enabled": most_replicas > 1,
-            "maxSkew": 1,
-            "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "ScheduleAnyway",
-        },
+        "autoscaling": _autoscaling(s["autoscaling"]),
         "nodeSelector": _sorted(s.get("nodeSelector", {})),
         "tolerations": [dict(t) for t in s.get("tolerations", [])],
         "affinity": {},
@@ -78,7 +76,6 @@ def build(env: EnvConfig) -> dict[str, Any]:
         "serviceMonitor": _service_monitor(s["metrics"]),
         "prometheusRule": _prometheus_rule(s["metrics"]["alerts"]),
     }
-    return values
 
 
 def _default_pull_policy(image: dict[str, Any]) -> str:
@@ -172,12 +169,12 @@ def _ingress(ingress: dict[str, Any]) -> dict[str, Any]:
 
 def _resources(s: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for kind in ("requests", "limits"):
-        given = {k: str(v) for k, v in s["resources"].get(kind, {}).items()}
+    for bucket in ("requests", "limits"):
+        given = {k: str(v) for k, v in s["resources"].get(bucket, {}).items()}
         if s["gpu"]:
             given["nvidia.com/gpu"] = str(s["gpu"])
         if given:
-            out[kind] = _sorted(given)
+            out[bucket] = _sorted(given)
     return out
 
 
@@ -185,18 +182,13 @@ PROBE_PATHS = {"startup": "livenessPath", "liveness": "livenessPath", "readiness
 """The health path each probe GETs when it is an http probe."""
 
 
-def probe_type(s: dict[str, Any], probe: str) -> str:
-    """http, tcp or exec: the probe's own type, else health.type, else http."""
-    return str(s["probes"][probe].get("type") or s["health"].get("type", "http"))
-
-
 def _probe(s: dict[str, Any], probe: str) -> dict[str, Any]:
     settings = s["probes"][probe]
-    kind = probe_type(s, probe)
+    how = probe_type(s, probe)
     check: dict[str, Any]
-    if kind == "http":
+    if how == "http":
         check = {"httpGet": {"path": s["health"][PROBE_PATHS[probe]], "port": "http"}}
-    elif kind == "tcp":  # httpGet: null removes the chart's default check (Helm drops keys set to null)
+    elif how == "tcp":  # httpGet: null removes the chart's default check (Helm drops keys set to null)
         check = {"httpGet": None, "tcpSocket": {"port": "http"}}
     else:
         check = {"httpGet": None, "exec": {"command": list(settings.get("command") or s["health"]["command"])}}
@@ -218,15 +210,6 @@ def _autoscaling(hpa: dict[str, Any]) -> dict[str, Any]:
     out["targetCPUUtilizationPercentage"] = cpu
     out["targetMemoryUtilizationPercentage"] = memory
     return out
-
-
-def _pdb(pdb: dict[str, Any], most_replicas: int) -> dict[str, Any]:
-    min_available = pdb.get("minAvailable")
-    return {
-        "enabled": pdb["enabled"] and most_replicas > 1,
-        "minAvailable": min_available,
-        "maxUnavailable": None if min_available is not None else pdb.get("maxUnavailable", 1),
-    }
 
 
 def _network_policy(policy: dict[str, Any]) -> dict[str, Any]:

@@ -41,10 +41,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ml_gen import config as config_mod
-from ml_gen import project
-from ml_gen.check import limits, server
+from ml_gen import render, targets
 from ml_gen.check import offline as checks
+from ml_gen.check import server
 from ml_gen.errors import MlGenError
+from ml_gen.k8s import limits
 
 DEFAULT_EXAMPLES = 150
 EXAMPLES = int(os.environ.get("ML_GEN_DIFF_EXAMPLES", DEFAULT_EXAMPLES))
@@ -265,7 +266,7 @@ def offline_verdict(text: str) -> str | None:
     """None when offline `ml-gen validate` accepts the config, else its first complaint."""
     try:
         loaded = config_mod.parse(text, "ml-model.yaml")
-        report = checks.offline([project.render_environment(loaded, ENV)])
+        report = checks.offline([render.render_environment(loaded, ENV)])
     except MlGenError as err:
         return str(err).removeprefix("ml-model.yaml").lstrip(":0123456789 ")
     return None if report.ok else "; ".join(line for line in report.lines() if line.startswith("FAIL"))
@@ -276,9 +277,10 @@ def unchecked_objects(text: str) -> list[dict[str, Any]] | None:
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(config_mod.schema_errors, "first_problem", return_value=None))
         stack.enter_context(mock.patch.object(config_mod.rules, "check"))
-        stack.enter_context(mock.patch.object(limits, "check"))
+        stack.enter_context(mock.patch.object(targets.Target, "check"))
+        stack.enter_context(mock.patch.object(render, "check_limits"))
         try:
-            return project.render_environment(config_mod.parse(text, "ml-model.yaml"), ENV).objects
+            return render.render_environment(config_mod.parse(text, "ml-model.yaml"), ENV).objects
         except Exception:  # a config the renderer cannot even build objects from (e.g. YAML it cannot read)
             return None
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ml_gen import config, project, yamlio
+from ml_gen import config, render, yamlio
 
 BASE: dict[str, Any] = {
     "name": "demo",
@@ -54,12 +54,12 @@ class Env:
 def render_env() -> Callable[..., Env]:
     """render_env(**top_level_settings) -> the rendered 'prod' Env of a config built from BASE."""
 
-    def render(**top: Any) -> Env:
+    def rendered_env(**top: Any) -> Env:
         cfg = config.parse(_config_text(**top), "ml-model.yaml")
-        rendered = project.render_environment(cfg, "prod")
+        rendered = render.render_environment(cfg, "prod")
         return Env(rendered.values, rendered.objects, rendered.namespace)
 
-    return render
+    return rendered_env
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ml_gen import config, kinds, targets, values
+from ml_gen import config, kinds, render, targets, values
 from ml_gen.check import offline
 from ml_gen.cli import main
 
@@ -18,13 +18,14 @@ CHART = ROOT / "charts" / "ml-model-api"
 MINIMAL = "name: demo\nimage: {repository: myorg/demo, tag: '1.0'}\nenvironments: {dev: {namespace: dev}}\n"
 
 
-def test_every_kind_has_a_chart_template_of_its_name_and_every_template_a_kind():
-    modules = {kind.module for kind in kinds.KINDS.values()}
+def test_every_release_kind_has_a_chart_template_of_its_name_and_every_template_a_kind():
+    """Release kinds only: the objects that deploy a release (Argo CD, Flux) are never chart templates."""
+    release_kinds = [kind for kind in kinds.KINDS.values() if kind.template is not None]
     templates = {p.stem for p in (CHART / "templates").glob("*.yaml")}
-    assert modules == templates
-    for kind in kinds.KINDS.values():
-        assert f"kind: {kind.kind}\n" in (CHART / "templates" / f"{kind.module}.yaml").read_text()
-        assert (ROOT / "generator" / "ml_gen" / "kinds" / f"{kind.module}.py").is_file()
+    assert {kind.template for kind in release_kinds} == templates
+    for kind in release_kinds:
+        assert f"kind: {kind.kind}\n" in (CHART / "templates" / f"{kind.template}.yaml").read_text()
+        assert kind.build.__module__ == f"ml_gen.kinds.{kind.template}"
 
 
 def test_every_target_lists_registered_kinds_only():
@@ -40,9 +41,7 @@ def test_an_unknown_kind_is_a_clear_error():
 
 def test_validate_names_an_object_of_an_unknown_kind(tmp_path):
     loaded = config.parse(MINIMAL, str(tmp_path / "ml-model.yaml"))
-    from ml_gen import project
-
-    rendered = project.render_environment(loaded, "dev")
+    rendered = render.render_environment(loaded, "dev")
     rendered.objects.append(
         {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "x", "namespace": "dev"}}
     )
@@ -59,7 +58,7 @@ def _differences(a: object, b: object, path: str = "") -> set[str]:
 def test_the_charts_defaults_are_ml_gens_defaults():
     """config.DEFAULTS (through values.build) and the chart's values.yaml say the same, except what
     names one release (names, image) and the chart-only helm test image."""
-    built = values.build(config.parse(MINIMAL, "ml-model.yaml").resolve("dev"))
+    built = render.render_environment(config.parse(MINIMAL, "ml-model.yaml"), "dev").values
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert _differences(built, chart_values) == {
         "nameOverride",
@@ -74,7 +73,7 @@ def test_the_charts_defaults_are_ml_gens_defaults():
 def test_changing_a_default_on_one_side_is_noticed(monkeypatch):
     """The comparison above is not vacuous: a default changed in config.DEFAULTS shows up."""
     monkeypatch.setitem(config.DEFAULTS, "port", 8080)
-    built = values.build(config.parse(MINIMAL, "ml-model.yaml").resolve("dev"))
+    built = render.render_environment(config.parse(MINIMAL, "ml-model.yaml"), "dev").values
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert "containerPort" in _differences(built, chart_values)
 
@@ -105,13 +104,11 @@ def test_a_custom_resource_kind_is_addressed_as_its_vendored_crd_says():
 
 
 def test_a_custom_resource_is_checked_against_its_crd_offline(tmp_path):
-    from ml_gen import project
-
     loaded = config.parse(
         MINIMAL.replace("environments:", "metrics: {enabled: true, serviceMonitor: {enabled: true}}\nenvironments:"),
         str(tmp_path / "ml-model.yaml"),
     )
-    rendered = project.render_environment(loaded, "dev")
+    rendered = render.render_environment(loaded, "dev")
     assert offline.offline([rendered]).ok
     (monitor,) = [o for o in rendered.objects if o["kind"] == "ServiceMonitor"]
     monitor["spec"]["endpoints"][0]["scrapeEvery"] = "30s"

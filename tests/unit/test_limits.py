@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_gen.check import limits
+from ml_gen.k8s import limits
 
 
 def _obj(kind: str = "Service", annotations: dict | None = None, **extra) -> dict:
@@ -41,14 +41,14 @@ def test_a_configmap_holds_1_mib_of_contents(extra, over):
     problems = limits.problems(_obj("ConfigMap", data=data))
     assert bool(problems) == over
     if over:
-        assert problems[0][0] == "configFiles"
+        assert problems[0][0] == "data"
 
 
 def test_an_object_over_the_etcd_request_limit_is_refused():
     env = [{"name": "BIG", "value": "x" * limits.OBJECT_LIMIT}]
     deployment = _obj("Deployment", spec={"template": {"metadata": {}, "spec": {"containers": [{"env": env}]}}})
     (problem,) = limits.problems(deployment)
-    assert problem[0] == "env" and "etcd" in problem[1]
+    assert problem[0] == "object" and "etcd" in problem[1]
 
 
 def test_an_objects_size_counts_utf8_bytes_not_json_escapes():
@@ -61,8 +61,8 @@ def test_an_object_of_exactly_the_etcd_limit_is_accepted(extra, over):
     service["spec"]["pad"] = "x" * (limits.OBJECT_LIMIT - limits.object_size(service) + extra)
     problems = limits.problems(service)
     assert bool(problems) == over
-    if over:  # a kind without a field of its own is blamed on annotations, the config's free text
-        assert problems == [("annotations", f"Service/x would be {limits.OBJECT_LIMIT + 1} bytes; etcd stores "
+    if over:
+        assert problems == [("object", f"Service/x would be {limits.OBJECT_LIMIT + 1} bytes; etcd stores "
                              f"objects up to {limits.OBJECT_LIMIT} (1.5 MiB)")]  # fmt: skip
 
 
@@ -70,4 +70,4 @@ def test_a_configmap_over_the_etcd_limit_through_its_keys_names_config_files():
     """Keys do not count towards the 1 MiB of contents, but they do towards the object's size."""
     data = {f"{n:0>250}.json": "x" for n in range(7000)}  # 1.8 MB of keys, 7 kB of contents
     (problem,) = limits.problems(_obj("ConfigMap", data=data))
-    assert problem[0] == "configFiles" and "etcd" in problem[1]
+    assert problem[0] == "object" and "etcd" in problem[1]

@@ -13,10 +13,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ml_gen import config, output, project, yamlio
+from ml_gen import config, output, project, render, yamlio
 from ml_gen.cli import main
-from ml_gen.config import rules
+from ml_gen.config import files as config_files
 from ml_gen.errors import ConfigError, OutputError
+from ml_gen.k8s import fields as k8s_fields
+from ml_gen.k8s import names as k8s_names
+from ml_gen.k8s import quantity as k8s_quantity
 
 CONFIG = """\
 name: demo
@@ -67,7 +70,7 @@ def test_a_label_key_prefix_is_at_most_253_characters(length, valid):
     prefix = ".".join(["a" * 63] * 4)[:length]  # a DNS subdomain of exactly `length` characters
     prefix = prefix[:-1] + "b" if prefix.endswith(".") else prefix
     assert len(prefix) == length
-    problem = rules.label_key_problem(f"{prefix}/team")
+    problem = k8s_names.label_key_problem(f"{prefix}/team")
     assert (problem is None) == valid, problem
 
 
@@ -124,11 +127,14 @@ def test_a_directory_is_searched_for_configs_outside_git_metadata(tmp_path):
     for where in ("a", "b/c", ".git/refs/x", "d/.git"):
         (tmp_path / where).mkdir(parents=True)
         (tmp_path / where / "ml-model.yaml").write_text(CONFIG)
-    assert project.discover([tmp_path]) == [tmp_path / "a" / "ml-model.yaml", tmp_path / "b" / "c" / "ml-model.yaml"]
+    assert config_files.discover([tmp_path]) == [
+        tmp_path / "a" / "ml-model.yaml",
+        tmp_path / "b" / "c" / "ml-model.yaml",
+    ]
 
 
 def _resolve(text: str) -> None:
-    config.parse(text, "m.yaml").resolve("prod")
+    render.render_environment(config.parse(text, "m.yaml"), "prod")
 
 
 def _accepted_or_refused(text: str, refused: bool, message: str) -> None:
@@ -308,7 +314,7 @@ def test_resources_merge_into_the_default_requests_and_limits():
 def test_a_rendered_environment_names_its_namespace():
     """validate --server checks (or creates) this namespace; only the live tests used it before."""
     loaded = config.parse(CONFIG + "  dev:\n    namespace: demo-dev\n", "m.yaml")
-    assert [project.render_environment(loaded, env).namespace for env in ("prod", "dev")] == ["demo-prod", "demo-dev"]
+    assert [render.render_environment(loaded, env).namespace for env in ("prod", "dev")] == ["demo-prod", "demo-dev"]
 
 
 @pytest.mark.parametrize(
@@ -324,7 +330,7 @@ def test_a_rendered_environment_names_its_namespace():
     ],
 )
 def test_quantity_exponents_and_rounding(text, value):
-    assert rules.quantity(text) == value
+    assert k8s_quantity.quantity(text) == value
 
 
 def test_a_dozen_configs_are_planned_in_one_process(tmp_path):
@@ -402,7 +408,7 @@ def test_a_parser_error_without_a_place_is_still_one_line(monkeypatch, error, me
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "10.0.0.0/8", "fd00::/64", "192.168.1.1/32"])
 def test_canonical_cidrs_are_accepted(cidr):
     """The API server's canonical forms, a prefix of 0 included (not a leading zero)."""
-    assert rules.cidr_problem(cidr) is None
+    assert k8s_fields.cidr_problem(cidr) is None
 
 
 def test_tmp_may_be_as_large_as_the_ephemeral_storage_limit():

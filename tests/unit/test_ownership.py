@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml_gen import config, output, project, values
+from ml_gen import config, output, project
 from ml_gen.cli import main
 from ml_gen.errors import OutputError
+from ml_gen.output import layout
 
 CONFIG = """\
 name: demo
@@ -365,7 +366,7 @@ def test_two_trees_are_pruned_in_one_commit(tmp_path, monkeypatch):
         (lambda p: os.mkfifo(p / "manifests/dev/service-demo.yaml"), "is a FIFO, socket or device; ml-gen will not"),
         (lambda p: (p / "manifests/dev/service-demo.yaml").mkdir(), "is a directory; ml-gen will not replace it"),
         (lambda p: (p / "manifests/dev.yaml").write_text("x"), None),
-        (lambda p: (p / "values/dev.yaml").write_text(values.SCHEMA_LINE), "not written by ml-gen"),
+        (lambda p: (p / "values/dev.yaml").write_text(layout.SCHEMA_LINE), "not written by ml-gen"),
     ],
     ids=["fifo", "directory", "unrelated-file", "schema-line-only"],
 )

@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from ml_gen import config
-from ml_gen.config import rules
+from ml_gen import config, render
 from ml_gen.errors import ConfigError
+from ml_gen.k8s import fields as k8s_fields
+from ml_gen.k8s import names as k8s_names
+from ml_gen.k8s import quantity as k8s_quantity
 
 
 @pytest.mark.parametrize(
@@ -39,37 +41,40 @@ from ml_gen.errors import ConfigError
     ],
 )
 def test_quantity(text, value):
-    assert rules.quantity(text) == value
+    assert k8s_quantity.quantity(text) == value
 
 
 @pytest.mark.parametrize("text", ["1GB", "abc", "", "-1", "++1", "\u0663", "1\n", "1e", "0x10"])
 def test_quantity_refuses_garbage(text):
     with pytest.raises((ValueError, KeyError)):
-        rules.quantity(text)
+        k8s_quantity.quantity(text)
 
 
 @pytest.mark.parametrize("key", ["team", "example.com/team", "a", "a.b_c-d", "x" * 63, "k8s.io/" + "x" * 63])
 def test_valid_label_keys(key):
-    assert rules.label_key_problem(key) is None
+    assert k8s_names.label_key_problem(key) is None
 
 
 @pytest.mark.parametrize("key", ["", "-a", "a-", "x" * 64, "bad key", "Example.com/x", "a/b/c", "/x", "ü"])
 def test_invalid_label_keys(key):
-    assert rules.label_key_problem(key)
+    assert k8s_names.label_key_problem(key)
 
 
 @pytest.mark.parametrize("value", ["", "a", "v1.2.3", "A_b-C.d", "x" * 63])
 def test_valid_label_values(value):
-    assert rules.label_value_problem(value) is None
+    assert k8s_names.label_value_problem(value) is None
 
 
 @pytest.mark.parametrize("value", ["-a", "a.", "x" * 64, "a b", "a/b", "é", "a:b"])
 def test_invalid_label_values(value):
-    assert "invalid label value" in rules.label_value_problem(value)
+    assert "invalid label value" in k8s_names.label_value_problem(value)
 
 
 def _resolve(config_text, **top):
-    return config.parse(config_text(**top), "m.yaml").resolve("prod")
+    """The prod environment, resolved and rendered: every rule (shared and the target's) has run."""
+    loaded = config.parse(config_text(**top), "m.yaml")
+    render.render_environment(loaded, "prod")
+    return loaded.resolve("prod")
 
 
 def _error(config_text, **top) -> ConfigError:
@@ -263,7 +268,7 @@ def test_shutdown_delays_below_the_grace_period(config_text, delay):
     ],
 )
 def test_quantity_problem(name, value, problem):
-    found = rules.quantity_problem(name, value)
+    found = k8s_quantity.quantity_problem(name, value)
     assert (found is None) if problem is None else (problem in str(found))
 
 
@@ -282,7 +287,7 @@ def test_quantity_problem(name, value, problem):
     ],
 )
 def test_tolerations_the_api_server_refuses(toleration, field):
-    problem = rules.toleration_problem(toleration)
+    problem = k8s_fields.toleration_problem(toleration)
     assert problem is not None and problem[0] == field
 
 
@@ -297,7 +302,7 @@ def test_tolerations_the_api_server_refuses(toleration, field):
     ],
 )
 def test_tolerations_the_api_server_takes(toleration):
-    assert rules.toleration_problem(toleration) is None
+    assert k8s_fields.toleration_problem(toleration) is None
 
 
 @pytest.mark.parametrize(
@@ -315,4 +320,4 @@ def test_tolerations_the_api_server_takes(toleration):
     ],
 )
 def test_ingress_paths(path, path_type, ok):
-    assert (rules.ingress_path_problem(path, path_type) is None) == ok
+    assert (k8s_fields.ingress_path_problem(path, path_type) is None) == ok

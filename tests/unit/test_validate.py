@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ml_gen import config, project
+from ml_gen import config, render
 from ml_gen.check import offline as validate
 from ml_gen.cli import main
 
@@ -16,19 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = [ROOT / "ml-model.yaml", *sorted(ROOT.glob("tests/scenarios/*/ml-model.yaml"))]
 
 
-def _rendered(path: Path = ROOT / "ml-model.yaml", env: str = "prod") -> project.Rendered:
-    return project.render_environment(config.load(path), env)
+def _rendered(path: Path = ROOT / "ml-model.yaml", env: str = "prod") -> render.Rendered:
+    return render.render_environment(config.load(path), env)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.parent.name)
 def test_every_bundled_config_validates(path):
     loaded = config.load(path)
-    report = validate.offline([project.render_environment(loaded, env) for env in loaded.environments])
+    report = validate.offline([render.render_environment(loaded, env) for env in loaded.environments])
     assert report.ok, "\n".join(report.lines())
     assert len(report.entries) > len(loaded.environments)  # values files plus objects
 
 
-def _problems(rendered: project.Rendered) -> list[str]:
+def _problems(rendered: render.Rendered) -> list[str]:
     report = validate.offline([rendered])
     return [line for line in report.lines() if line.startswith("FAIL")]
 
@@ -128,7 +128,7 @@ def test_a_readiness_path_from_the_defaults_warns_too():
         "name: a\nimage: {repository: r, tag: '1'}\nhealth: {livenessPath: /live}\n"
         "environments:\n  dev: {namespace: d, probes: {liveness: {type: tcp}}}\n"
     )
-    (message,) = validate.default_probe_paths(project.render_environment(loaded, "dev"))
+    (message,) = validate.default_probe_paths(render.render_environment(loaded, "dev"))
     assert message.startswith("readinessProbe GET /health, ml-gen's default path")
     assert "health.readinessPath" in message
 
@@ -140,7 +140,7 @@ def test_readme_bring_your_own_server_config_is_the_tested_scenario():
     scenario = ROOT / "tests/scenarios/byo-server/ml-model.yaml"
     assert config.parse(block).data == config.load(scenario).data
     loaded = config.parse(block.replace("  type: tcp ", "  readinessPath: /health "))
-    report = validate.offline([project.render_environment(loaded, "dev")])
+    report = validate.offline([render.render_environment(loaded, "dev")])
     (warning,) = [line for line in report.lines() if line.startswith("WARN")]
     assert warning.replace("ml-model.yaml:dev", "") in section.replace("ml-model.yaml:dev", "")
 

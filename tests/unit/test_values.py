@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ml_gen import config, project
+from ml_gen import config, render
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 APP_LABELS = {
@@ -148,10 +148,10 @@ def test_pull_policy_set_in_the_base_holds_for_an_environment_on_latest():
         "  qa: {namespace: q}\n"
     )
     cfg = config.parse(text)
-    assert project.render_environment(cfg, "dev").values["image"]["pullPolicy"] == "IfNotPresent"
+    assert render.render_environment(cfg, "dev").values["image"]["pullPolicy"] == "IfNotPresent"
     unset = config.parse(text.replace(", pullPolicy: IfNotPresent", ""))
-    assert project.render_environment(unset, "dev").values["image"]["pullPolicy"] == "Always"
-    assert project.render_environment(unset, "qa").values["image"]["pullPolicy"] == "IfNotPresent"
+    assert render.render_environment(unset, "dev").values["image"]["pullPolicy"] == "Always"
+    assert render.render_environment(unset, "qa").values["image"]["pullPolicy"] == "IfNotPresent"
 
 
 def test_labels_on_every_object_and_the_pods(render_env):
@@ -383,11 +383,11 @@ def test_values_are_plain_data(render_env):
 def test_gpu_scenario_dev_drops_the_gpu_scheduling_it_inherits(repo_root):
     """gpu-digest's dev runs on CPU: `nodeSelector: {}` and `tolerations: []` must clear the GPU pool."""
     cfg = config.load(repo_root / "tests/scenarios/gpu-digest/ml-model.yaml")
-    dev = project.render_environment(cfg, "dev")
+    dev = render.render_environment(cfg, "dev")
     pod = next(o for o in dev.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
     assert "nodeSelector" not in pod and "tolerations" not in pod
     assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["requests"]
-    prod = next(o for o in project.render_environment(cfg, "prod").objects if o["kind"] == "Deployment")
+    prod = next(o for o in render.render_environment(cfg, "prod").objects if o["kind"] == "Deployment")
     assert prod["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
 
 

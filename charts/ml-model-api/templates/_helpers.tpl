@@ -68,3 +68,16 @@ annotations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* How the alerts find the release's pods, per serving target (ml_gen/targets: each target's pod_query): a dict of
+pods (PromQL label matchers), unavailable (above 0 while pods are not ready) and workload (its kind), as JSON. */}}
+{{- define "ml-model-api.podQuery" -}}
+{{- $name := include "ml-model-api.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- if eq .Values.target "deployment" }}
+{{- /* A Deployment's pods are named <fullname>-<ReplicaSet hash>-<pod hash>. */}}
+{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-[a-z0-9]+-[a-z0-9]+" $name)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=%q}" $ns $name) "workload" "Deployment" | toJson }}
+{{- else }}
+{{- fail (printf "target %q has no pod query" .Values.target) }}
+{{- end }}
+{{- end }}

@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from ml_gen import chart, kinds, patterns
 from ml_gen.check.report import Report, object_id
-from ml_gen.config.rules import DNS_SUBDOMAIN, label_key_problem, label_value_problem
 from ml_gen.errors import UsageError
+from ml_gen.k8s.names import DNS_LABEL, DNS_SUBDOMAIN, label_key_problem, label_value_problem
 from ml_gen.values import PROBE_PATHS
 
 if TYPE_CHECKING:
-    from ml_gen.project import Rendered
-
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+    from ml_gen.render import Rendered
 
 
 def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report:
@@ -32,12 +30,12 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
             for e in values_validator.iter_errors(item.values)
         ]
         report.add(where, f"values/{item.env}.yaml", problems)
-        index = kinds.ObjectIndex(item.objects)
+        index = kinds.index(item.objects)
         for obj in item.objects:
             kind = kinds.lookup(obj["kind"])
             problems = _schema(kind, obj, version) + _names(kind, obj) + kind.wiring(obj, index)
             report.add(where, object_id(obj), problems)
-            if obj["kind"] == "Deployment":
+            if kind.pod_template is not None:
                 for message in default_probe_paths(item):
                     report.warn(where, object_id(obj), message)
             if obj["kind"] == "NetworkPolicy":
@@ -148,7 +146,7 @@ def _names(kind: kinds.Kind, obj: dict[str, Any]) -> list[str]:
     meta = obj.get("metadata", {})
     name = meta.get("name", "")
     problems = []
-    pattern, limit = (_DNS_LABEL, 63) if kind.name_rule == "dns-label" else (DNS_SUBDOMAIN, 253)
+    pattern, limit = (DNS_LABEL, 63) if kind.name_rule == "dns-label" else (DNS_SUBDOMAIN, 253)
     if not pattern.match(name) or len(name) > limit:
         problems.append(f"metadata.name '{name}' is not a valid {obj['kind']} name")
     if not meta.get("namespace"):

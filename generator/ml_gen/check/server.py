@@ -15,7 +15,7 @@ from ml_gen.check.report import Report, object_id
 from ml_gen.errors import ServerUnreachable, UsageError
 
 if TYPE_CHECKING:
-    from ml_gen.project import Rendered
+    from ml_gen.render import Rendered
 
 FIELD_MANAGER = "ml-gen"
 _WARNING = re.compile(r'\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"')

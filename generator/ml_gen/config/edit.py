@@ -18,7 +18,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from ml_gen import config as config_mod
-from ml_gen import project, yamlio
+from ml_gen import render, yamlio  # climbs: an edit must leave a config that renders
+from ml_gen.config.files import discover, select_environments
 from ml_gen.errors import EXIT_INTERNAL, ConfigError, MlGenError, OutputError, UsageError
 
 UNSET = "(unset)"
@@ -115,7 +116,7 @@ def _edit(file: str, envs: list[str], section: str, updates: dict[str, Any], rep
     except UnicodeDecodeError as err:
         raise ConfigError(file, "", f"cannot read: {err}") from None
     before = config_mod.parse(text, file)  # the file as it is must load; its rules are checked after the edit
-    names = project.select_environments(before, envs, False)
+    names = select_environments(before, envs, False)
 
     layout = _Layout.of(text)
     yaml = _round_trip_yaml()
@@ -158,7 +159,7 @@ def _check(file: str, text: str) -> config_mod.Config:
     try:
         cfg = config_mod.parse(text, file)
         for env in cfg.environments:
-            project.render_environment(cfg, env)
+            render.render_environment(cfg, env)
     except ConfigError as err:
         message = f"{err.message} (after the edit; {file} was not changed)"
         raise ConfigError(err.file, err.path, message, err.line) from None
@@ -408,7 +409,7 @@ def write(edit: Edit) -> bool:
 
 def config_file(paths: list[str]) -> str:
     """The one config file an edit acts on (a directory must hold exactly one ml-model.yaml)."""
-    files = project.discover(paths)
+    files = discover(paths)
     if len(files) != 1:
         raise UsageError(f"set-image and set-model edit one config at a time; {len(files)} given or found")
     try:

@@ -34,6 +34,15 @@ KINDS: dict[str, Kind] = {
 }
 
 
+WORKLOADS = {name: kind.pod_template for name, kind in KINDS.items() if kind.pod_template is not None}
+"""The pod-template accessor of every workload kind."""
+
+
+def index(objects: list[Object]) -> ObjectIndex:
+    """The rendered objects of one environment by kind and name, knowing where each workload keeps its pods."""
+    return ObjectIndex(objects, WORKLOADS)
+
+
 class UnknownKind(MlGenError):
     """An object whose kind ml-gen does not know (a bug in a target, or a hand-made object given to a check)."""
 
@@ -46,4 +55,4 @@ def lookup(kind: str) -> Kind:
         raise UnknownKind(f"unknown kind {kind!r}: ml-gen renders {', '.join(sorted(KINDS))}") from None
 
 
-__all__ = ["KINDS", "Kind", "Object", "ObjectIndex", "UnknownKind", "lookup"]
+__all__ = ["KINDS", "WORKLOADS", "Kind", "Object", "ObjectIndex", "UnknownKind", "index", "lookup"]

@@ -17,4 +17,4 @@ def build(ctx: Context) -> Object | None:
     }
 
 
-KIND = Kind("ConfigMap", "v1", "configmaps", "configmap", build)
+KIND = Kind("ConfigMap", "v1", "configmaps", "configmap", build, config_field="configFiles")

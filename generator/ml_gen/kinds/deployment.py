@@ -111,4 +111,14 @@ def wiring(deployment: Object, rendered: ObjectIndex) -> list[str]:
     return problems
 
 
-KIND = Kind("Deployment", "apps/v1", "deployments", "deployment", build, name_rule="dns-label", wiring=wiring)
+KIND = Kind(
+    "Deployment",
+    "apps/v1",
+    "deployments",
+    "deployment",
+    build,
+    name_rule="dns-label",
+    wiring=wiring,
+    pod_template=lambda deployment: deployment["spec"]["template"],
+    config_field="env",
+)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ml_gen import chart
+from ml_gen.alerts import PodQuery
 
 MANAGED_BY = "ml-gen"
 
@@ -51,6 +53,8 @@ class Context:
     labels: dict[str, str]
     service_account_name: str
     image: str
+    pods: PodQuery
+    """How the alerts find this release's pods (the serving target's pods; _helpers.tpl's podQuery)."""
 
     def metadata(
         self,
@@ -71,8 +75,8 @@ class Context:
         return meta
 
 
-def context(values: dict[str, Any], release: str, namespace: str) -> Context:
-    """The chart's helpers for one release, computed once."""
+def context(values: dict[str, Any], release: str, namespace: str, pod_query: Callable[[str, str], PodQuery]) -> Context:
+    """The chart's helpers for one release, computed once; `pod_query` is the serving target's."""
     meta = chart.metadata()
     name = _dns_trim(values.get("nameOverride") or meta["name"])
     if values.get("fullnameOverride"):
@@ -103,4 +107,5 @@ def context(values: dict[str, Any], release: str, namespace: str) -> Context:
         labels=labels,
         service_account_name=account_name,
         image=image_reference(image, meta["appVersion"]),
+        pods=pod_query(fullname, namespace),
     )

@@ -18,21 +18,24 @@ def _no_wiring(obj: Object, rendered: ObjectIndex) -> list[str]:
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind: how its object is built from the chart values, how the API server addresses it,
-    its name rule, where its schema comes from, and its checks against the other rendered objects.
-
-    `module` is also the name of the chart template that renders the same object
-    (charts/ml-model-api/templates/<module>.yaml).
-    """
+    """One kind: how its object is built, how the API server addresses it, its name rule, where its
+    schema comes from, and its checks against the other rendered objects."""
 
     kind: str
     api_version: str
     plural: str
-    module: str
+    template: str | None
+    """The chart template (charts/ml-model-api/templates/<template>.yaml) that renders the same object from the
+    same values; None for a kind that is never part of the release (the objects that deploy it)."""
     build: Callable[[Context], Object | None]
     name_rule: Literal["dns-label", "dns-subdomain"] = "dns-subdomain"
     schema: Literal["kubernetes", "crd"] = "kubernetes"
     wiring: Callable[[Object, ObjectIndex], list[str]] = _no_wiring
+    namespaced: bool = True
+    pod_template: Callable[[Object], Object] | None = None
+    """For a workload: where its pod template (metadata and spec) sits in its object."""
+    config_field: str = "annotations"
+    """The config field to blame when the object as a whole is over etcd's size limit."""
 
     @property
     def path_prefix(self) -> str:
@@ -43,10 +46,12 @@ class Kind:
 class ObjectIndex:
     """The objects of one environment by kind and name, for checks that look across objects."""
 
-    def __init__(self, objects: list[Object]):
+    def __init__(self, objects: list[Object], workloads: dict[str, Callable[[Object], Object]]):
+        """`workloads`: the pod-template accessor of every workload kind (kinds.index passes the registry's)."""
         self.by_kind: dict[str, dict[str, Object]] = {}
         for obj in objects:
             self.by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+        self.workloads = workloads
 
     def get(self, kind: str, name: str) -> Object | None:
         return self.by_kind.get(kind, {}).get(name)
@@ -56,7 +61,7 @@ class ObjectIndex:
 
     def pod_templates(self) -> list[Object]:
         """The pod templates of the rendered workloads (each with metadata and spec)."""
-        return [d["spec"]["template"] for d in self.of_kind("Deployment")]
+        return [template(obj) for kind, template in self.workloads.items() for obj in self.of_kind(kind)]
 
     def container_port_names(self) -> set[str | None]:
         """The names of the container ports of the rendered workloads' pods."""

@@ -1,50 +1,28 @@
-"""Deployment targets: the kinds an environment renders, in order, and rendering them from chart values.
+"""Serving targets: the registry, and the target an environment's `target` setting selects.
 
-Today there is one target, `deployment` (a Deployment behind a Service, with its companions). A target
-that replaces Deployment + Service + HPA (KServe's InferenceService, a Knative Service) is another
-entry here, listing its own kinds.
+A target owns what differs between ways of serving the model: the kinds it renders (its workload and the
+companions that fit it), its section of the chart values, its own config rules and how the alerts find its
+pods. The chart switches on the same `target` value. See docs/development.md, "Adding a target".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ml_gen.kinds import Kind, Object, lookup
-from ml_gen.kinds.helpers import context
+from ml_gen.targets import deployment
+from ml_gen.targets.target import Target
 
+if TYPE_CHECKING:
+    from ml_gen.config import EnvConfig
 
-@dataclass(frozen=True)
-class Target:
-    """A named set of kinds, rendered in this order (the order `helm template` prints them does not matter)."""
-
-    name: str
-    kinds: tuple[str, ...]
-
-    def kind_list(self) -> list[Kind]:
-        return [lookup(kind) for kind in self.kinds]
-
-    def objects(self, values: dict[str, Any], release: str, namespace: str) -> list[Object]:
-        """Every object of this target for one release of the chart values."""
-        ctx = context(values, release, namespace)
-        built = (kind.build(ctx) for kind in self.kind_list())
-        return [obj for obj in built if obj is not None]
+TARGETS: dict[str, Target] = {target.name: target for target in (deployment.TARGET,)}
+"""Every target ml-gen renders, by the name the config's `target` setting and the chart's `target` value use."""
+DEFAULT = deployment.TARGET.name
 
 
-DEPLOYMENT = Target(
-    "deployment",
-    (
-        "ServiceAccount",
-        "ConfigMap",
-        "Service",
-        "Deployment",
-        "HorizontalPodAutoscaler",
-        "PodDisruptionBudget",
-        "Ingress",
-        "NetworkPolicy",
-        "ServiceMonitor",
-        "PrometheusRule",
-    ),
-)
-TARGETS = {target.name: target for target in (DEPLOYMENT,)}
-DEFAULT = DEPLOYMENT.name
+def select(env: EnvConfig) -> Target:
+    """The target an environment's settings choose (`target`, default deployment)."""
+    return TARGETS[env.settings.get("target", DEFAULT)]
+
+
+__all__ = ["DEFAULT", "TARGETS", "Target", "select"]

@@ -1,12 +1,9 @@
-"""The API server's size limits, checked on the objects ml-gen renders (a config error names the field)."""
+"""The API server's and etcd's size limits, counted as they count them."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ml_gen.config.model import EnvConfig
+from typing import Any, Literal
 
 ANNOTATIONS_LIMIT = 256 * 1024
 """apimachinery ValidateAnnotationsSize: keys plus values, in bytes, per annotation map."""
@@ -16,6 +13,9 @@ OBJECT_LIMIT = 1536 * 1024
 """etcd's default --max-request-bytes (1.5 MiB). kube-apiserver takes requests up to 3 MiB, and a dry run
 never reaches etcd, but a real apply of a larger object fails with "etcdserver: request is too large".
 Measured here as compact JSON, which is larger than the protobuf the API server stores: a safe bound."""
+
+Part = Literal["annotations", "data", "object"]
+"""What of an object is over a limit: an annotation map, a ConfigMap's data, or the whole object."""
 
 
 def _size(text: str) -> int:
@@ -32,10 +32,10 @@ def object_size(obj: dict[str, Any]) -> int:
     return _size(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
 
 
-def problems(obj: dict[str, Any]) -> list[tuple[str, str]]:
-    """(config field, why) for every size limit one rendered object breaks."""
+def problems(obj: dict[str, Any]) -> list[tuple[Part, str]]:
+    """(part, why) for every size limit one object breaks; the whole object only when no part is to blame."""
     kind_name = f"{obj['kind']}/{obj['metadata']['name']}"
-    found = []
+    found: list[tuple[Part, str]] = []
     maps = [("metadata.annotations", obj["metadata"].get("annotations") or {})]
     template = obj.get("spec", {}).get("template", {}).get("metadata")
     if template is not None:
@@ -53,16 +53,10 @@ def problems(obj: dict[str, Any]) -> list[tuple[str, str]]:
     if obj["kind"] == "ConfigMap":
         size = sum(_size(value) for value in (obj.get("data") or {}).values())
         if size > CONFIGMAP_LIMIT:
-            found.append(("configFiles", f"contents total {size} bytes; a ConfigMap holds at most {CONFIGMAP_LIMIT}"))
+            found.append(("data", f"contents total {size} bytes; a ConfigMap holds at most {CONFIGMAP_LIMIT}"))
     size = object_size(obj)
     if size > OBJECT_LIMIT and not found:
-        field = {"ConfigMap": "configFiles", "Deployment": "env"}.get(obj["kind"], "annotations")
-        found.append((field, f"{kind_name} would be {size} bytes; etcd stores objects up to {OBJECT_LIMIT} (1.5 MiB)"))
+        found.append(
+            ("object", f"{kind_name} would be {size} bytes; etcd stores objects up to {OBJECT_LIMIT} (1.5 MiB)")
+        )
     return found
-
-
-def check(env: EnvConfig, objects: list[dict[str, Any]]) -> None:
-    """Raise a ConfigError for the first rendered object over a limit of the API server or etcd."""
-    for obj in objects:
-        for field, message in problems(obj):
-            raise env.error(field, message=message)
