@@ -180,17 +180,22 @@ def test_a_device_is_refused(tmp_path):
         atomic.commit([Write(Path("/dev"), Path("null"), b"x")])
 
 
-def test_symlinks_are_refused_at_the_root_on_the_way_and_at_the_file(tmp_path, snapshot):
+def test_symlinks_below_the_root_are_refused_and_the_root_is_followed(tmp_path, snapshot):
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "file").write_text("mine\n")
-    (tmp_path / "root").symlink_to("real")
     (tmp_path / "real" / "sub").symlink_to(".")
     (tmp_path / "real" / "link").symlink_to("file")
+    (tmp_path / "root").symlink_to("real")  # a directory the user named, e.g. --out root
+    (tmp_path / "nowhere").symlink_to("gone")
     before = snapshot(tmp_path)
-    for root, relative in [("root", "new"), ("real", "sub/new"), ("real", "link")]:
+    for root, relative in [("real", "sub/new"), ("real", "link"), ("root", "link")]:
         with pytest.raises(OutputError, match="is a symlink; ml-gen does not write through links"):
             atomic.commit([Write(tmp_path / root, Path(relative), b"x")])
+    with pytest.raises(OutputError, match="nowhere: is a dangling symlink, where ml-gen needs a directory"):
+        atomic.commit([Write(tmp_path / "nowhere", Path("new"), b"x")])
     assert snapshot(tmp_path) == before
+    atomic.commit([Write(tmp_path / "root", Path("new"), b"x")])
+    assert (tmp_path / "real" / "new").read_bytes() == b"x"
 
 
 def test_a_missing_root_is_made_in_a_directory_and_only_there(tmp_path):
@@ -238,3 +243,19 @@ def test_a_removal_takes_its_emptied_directory_but_never_a_root(tmp_path):
         [Removal(tmp_path, Path(rel)) for rel in ("d/a", "d/b", "e/a", "top")],
     )
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["e", "e/new", "home"]
+
+
+def test_a_symlinked_output_root_or_project_directory_is_followed(example, tmp_path):
+    """The directory a user names may be a link (README: "the output root itself may be a link")."""
+    from ml_gen import starter
+
+    for name in ("out", "project"):
+        (tmp_path / f"real-{name}").mkdir()
+        (tmp_path / name).symlink_to(f"real-{name}")
+    result = CliRunner().invoke(
+        main, ["render", "--all", "-c", str(example / "ml-model.yaml"), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "real-out" / "values" / "dev.yaml").is_file()
+    starter.write("demo", tmp_path / "project")
+    assert (tmp_path / "real-project" / "Dockerfile").is_file()

@@ -63,18 +63,20 @@ def file_type(path: Path) -> str:
 
 
 def check_target(root: Path, relative: Path) -> bool:
-    """Refuse, before anything is written, a path ml-gen must not write: a symlink, or anything but a
-    directory, at the root or on the way below it; a symlink or anything but a regular file at the
-    path. A missing root must lie in a directory (its ancestors may be links). Whether a file is there.
+    """Refuse, before anything is written, a path ml-gen must not write: below the root, a symlink or
+    anything but a directory on the way, and a symlink or anything but a regular file at the path.
+    The root is the caller's (a directory the user named): it may be a link, and when it is missing
+    the nearest thing above it must be a directory. Whether a file is there now.
 
-    Only lstat is used: a FIFO, socket or device is never opened."""
-    if file_type(root) == "missing":
-        existing = root.parent
-        while file_type(existing) == "missing" and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():  # the root's ancestors are followed: the caller named them
-            raise OutputError(f"{existing}: is a {_followed_type(existing)}, where ml-gen needs a directory")
-    for directory in (root, *(root / parent for parent in reversed(relative.parents[:-1]))):
+    Only stat and lstat are used: a FIFO, socket or device is never opened."""
+    existing = root
+    while (found := _followed_type(existing)) == "missing" and existing != existing.parent:
+        if file_type(existing) == "symlink":
+            raise OutputError(f"{existing}: is a dangling symlink, where ml-gen needs a directory")
+        existing = existing.parent
+    if found != "directory":
+        raise OutputError(f"{existing}: is a {found}, where ml-gen needs a directory")
+    for directory in (root / parent for parent in reversed(relative.parents[:-1])):
         found = file_type(directory)
         if found == "symlink":
             raise OutputError(f"{directory}: is a symlink; ml-gen does not write through links")
@@ -91,10 +93,14 @@ def check_target(root: Path, relative: Path) -> bool:
 
 
 def _followed_type(path: Path) -> str:
+    """What is at a path, following symlinks (missing for a dangling one)."""
     try:
-        return _TYPES.get(stat.S_IFMT(os.stat(path).st_mode), "special file")
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
     except OSError as err:
-        return f"path ml-gen cannot use ({os_reason(err)})"
+        raise OutputError(f"{path}: cannot read ({os_reason(err)})") from None
+    return _TYPES.get(stat.S_IFMT(mode), "special file")
 
 
 def read_file(path: Path) -> bytes | None:
