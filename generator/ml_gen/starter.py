@@ -124,7 +124,7 @@ def write(
     if not config_only and (relative_config.is_absolute() or ".." in relative_config.parts):
         raise UsageError(f"--config {config_file}: must be a file name inside the project directory")
     writes = _writes(root, project_files(name, config_file, config_only), force)
-    atomic.commit(writes, durable=True)
+    atomic.write_files(writes, durable=True)
     return [write.relative for write in writes]
 
 
@@ -134,7 +134,7 @@ def _writes(root: Path, files: list[ScaffoldFile], force: bool) -> list[atomic.W
     writes = []
     for file in files:
         relative, data = Path(file.relative), file.text.encode("utf-8")
-        if atomic.check_target(root, relative):
+        if atomic.check_path(root, relative):
             if atomic.read_file(root / relative) == data:
                 continue  # already there (e.g. the schema of a second config)
             if not force:

@@ -168,7 +168,7 @@ def test_a_removal_or_a_read_never_opens_a_fifo_or_socket(tmp_path, what):
     kind = "FIFO" if what == "fifo" else what
     with no_hang():
         with pytest.raises(OutputError, match=f"x: is a {kind}; ml-gen will not replace it"):
-            atomic.commit([], [Removal(tmp_path, Path("x"))])
+            atomic.write_files([], [Removal(tmp_path, Path("x"))])
         if what == "fifo":  # a socket cannot be opened at all (ENXIO)
             with pytest.raises(OutputError, match="x: is a FIFO; ml-gen will not replace it"):
                 atomic.read_file(tmp_path / "x")
@@ -177,7 +177,7 @@ def test_a_removal_or_a_read_never_opens_a_fifo_or_socket(tmp_path, what):
 
 def test_a_device_is_refused(tmp_path):
     with pytest.raises(OutputError, match="null: is a character device; ml-gen will not replace it"):
-        atomic.commit([Write(Path("/dev"), Path("null"), b"x")])
+        atomic.write_files([Write(Path("/dev"), Path("null"), b"x")])
 
 
 def test_symlinks_below_the_root_are_refused_and_the_root_is_followed(tmp_path, snapshot):
@@ -190,19 +190,19 @@ def test_symlinks_below_the_root_are_refused_and_the_root_is_followed(tmp_path, 
     before = snapshot(tmp_path)
     for root, relative in [("real", "sub/new"), ("real", "link"), ("root", "link")]:
         with pytest.raises(OutputError, match="is a symlink; ml-gen does not write through links"):
-            atomic.commit([Write(tmp_path / root, Path(relative), b"x")])
+            atomic.write_files([Write(tmp_path / root, Path(relative), b"x")])
     with pytest.raises(OutputError, match="nowhere: is a dangling symlink, where ml-gen needs a directory"):
-        atomic.commit([Write(tmp_path / "nowhere", Path("new"), b"x")])
+        atomic.write_files([Write(tmp_path / "nowhere", Path("new"), b"x")])
     assert snapshot(tmp_path) == before
-    atomic.commit([Write(tmp_path / "root", Path("new"), b"x")])
+    atomic.write_files([Write(tmp_path / "root", Path("new"), b"x")])
     assert (tmp_path / "real" / "new").read_bytes() == b"x"
 
 
 def test_a_missing_root_is_made_in_a_directory_and_only_there(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match=r"file: is a file, where ml-gen needs a directory$"):
-        atomic.commit([Write(tmp_path / "file" / "a" / "b", Path("c"), b"x")])
-    atomic.commit([Write(tmp_path / "a" / "b", Path("c/d"), b"x")])
+        atomic.write_files([Write(tmp_path / "file" / "a" / "b", Path("c"), b"x")])
+    atomic.write_files([Write(tmp_path / "a" / "b", Path("c/d"), b"x")])
     assert (tmp_path / "a/b/c/d").read_bytes() == b"x"
 
 
@@ -212,7 +212,7 @@ def test_modes_new_replaced_and_given(tmp_path):
     (tmp_path / "given").write_text("old\n")
     umask = os.umask(0o022)
     try:
-        atomic.commit(
+        atomic.write_files(
             [
                 Write(tmp_path, Path("new"), b"x"),
                 Write(tmp_path, Path("kept"), b"x"),
@@ -230,7 +230,7 @@ def test_a_file_changed_since_it_was_read_is_not_written(tmp_path, snapshot):
     before = snapshot(tmp_path)
     writes = [Write(tmp_path, Path("new"), b"x"), Write(tmp_path, Path("a"), b"mine\n", unchanged=b"read\n")]
     with pytest.raises(OutputError, match="a: changed on disk since ml-gen read it; nothing was changed"):
-        atomic.commit(writes)
+        atomic.write_files(writes)
     assert snapshot(tmp_path) == before
 
 
@@ -238,7 +238,7 @@ def test_a_removal_takes_its_emptied_directory_but_never_a_root(tmp_path):
     for rel in ("d/a", "d/b", "e/a", "top"):
         (tmp_path / rel).parent.mkdir(exist_ok=True)
         (tmp_path / rel).write_text("x")
-    atomic.commit(
+    atomic.write_files(
         [Write(tmp_path, Path("e/new"), b"x")],
         [Removal(tmp_path, Path(rel)) for rel in ("d/a", "d/b", "e/a", "top")],
     )

@@ -373,7 +373,8 @@ def write(edit: Edit) -> bool:
     path = Path(edit.file)
     if os.path.realpath(path) != os.path.abspath(path):
         path = Path(os.path.realpath(path))
-    atomic.commit([atomic.Write(path.parent, Path(path.name), edit.new_bytes, unchanged=edit.original)], durable=True)
+    write = atomic.Write(path.parent, Path(path.name), edit.new_bytes, unchanged=edit.original)
+    atomic.write_files([write], durable=True)
     return True
 
 

@@ -62,7 +62,7 @@ def file_type(path: Path) -> str:
     return _TYPES.get(stat.S_IFMT(mode), "special file")
 
 
-def check_target(root: Path, relative: Path) -> bool:
+def check_path(root: Path, relative: Path) -> bool:
     """Refuse, before anything is written, a path ml-gen must not write: below the root, a symlink or
     anything but a directory on the way, and a symlink or anything but a regular file at the path.
     The root is the caller's (a directory the user named): it may be a link, and when it is missing
@@ -127,10 +127,10 @@ def read_file(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def commit(writes: Iterable[Write], removals: Iterable[Removal] = (), *, durable: bool = False) -> None:
+def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, durable: bool = False) -> None:
     """Write and remove every file, or none.
 
-    First every path is checked (check_target) and every `unchanged` file compared, before anything is
+    First every path is checked (check_path) and every `unchanged` file compared, before anything is
     written. Phase 1 writes temporaries beside the targets (making missing directories). Phase 2 swaps
     them in, keeping a hard-link backup of every file it replaces and moving every file it removes
     aside, so a failure part-way is rolled back. With durable, every file is flushed to disk before it
@@ -138,12 +138,12 @@ def commit(writes: Iterable[Write], removals: Iterable[Removal] = (), *, durable
     writes, removals = list(writes), list(removals)
     existed: dict[Path, int] = {}  # the mode of every file that is replaced
     for write in writes:
-        if check_target(write.root, write.relative):
+        if check_path(write.root, write.relative):
             existed[write.path] = stat.S_IMODE(os.lstat(write.path).st_mode)
         if write.unchanged is not None and read_file(write.path) != write.unchanged:
             raise OutputError(f"{write.path}: changed on disk since ml-gen read it; nothing was changed")
     for removal in removals:
-        check_target(removal.root, removal.relative)
+        check_path(removal.root, removal.relative)
     emptied = _emptied(writes, removals)
     token = secrets.token_hex(4)
     asides = [(r.path, r.root / f".ml-gen.{token}.{n}.bak") for n, r in enumerate(removals)]

@@ -18,5 +18,5 @@ def commit(plans: list[Plan]) -> list[Path]:
         plan.refuse_foreign()
         removals += [atomic.Removal(plan.root, rel) for rel in plan.stale()]
     writes = [atomic.Write(plan.root, rel, plan.files[rel].encode()) for plan in plans for rel, _ in plan.differing()]
-    atomic.commit(writes, removals)
+    atomic.write_files(writes, removals)
     return [write.path for write in writes] + [removal.path for removal in removals]
