@@ -55,14 +55,31 @@ class OutputError(MlGenError):
     """The output tree cannot be written; nothing was changed."""
 
 
-class TemplateError(MlGenError):
-    """A template failed to render (a bug in ml-gen, reported with template file and line)."""
+class EditError(MlGenError):
+    """`set-image`/`set-model`: the round trip would change more than the edit asked for (a bug in ml-gen;
+    nothing is written)."""
+
+    exit_code = EXIT_INTERNAL
 
 
 class ValidationFailed(MlGenError):
     """Validation found problems in the rendered objects."""
 
     exit_code = EXIT_FAILED
+
+
+class OutOfDate(MlGenError):
+    """`render --check` found output trees that differ from a render (exit 1)."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, trees: int, prune_too: bool):
+        hint = ", and with --prune (or --all) for environments no longer in the config" if prune_too else ""
+        super().__init__(f"{trees} output tree(s) out of date; run the same command without --check{hint}")
+
+
+class UnknownKind(MlGenError):
+    """An object whose kind ml-gen does not know (a bug in a target, or a hand-made object given to a check)."""
 
 
 class ServerUnreachable(MlGenError):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ml_gen import config as config_mod
 from ml_gen.config import Config, schema_errors
 from ml_gen.config.files import discover, display, select_environments
-from ml_gen.errors import EXIT_FAILED, ConfigError, MlGenError, UsageError
+from ml_gen.errors import ConfigError, UsageError
 from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, preflight
 from ml_gen.render import render_environment
 
@@ -149,17 +149,6 @@ def stale(plans: list[Plan]) -> list[Plan]:
     for p in plans:
         p.refuse_foreign()
     return [p for p in plans if any(p.changes())]
-
-
-class OutOfDate(MlGenError):
-    """`render --check` found output trees that differ from a render (exit 1)."""
-
-    exit_code = EXIT_FAILED
-
-    def __init__(self, stale: list[Plan], prune: bool):
-        fixed_by_render = all(prune or not p.leftovers() for p in stale)
-        hint = "" if fixed_by_render else ", and with --prune (or --all) for environments no longer in the config"
-        super().__init__(f"{len(stale)} output tree(s) out of date; run the same command without --check{hint}")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from ml_gen import config, starter
 from ml_gen.cli import main
 from ml_gen.errors import OutputError
+from ml_gen.output import atomic
 
 PROJECT_FILES = [
     ".dockerignore",
@@ -227,7 +228,7 @@ def test_a_dangling_symlink_at_a_target_is_refused(tmp_path, snapshot):
     for extra in ([], ["--force"]):
         result = run("init", "demo", str(root), *extra)
         assert result.exit_code == 2
-        message = f"{root / 'Dockerfile'}: is a symbolic link (dangling); remove it first"
+        message = f"{root / 'Dockerfile'}: is a symlink; ml-gen does not write through links"
         assert result.stderr == f"ml-gen: error: {message}\n"
         assert not (tmp_path / "nowhere").exists()
         assert snapshot(root) == before
@@ -242,7 +243,7 @@ def test_a_symlinked_directory_is_refused(tmp_path, snapshot):
     before = snapshot(root)
     result = run("init", "demo", str(root), "--force")
     assert result.exit_code == 2
-    assert "model_server: is a symbolic link" in result.stderr
+    assert "model_server: is a symlink" in result.stderr
     assert list(elsewhere.iterdir()) == []
     assert snapshot(root) == before
 
@@ -254,7 +255,7 @@ def test_a_file_where_a_directory_goes_is_refused(tmp_path, snapshot):
     before = snapshot(root)
     result = run("init", "demo", str(root))
     assert result.exit_code == 2
-    assert result.stderr == f"ml-gen: error: {root / '.github'}: exists and is not a directory\n"
+    assert result.stderr == f"ml-gen: error: {root / '.github'}: is a file, where ml-gen needs a directory\n"
     assert snapshot(root) == before
 
 
@@ -265,7 +266,7 @@ def test_a_directory_where_a_file_goes_is_refused(tmp_path, snapshot):
     before = snapshot(root)
     result = run("init", "demo", str(root), "--force")
     assert result.exit_code == 2
-    assert "Dockerfile: exists and is not a regular file" in result.stderr
+    assert "Dockerfile: is a directory; ml-gen will not replace it" in result.stderr
     assert snapshot(root) == before
 
 
@@ -273,12 +274,12 @@ def test_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "p").write_text("x")
     result = run("init", "demo", str(tmp_path / "p"))
     assert result.exit_code == 2
-    assert result.stderr == f"ml-gen: error: {tmp_path / 'p'}: exists and is not a directory\n"
+    assert result.stderr == f"ml-gen: error: {tmp_path / 'p'}: is a file, where ml-gen needs a directory\n"
 
 
 def _fail_on_call(monkeypatch, name: str, call: int) -> None:
-    """Make starter's NAME (an os function or a helper) raise OSError on its CALL-th use."""
-    target = starter.os if name == "replace" else starter
+    """Make the atomic writer's NAME (an os function or a helper) raise OSError on its CALL-th use."""
+    target = os if name == "replace" else atomic
     real = getattr(target, name)
     calls = {"n": 0}
 
@@ -300,7 +301,7 @@ def test_a_failure_midway_leaves_nothing_behind(tmp_path, monkeypatch, snapshot,
     _fail_on_call(monkeypatch, step, call)
     result = run("init", "demo", str(root))
     assert result.exit_code == 2
-    assert "No space left on device" in result.stderr and "nothing was written" in result.stderr
+    assert "No space left on device" in result.stderr and "nothing was changed" in result.stderr
     assert snapshot(root) == before
 
 
@@ -442,7 +443,7 @@ def test_a_fifo_at_a_target_is_refused_without_opening_it(tmp_path, snapshot):
     before = snapshot(root)
     result = run("init", "demo", str(root), "--force")  # opening the FIFO would hang
     assert result.exit_code == 2
-    assert result.stderr == f"ml-gen: error: {root / 'train.py'}: exists and is not a regular file\n"
+    assert result.stderr == f"ml-gen: error: {root / 'train.py'}: is a FIFO; ml-gen will not replace it\n"
     assert snapshot(root) == before
 
 

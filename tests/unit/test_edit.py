@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from ml_gen import config
 from ml_gen.cli import main
 from ml_gen.config import edit
+from ml_gen.errors import OutputError
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -309,7 +310,7 @@ def test_several_configs_are_refused(tmp_path, monkeypatch, repo_root):
 def test_write_refuses_a_file_changed_meanwhile(example):
     pending = edit.set_image("ml-model.yaml", ["dev"], tag="9.9")
     example.write_text(example.read_text() + "# someone else\n")
-    with pytest.raises(edit.OutputError, match="changed on disk"):
+    with pytest.raises(OutputError, match="changed on disk"):
         edit.write(pending)
     assert "9.9" not in example.read_text()
     assert [p.name for p in example.parent.iterdir() if p.name.startswith(".")] == []

@@ -363,7 +363,7 @@ def test_two_trees_are_pruned_in_one_commit(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda p: os.mkfifo(p / "manifests/dev/service-demo.yaml"), "is a FIFO, socket or device; ml-gen will not"),
+        (lambda p: os.mkfifo(p / "manifests/dev/service-demo.yaml"), "is a FIFO; ml-gen will not replace it"),
         (lambda p: (p / "manifests/dev/service-demo.yaml").mkdir(), "is a directory; ml-gen will not replace it"),
         (lambda p: (p / "manifests/dev.yaml").write_text("x"), None),
         (lambda p: (p / "values/dev.yaml").write_text(layout.SCHEMA_LINE), "not written by ml-gen"),

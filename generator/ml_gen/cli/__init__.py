@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ml_gen import __version__
-from ml_gen.errors import EXIT_INTERNAL, MlGenError
+from ml_gen.errors import EXIT_INTERNAL, MlGenError, OutOfDate, one_line
 
 if TYPE_CHECKING:
     from ml_gen.config.edit import Edit
@@ -26,11 +26,6 @@ def _configs(configs: tuple[str, ...]) -> list[str]:
 def _fail(error: MlGenError) -> None:
     click.echo(f"ml-gen: error: {one_line(str(error))}", err=True)
     sys.exit(error.exit_code)
-
-
-def one_line(message: str) -> str:
-    """A message as one line: line breaks a user wrote into a value are shown escaped."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _Group(click.Group):
@@ -90,7 +85,7 @@ def render(
             click.echo(p.diff(), nl=False)
         _notes(plans)
         if stale:
-            raise project.OutOfDate(stale, prune)
+            raise OutOfDate(len(stale), prune_too=any(not prune and p.leftovers() for p in stale))
         click.echo(f"up to date: {sum(len(p.files) for p in plans)} files")
         return
     touched = project.write(plans)

@@ -6,7 +6,6 @@ import copy
 import io
 import os
 import re
-import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,10 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 from ml_gen import config as config_mod
 from ml_gen import render, yamlio  # climbs: an edit must leave a config that renders
 from ml_gen.config.files import discover, select_environments
-from ml_gen.errors import EXIT_INTERNAL, ConfigError, MlGenError, OutputError, UsageError
+from ml_gen.errors import ConfigError, EditError, UsageError
+from ml_gen.output import atomic
 
 UNSET = "(unset)"
-
-
-class EditError(MlGenError):
-    """The round trip would change more than the edit asked for (a bug in ml-gen; nothing is written)."""
-
-    exit_code = EXIT_INTERNAL
 
 
 @dataclass(frozen=True)
@@ -99,22 +93,10 @@ def set_model(file: str, envs: list[str], version: str, uri: str | None = None) 
     return _edit(file, envs, "model", updates, None)
 
 
-def _read(file: str) -> bytes:
-    try:
-        return Path(file).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(file, "", "no such file (create one with 'ml-gen init NAME')") from None
-    except OSError as err:
-        raise ConfigError(file, "", f"cannot read: {err.strerror}") from None
-
-
 def _edit(file: str, envs: list[str], section: str, updates: dict[str, Any], replaced: str | None) -> Edit:
     """Set `section.<key>` of every environment to the given values, removing `section.<replaced>` there."""
-    original = _read(file)
-    try:
-        text = original.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(file, "", f"cannot read: {err}") from None
+    text = config_mod.read_text(file)  # a FIFO, device or directory is refused without blocking
+    original = text.encode("utf-8")  # the same bytes: the text was decoded from UTF-8
     before = config_mod.parse(text, file)  # the file as it is must load; its rules are checked after the edit
     names = select_environments(before, envs, False)
 
@@ -384,26 +366,16 @@ def _shared(doc: Any, node: Any) -> bool:
 
 
 def write(edit: Edit) -> bool:
-    """Replace the file atomically (a temporary beside it, renamed over it), keeping its mode; False when
-    there is nothing to change."""
+    """Replace the file atomically through the one writer, keeping its mode; False when there is
+    nothing to change. The config is the user's own file: a symlink to it stays a link, and the file
+    it points to is edited (render, which owns its output, refuses links instead)."""
     if not edit.changed:
         return False
-    target = Path(os.path.realpath(edit.file))
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-        if target.read_bytes() != edit.original:
-            raise OutputError(f"{edit.file}: changed on disk while it was being edited; not written")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(edit.new_bytes)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"{edit.file}: cannot write ({err.strerror}); not changed") from None
+    path = Path(edit.file)
+    if os.path.realpath(path) != os.path.abspath(path):
+        path = Path(os.path.realpath(path))
+    write = atomic.Write(path.parent, Path(path.name), edit.new_bytes, unchanged=edit.original)
+    atomic.write_files([write], durable=True)
     return True
 
 

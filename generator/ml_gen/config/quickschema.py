@@ -25,10 +25,6 @@ _TYPES = {
 }
 
 
-class UnsupportedSchema(Exception):
-    """The schema uses a keyword this checker does not implement."""
-
-
 def supported(schema: Any) -> bool:
     """True when every keyword in the schema is one this checker implements."""
     if isinstance(schema, bool):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ml_gen.errors import MlGenError
+from ml_gen.errors import UnknownKind
 from ml_gen.kinds import (
     configmap,
     deployment,
@@ -41,10 +41,6 @@ WORKLOADS = {name: kind.pod_template for name, kind in KINDS.items() if kind.pod
 def index(objects: list[Object]) -> ObjectIndex:
     """The rendered objects of one environment by kind and name, knowing where each workload keeps its pods."""
     return ObjectIndex(objects, WORKLOADS)
-
-
-class UnknownKind(MlGenError):
-    """An object whose kind ml-gen does not know (a bug in a target, or a hand-made object given to a check)."""
 
 
 def lookup(kind: str) -> Kind:
