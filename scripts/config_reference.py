@@ -1,7 +1,7 @@
-"""Write the README's config reference from the JSON Schema ml-gen ships (between the reference markers).
+"""Write the config reference (docs/config-reference.md) from the JSON Schema ml-gen ships, between its markers.
 
-    python scripts/config_reference.py          # rewrite README.md
-    python scripts/config_reference.py --check  # exit 1 if README.md is out of date
+    python scripts/config_reference.py          # rewrite docs/config-reference.md
+    python scripts/config_reference.py --check  # exit 1 if docs/config-reference.md is out of date
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+REFERENCE = ROOT / "docs" / "config-reference.md"
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
 
 
@@ -45,16 +45,16 @@ def reference() -> str:
 
 
 def main() -> int:
-    text = README.read_text()
+    text = REFERENCE.read_text()
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     new = f"{head}{BEGIN}\n{reference()}\n{END}{tail}"
     if "--check" in sys.argv:
         if new != text:
-            print("README.md config reference is stale: run python scripts/config_reference.py")
+            print("docs/config-reference.md is stale: run python scripts/config_reference.py")
             return 1
         return 0
-    README.write_text(new)
+    REFERENCE.write_text(new)
     return 0
 
 

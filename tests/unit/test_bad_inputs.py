@@ -987,11 +987,11 @@ def test_a_bad_environment_blocks_only_the_runs_that_include_it(workdir, snapsho
     assert snapshot(workdir) == before
 
 
-# -- the README's table of refusals ------------------------------------------------------------------
+# -- the config reference's table of refusals ------------------------------------------------------------------
 
-README = Path(__file__).parents[2] / "README.md"
+REFERENCE = Path(__file__).parents[2] / "docs" / "config-reference.md"
 BEGIN, END = "<!-- refusals:begin -->\n", "<!-- refusals:end -->"
-UPDATE = "ML_GEN_UPDATE_README=1 python -m pytest tests/unit/test_bad_inputs.py -k readme"
+UPDATE = "ML_GEN_UPDATE_DOCS=1 python -m pytest tests/unit/test_bad_inputs.py -k every_refusal"
 
 
 def _cell(message: str) -> str:
@@ -1001,7 +1001,7 @@ def _cell(message: str) -> str:
 
 
 def refusal_table(root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The README's table: every case of this suite, with the one line ml-gen prints for it."""
+    """docs/config-reference.md's refusals table: every case of this suite, with the line ml-gen prints for it."""
     rows = ["| case | what ml-gen says (exit 2, nothing written) |", "|---|---|"]
     for case in CASES:
         work = root / case.id / "work"
@@ -1013,11 +1013,11 @@ def refusal_table(root: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "\n".join(rows) + "\n"
 
 
-def test_readme_lists_every_refusal_with_its_message(tmp_path, monkeypatch):
+def test_config_reference_lists_every_refusal_with_its_message(tmp_path, monkeypatch):
     table = refusal_table(tmp_path, monkeypatch)
-    text = README.read_text("utf-8")
+    text = REFERENCE.read_text("utf-8")
     begin, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    if os.environ.get("ML_GEN_UPDATE_README"):
-        README.write_text(text[:begin] + table + text[end:], "utf-8")
-        text = README.read_text("utf-8")
-    assert text[begin : text.index(END)] == table, f"README's refusal table is out of date: run {UPDATE}"
+    if os.environ.get("ML_GEN_UPDATE_DOCS"):
+        REFERENCE.write_text(text[:begin] + table + text[end:], "utf-8")
+        text = REFERENCE.read_text("utf-8")
+    assert text[begin : text.index(END)] == table, f"the refusal table in {REFERENCE.name} is out of date: run {UPDATE}"

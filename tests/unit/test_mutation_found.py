@@ -202,7 +202,7 @@ def test_a_pdb_is_judged_only_when_rendered_and_at_the_fewest_pods(settings, ref
         _resolve(text)
 
 
-# Rule refusals outside the bad-input suite (whose README table pins its messages): each one exact line.
+# Rule refusals outside the bad-input suite (whose messages docs/config-reference.md pins): each one exact line.
 EXACT = [
     (
         "shutdownDelaySeconds: 30",

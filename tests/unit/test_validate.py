@@ -133,9 +133,9 @@ def test_a_readiness_path_from_the_defaults_warns_too():
     assert "health.readinessPath" in message
 
 
-def test_readme_bring_your_own_server_config_is_the_tested_scenario():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Bring your own server", 1)[1]
+def test_documented_bring_your_own_server_config_is_the_tested_scenario():
+    page = (ROOT / "docs/serving-project.md").read_text()
+    section = page.split("## Bring your own server", 1)[1]
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     scenario = ROOT / "tests/scenarios/byo-server/ml-model.yaml"
     assert config.parse(block).data == config.load(scenario).data
