@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_gen import kinds, targets, values
-from ml_gen.config import Config, EnvConfig
+from ml_gen.config import Config, EnvConfig, rules
 from ml_gen.k8s import limits
 
 
@@ -22,9 +22,10 @@ class Rendered:
 
 
 def render_environment(config: Config, env: str) -> Rendered:
-    """Resolve the environment, check its target's rules, build the chart values and the objects, and
-    check the objects against the API server's size limits."""
+    """Resolve the environment, check ml-gen's rules and its target's, build the chart values and the
+    objects, and check the objects against the API server's size limits."""
     resolved = config.resolve(env)
+    rules.check(resolved)
     target = targets.select(resolved)
     target.check(resolved)
     chart_values = values.build(resolved, target)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ml_gen import config
+from ml_gen import config, render
 from ml_gen.config import DEFAULTS, merge
 from ml_gen.errors import ConfigError, UsageError
 
@@ -238,12 +238,12 @@ def test_rule_errors_point_at_the_layer_that_set_the_value():
     """The same bad value is reported at the base line or at the environment's line, wherever it was written."""
     in_base = LAYERED.replace('tag: "1.0"', "tag: latest")
     with pytest.raises(ConfigError) as caught:
-        config.parse(in_base).resolve("dev")
+        render.render_environment(config.parse(in_base), "dev")
     assert (caught.value.path, caught.value.line) == ("image.tag", 4)
 
     in_env = LAYERED.replace("    replicas: 1\n", "    replicas: 1\n    image: {tag: latest}\n")
     with pytest.raises(ConfigError) as caught:
-        config.parse(in_env).resolve("dev")
+        render.render_environment(config.parse(in_env), "dev")
     assert (caught.value.path, caught.value.line) == ("environments.dev.image.tag", 21)
 
 

@@ -227,7 +227,7 @@ def test_other_characters_are_accepted(config_text, char):
 def test_refused_characters_in_an_environment_list_point_at_the_environment(config_text):
     text = config_text(environments={"prod": {"namespace": "p", "tolerations": [{"key": "a"}, {"key": "b\x7f"}]}})
     with pytest.raises(ConfigError) as caught:
-        config.parse(text, "m.yaml").resolve("prod")
+        render.render_environment(config.parse(text, "m.yaml"), "prod")
     assert caught.value.path == "environments.prod.tolerations[1].key"
     assert caught.value.line is not None
 

@@ -17,7 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from ml_gen import config as config_mod
-from ml_gen import render, yamlio  # climbs: an edit must leave a config that renders
+from ml_gen import render, yamlio
 from ml_gen.config.files import discover, select_environments
 from ml_gen.errors import ConfigError, EditError, UsageError
 from ml_gen.output import atomic

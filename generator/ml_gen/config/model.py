@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ml_gen.config import rules, schema_errors
+from ml_gen.config import schema_errors
 from ml_gen.errors import ConfigError, UsageError, os_reason
 from ml_gen.yamlio import FieldPath, dotted, load_config_yaml
 
@@ -108,7 +108,7 @@ class Config:
         return None
 
     def resolve(self, env: str) -> EnvConfig:
-        """Merge the environment's overrides over the base and defaults, then check the result."""
+        """Merge the environment's overrides over the base and defaults (render checks the result: rules.check)."""
         if env not in self.data["environments"]:
             known = ", ".join(self.environments)
             raise UsageError(f"{self.file}: unknown environment '{env}' (known: {known})")
@@ -118,9 +118,7 @@ class Config:
         # merge() shares untouched branches with its inputs; a JSON round trip (C speed, and the
         # data is JSON-shaped) gives the caller settings it may change without touching the config.
         settings = json.loads(json.dumps(merge(merge(DEFAULTS, base), override)))
-        resolved = EnvConfig(self, env, layer["namespace"], settings, override)
-        rules.check(resolved)
-        return resolved
+        return EnvConfig(self, env, layer["namespace"], settings, override)
 
 
 @dataclass
