@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ml_gen import config as config_mod
+from ml_gen import delivery
 from ml_gen.config import Config, schema_errors
 from ml_gen.config.files import discover, display, select_environments
 from ml_gen.errors import ConfigError, UsageError
-from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, preflight
+from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, layout, preflight
 from ml_gen.render import render_environment
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ def plan(config: Config, envs: list[str], out: Path | None = None, prune: bool =
     for env in envs:
         rendered = render_environment(config, env)
         result.add_environment(Path(config.file).name, env, rendered.values, rendered.objects)
+        where = delivery.Where(
+            config.name, rendered.namespace, env, layout.values_file(env), layout.manifests_dir(env), rendered.settings
+        )
+        result.add_delivery(Path(config.file).name, env, delivery.objects(where))
     return result
 
 

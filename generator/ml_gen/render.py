@@ -19,6 +19,8 @@ class Rendered:
     namespace: str
     values: dict[str, Any]
     objects: list[dict[str, Any]]
+    settings: dict[str, Any]
+    """The environment's merged settings (delivery tools read their own section)."""
 
 
 def render_environment(config: Config, env: str) -> Rendered:
@@ -31,7 +33,7 @@ def render_environment(config: Config, env: str) -> Rendered:
     chart_values = values.build(resolved, target)
     objects = target.objects(chart_values, config.name, resolved.namespace)
     check_limits(resolved, objects)
-    return Rendered(config, env, resolved.namespace, chart_values, objects)
+    return Rendered(config, env, resolved.namespace, chart_values, objects, resolved.settings)
 
 
 def check_limits(env: EnvConfig, objects: list[dict[str, Any]]) -> None:

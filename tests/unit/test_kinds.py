@@ -115,3 +115,15 @@ def test_a_custom_resource_is_checked_against_its_crd_offline(tmp_path):
     report = offline.offline([rendered])
     (problems,) = [p for _, obj, p in report.entries if obj.startswith("ServiceMonitor/")]
     assert len(problems) == 1 and problems[0].startswith("CRD schema: ") and "scrapeEvery" in problems[0]
+
+
+def test_a_namespace_is_required_of_namespaced_kinds_only():
+    """Kind.namespaced: delivery tools may write cluster-scoped objects; a namespace there is an error."""
+    scoped = kinds.lookup("ServiceAccount")
+    cluster = kinds.Kind("ClusterThing", "example.dev/v1", "clusterthings", None, lambda ctx: None, namespaced=False)
+    obj = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a"}}
+    assert offline._names(scoped, obj) == ["metadata.namespace is missing"]
+    thing = {"apiVersion": "example.dev/v1", "kind": "ClusterThing", "metadata": {"name": "a"}}
+    assert offline._names(cluster, thing) == []
+    thing["metadata"]["namespace"] = "x"
+    assert offline._names(cluster, thing) == ["metadata.namespace is set, but a ClusterThing belongs to no namespace"]

@@ -149,8 +149,10 @@ def _names(kind: kinds.Kind, obj: dict[str, Any]) -> list[str]:
     pattern, limit = (DNS_LABEL, 63) if kind.name_rule == "dns-label" else (DNS_SUBDOMAIN, 253)
     if not pattern.match(name) or len(name) > limit:
         problems.append(f"metadata.name '{name}' is not a valid {obj['kind']} name")
-    if not meta.get("namespace"):
+    if kind.namespaced and not meta.get("namespace"):
         problems.append("metadata.namespace is missing")
+    if not kind.namespaced and "namespace" in meta:
+        problems.append(f"metadata.namespace is set, but a {obj['kind']} belongs to no namespace")
     for where, labels in _label_maps(obj):
         for key, value in labels.items():
             problem = label_key_problem(key) or label_value_problem(str(value))

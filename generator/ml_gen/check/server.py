@@ -86,8 +86,9 @@ def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
     kind = kinds.lookup(obj["kind"])
     meta = obj["metadata"]
-    namespace, name = (quote(str(meta[key]), safe="") for key in ("namespace", "name"))
-    path = f"/{kind.path_prefix}/namespaces/{namespace}/{kind.plural}/{name}"  # quoted: the API server judges the name
+    name = quote(str(meta["name"]), safe="")  # quoted: the API server judges the name
+    scope = f"namespaces/{quote(str(meta['namespace']), safe='')}/" if kind.namespaced else ""
+    path = f"/{kind.path_prefix}/{scope}{kind.plural}/{name}"
     query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
     if dry:
         query.append(("dryRun", "All"))

@@ -51,9 +51,7 @@ class Plan:
         self, config_name: str, env: str, values: dict[str, Any], objects: list[dict[str, Any]]
     ) -> None:
         """Lay out values/<env>.yaml and manifests/<env>/<kind>-<name>.yaml."""
-        for part in (env, *(f"{obj['kind']}-{obj['metadata']['name']}" for obj in objects)):
-            if not _SAFE_NAME.match(part):
-                raise OutputError(f"{part!r} would be written outside its folder: use letters, digits, '.', '_', '-'")
+        _refuse_unsafe_names(env, objects)
         self.config = config_name
         header = GENERATED.format(config=config_name, env=env)
         if VALUES_SCHEMA not in self.files:
@@ -62,6 +60,14 @@ class Plan:
         self.owned_dirs.add(layout.manifests_dir(env))
         for obj in objects:
             self._add(layout.manifest_file(env, obj), header + yamlio.dump(obj), (config_name, env))
+
+    def add_delivery(self, config_name: str, env: str, objects: list[dict[str, Any]]) -> None:
+        """Lay out delivery/<env>/<kind>-<name>.yaml: the objects that deploy the environment's release."""
+        _refuse_unsafe_names(env, objects)
+        header = GENERATED.format(config=config_name, env=env)
+        self.owned_dirs.add(layout.delivery_dir(env))
+        for obj in objects:
+            self._add(layout.delivery_file(env, obj), header + yamlio.dump(obj), (config_name, env))
 
     def _add(self, relative: Path, text: str, written_by: Owner) -> None:
         if relative in self.files:
@@ -117,13 +123,13 @@ class Plan:
         return {env for _, env in self.owners.values()}
 
     def _generated(self) -> list[tuple[Path, Owner]]:
-        """Regular files under values/ and manifests/*/ whose header names this plan's config."""
+        """Regular files under values/, manifests/*/ and delivery/*/ whose header names this plan's config."""
         if self.config is None:
             return []
         candidates = [layout.VALUES_DIR / name for name in _names(self.root / layout.VALUES_DIR)]
-        for env_name in _names(self.root / layout.MANIFESTS_DIR, want="directory"):
-            env_dir = layout.manifests_dir(env_name)
-            candidates += [env_dir / name for name in _names(self.root / env_dir)]
+        for top in (layout.MANIFESTS_DIR, layout.DELIVERY_DIR):
+            for env_name in _names(self.root / top, want="directory"):
+                candidates += [top / env_name / name for name in _names(self.root / top / env_name)]
         found = []
         for rel in candidates:
             who = owner(self.root / rel)  # _names() lists regular files only: a link is never followed
@@ -162,9 +168,16 @@ class Plan:
         return "".join(chunks)
 
 
+def _refuse_unsafe_names(env: str, objects: list[dict[str, Any]]) -> None:
+    """The environment and every object name a file: refused when it would leave its folder."""
+    for part in (env, *(f"{obj['kind']}-{obj['metadata']['name']}" for obj in objects)):
+        if not _SAFE_NAME.match(part):
+            raise OutputError(f"{part!r} would be written outside its folder: use letters, digits, '.', '_', '-'")
+
+
 def _at_home(rel: Path, env: str) -> bool:
     """Whether a generated file sits where ml-gen writes that environment's files."""
-    return rel == layout.values_file(env) or rel.parent == layout.manifests_dir(env)
+    return rel == layout.values_file(env) or rel.parent in (layout.manifests_dir(env), layout.delivery_dir(env))
 
 
 def _is_values_schema(path: Path) -> bool:
