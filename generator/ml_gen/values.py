@@ -23,7 +23,11 @@ def build(env: EnvConfig, target: Target) -> dict[str, Any]:
     """The chart values for one environment, in the order of the chart's values.yaml; ml-gen's manifests
     and the chart both render these."""
     values = {"target": target.name, **_shared(env), **target.values(env)}
-    return {key: values[key] for key in chart.values_order() if key in values}
+    order = chart.values_order()
+    unknown = sorted(set(values) - set(order))
+    if unknown:  # a target's section the chart's values.yaml does not document: a bug, not bad input
+        raise ValueError(f"target {target.name!r}: the chart's values.yaml has no {', '.join(unknown)}")
+    return {key: values[key] for key in order if key in values}
 
 
 def _shared(env: EnvConfig) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def wiring(policy: Object, rendered: ObjectIndex) -> list[str]:
     """The policy selects the pods, and every named port is a port of theirs."""
     problems = []
     if not rendered.selects_pods(policy["spec"]["podSelector"].get("matchLabels", {})):
-        problems.append("its podSelector matches no pods of a rendered Deployment")
+        problems.append("its podSelector matches no pods of a rendered workload")
     names = rendered.container_port_names()
     for rule in policy["spec"].get("ingress", []):
         for port in rule.get("ports", []):

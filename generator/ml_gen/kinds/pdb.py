@@ -21,7 +21,7 @@ def build(ctx: Context) -> Object | None:
 
 def wiring(pdb: Object, rendered: ObjectIndex) -> list[str]:
     if not rendered.selects_pods(pdb["spec"].get("selector", {}).get("matchLabels", {})):
-        return ["its selector matches no pods of a rendered Deployment"]
+        return ["its selector matches no pods of a rendered workload"]
     return []
 
 

@@ -34,7 +34,7 @@ def wiring(service: Object, rendered: ObjectIndex) -> list[str]:
     """The selector selects the pods, and a named targetPort is a container port of theirs."""
     problems = []
     if not rendered.selects_pods(service["spec"].get("selector", {})):
-        problems.append("its selector matches no pods of a rendered Deployment")
+        problems.append("its selector matches no pods of a rendered workload")
     names = rendered.container_port_names()
     for port in service["spec"].get("ports", []):
         if isinstance(port.get("targetPort"), str) and port["targetPort"] not in names:
