@@ -165,9 +165,13 @@ SAME_PATTERN = [
 
 
 def _at(schema: dict, path: tuple[str, ...]) -> dict:
+    """The sub-schema at path, following local `$ref`s (`#/$defs/...`) on the way."""
+    node = schema
     for key in path:
-        schema = schema[key]
-    return schema
+        while "$ref" in node and key not in node:
+            node = _at(schema, tuple(node["$ref"].removeprefix("#/").split("/")))
+        node = node[key]
+    return node
 
 
 @pytest.mark.parametrize(
@@ -181,8 +185,14 @@ def test_the_chart_schema_checks_what_the_config_schema_checks(mine, chart, opti
 
 
 def test_the_environment_overrides_use_the_same_patterns():
+    """Each override refers to the very definition its top-level key uses, so its patterns are the same."""
     top = CONFIG_SCHEMA["properties"]
     env = CONFIG_SCHEMA["properties"]["environments"]["additionalProperties"]["properties"]
     for key, sub in top.items():
         if key in env:
-            assert list(patterns.all_patterns(sub)) == list(patterns.all_patterns(env[key])), key
+            assert env[key]["$ref"] == sub["$ref"], key
+            assert list(patterns.all_patterns(_at(CONFIG_SCHEMA, ("properties", key)))) == list(
+                patterns.all_patterns(
+                    _at(CONFIG_SCHEMA, ("properties", "environments", "additionalProperties", "properties", key))
+                )
+            ), key
