@@ -2,7 +2,7 @@
 
 It knows only the keywords the bundled schema uses and refuses a schema with any other, so it can
 never call a config valid that jsonschema would reject (the tests compare both on every input).
-A `$ref` must be a local JSON pointer (`#/$defs/...`); each is resolved once per schema and cached.
+A `$ref` must be a local JSON pointer (`#/$defs/...`); all of a schema's are resolved once and cached.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ _TYPES = {
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "null": lambda v: v is None,
 }
-# (id of the root schema, $ref) -> (that root, the sub-schema): the root is kept so its id is never reused.
-_RESOLVED: dict[tuple[int, str], tuple[Any, Any]] = {}
+# id of a root schema -> (that root, its references: each `$ref` and the sub-schema it names); the root is kept
+# so that its id is never reused by another schema.
+_REFERENCES: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
 def supported(schema: Any) -> bool:
@@ -59,16 +60,19 @@ def _walk(schema: Any, root: Any, positions: set[int], targets: list[Any]) -> bo
 
 def is_valid(schema: Any, data: Any) -> bool:
     """Whether data satisfies the schema (draft 2020-12 semantics for the supported keywords)."""
-    return _valid(schema, data, schema)
+    return _valid(schema, data, _references(schema))
 
 
-def _valid(schema: Any, data: Any, root: Any) -> bool:
+def _valid(schema: Any, data: Any, refs: dict[str, Any]) -> bool:
     if schema is True:
         return True
     if schema is False:
         return False
-    if "$ref" in schema and not _valid(_resolve(root, schema["$ref"]), data, root):
-        return False
+    if "$ref" in schema:
+        if len(schema) == 1:  # only a reference: check the sub-schema alone
+            return _valid(refs[schema["$ref"]], data, refs)
+        if not _valid(refs[schema["$ref"]], data, refs):
+            return False
     kind = schema.get("type")
     if kind is not None:
         kinds = kind if isinstance(kind, list) else [kind]
@@ -83,22 +87,32 @@ def _valid(schema: Any, data: Any, root: Any) -> bool:
             "maximum" in schema and data > schema["maximum"]
         )
     if isinstance(data, dict):
-        return _object_ok(schema, data, root)
+        return _object_ok(schema, data, refs)
     if isinstance(data, list) and "items" in schema:
-        return all(_valid(schema["items"], item, root) for item in data)
+        return all(_valid(schema["items"], item, refs) for item in data)
     return True
 
 
-def _resolve(root: Any, ref: str) -> Any:
-    """The sub-schema a local `$ref` points at, looked up once per root and reference."""
-    key = (id(root), ref)
-    found = _RESOLVED.get(key)
+def _references(root: Any) -> dict[str, Any]:
+    """Every local `$ref` in a schema and the sub-schema it names, looked up once per schema."""
+    found = _REFERENCES.get(id(root))
     if found is None or found[0] is not root:
-        target = _pointer(root, ref)
-        if target is None:
-            raise ValueError(f"$ref {ref!r} does not point into the schema (check supported() first)")
-        found = _RESOLVED[key] = (root, target)
+        refs: dict[str, Any] = {}
+        _collect(root, root, refs)
+        found = _REFERENCES[id(root)] = (root, refs)
     return found[1]
+
+
+def _collect(node: Any, root: Any, refs: dict[str, Any]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in refs and _pointer(root, ref) is not None:
+            refs[ref] = _pointer(root, ref)
+        for value in node.values():
+            _collect(value, root, refs)
+    elif isinstance(node, list):
+        for value in node:
+            _collect(value, root, refs)
 
 
 def _pointer(root: Any, ref: Any) -> Any:
@@ -125,7 +139,7 @@ def _string_ok(schema: dict[str, Any], data: str) -> bool:
     return "pattern" not in schema or patterns.search(schema["pattern"], data)
 
 
-def _object_ok(schema: dict[str, Any], data: dict[str, Any], root: Any) -> bool:
+def _object_ok(schema: dict[str, Any], data: dict[str, Any], refs: dict[str, Any]) -> bool:
     if any(key not in data for key in schema.get("required", ())):
         return False
     if "minProperties" in schema and len(data) < schema["minProperties"]:
@@ -134,9 +148,9 @@ def _object_ok(schema: dict[str, Any], data: dict[str, Any], root: Any) -> bool:
     extra = schema.get("additionalProperties", True)
     names = schema.get("propertyNames")
     for key, value in data.items():
-        if names is not None and not _valid(names, key, root):
+        if names is not None and not _valid(names, key, refs):
             return False
-        if not _valid(properties.get(key, extra), value, root):
+        if not _valid(properties.get(key, extra), value, refs):
             return False
     return True
 
