@@ -106,8 +106,9 @@ def _references(root: Any) -> dict[str, Any]:
 def _collect(node: Any, root: Any, refs: dict[str, Any]) -> None:
     if isinstance(node, dict):
         ref = node.get("$ref")
-        if isinstance(ref, str) and ref not in refs and _pointer(root, ref) is not None:
-            refs[ref] = _pointer(root, ref)
+        target = _pointer(root, ref) if isinstance(ref, str) and ref not in refs else None
+        if isinstance(ref, str) and target is not None:
+            refs[ref] = target
         for value in node.values():
             _collect(value, root, refs)
     elif isinstance(node, list):
