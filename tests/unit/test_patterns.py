@@ -196,3 +196,19 @@ def test_the_environment_overrides_use_the_same_patterns():
                     _at(CONFIG_SCHEMA, ("properties", "environments", "additionalProperties", "properties", key))
                 )
             ), key
+
+
+def _subschemas(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        return [node] + [s for value in node.values() for s in _subschemas(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _subschemas(value)]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_each_schema_writes_a_shape_once(name):
+    """A sub-schema of ten lines or more appears once; where it is needed again, a `$ref` names its definition."""
+    texts = [json.dumps(s, indent=2, sort_keys=True) for s in _subschemas(SCHEMAS[name])]
+    repeated = {t.splitlines()[1] for t in texts if len(t.splitlines()) >= 10 and texts.count(t) > 1}
+    assert not repeated, repeated
