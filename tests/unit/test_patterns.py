@@ -210,5 +210,5 @@ def _subschemas(node: object) -> list[dict]:
 def test_each_schema_writes_a_shape_once(name):
     """A sub-schema of ten lines or more appears once; where it is needed again, a `$ref` names its definition."""
     texts = [json.dumps(s, indent=2, sort_keys=True) for s in _subschemas(SCHEMAS[name])]
-    repeated = {t.splitlines()[1] for t in texts if len(t.splitlines()) >= 10 and texts.count(t) > 1}
+    repeated = {" ".join(t.split())[:100] for t in texts if len(t.splitlines()) >= 10 and texts.count(t) > 1}
     assert not repeated, repeated
