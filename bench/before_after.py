@@ -2,6 +2,7 @@
 
 bench/results/startup-before.json and fastpaths-before.json were taken before issue 10's restructure;
 startup.json and fastpaths.json are what `python -m bench.startup` and `python -m bench.fastpaths` write now.
+schemacheck-before.json and schemacheck.json: the schema check alone before and after issue 14's `$ref`/`$defs`.
 """
 
 from __future__ import annotations
@@ -141,17 +142,7 @@ def fastpaths_section(results: Path = RESULTS) -> str:
     ]
     for name in found[-1][1]["fast_paths"] | found[0][1]["fast_paths"]:
         for label, data in found:
-            path: dict[str, Any] | None = data["fast_paths"].get(name)
-            if path is None or "gone" in path:
-                lines.append(f"| {name} | {label} | gone | | | | | {path['gone'] if path else ''} |")
-                continue
-            library, fast = _per_item_us(path, "library"), _per_item_us(path, "fast")
-            fresh = {r: p.get("cpu_summary", p["summary"]) for r, p in path["fresh_process"].items()}
-            lines.append(
-                f"| {name} | {label} | {path['items']} {path['unit']}s | {library:.0f} | {fast:.0f} "
-                f"| **{library / fast:.1f}×** | {_ms(fresh['library']['median'])} / "
-                f"{_ms(fresh['fast']['median'])} | {_agreement(path)} |"
-            )
+            lines.append(f"| {name} | {label} | {_fast_path_cells(data['fast_paths'].get(name))} |")
     routes = "\n".join(
         f"- {name}: fast path `{p['fast']}`, library route {p['library']}"
         for name, p in found[-1][1]["fast_paths"].items()
@@ -160,6 +151,37 @@ def fastpaths_section(results: Path = RESULTS) -> str:
     return "\n\n".join(
         ["\n".join(lines), routes, pool_table(found), "\n".join(taken(label, data) for label, data in found)]
     )
+
+
+def _fast_path_cells(path: dict[str, Any] | None) -> str:
+    """Work, library and fast CPU µs per item, speed-up, fresh-process CPU ms and agreement, as table cells."""
+    if path is None or "gone" in path:
+        return f"gone | | | | | {path['gone'] if path else ''}"
+    library, fast = _per_item_us(path, "library"), _per_item_us(path, "fast")
+    fresh = {r: p.get("cpu_summary", p["summary"]) for r, p in path["fresh_process"].items()}
+    return (
+        f"{path['items']} {path['unit']}s | {library:.0f} | {fast:.0f} | **{library / fast:.1f}×** "
+        f"| {_ms(fresh['library']['median'])} / {_ms(fresh['fast']['median'])} | {_agreement(path)}"
+    )
+
+
+def schemacheck_section(results: Path = RESULTS) -> str:
+    """quickschema against jsonschema on the config schema before and after it was written once with `$defs`."""
+    found = runs("schemacheck", results)
+    if not found:
+        return (
+            "(no schema-check run: `python -m bench.fastpaths --only quickschema --out bench/results/schemacheck.json`)"
+        )
+    lines = [
+        "| run | schema, lines | work | jsonschema, CPU µs each | quickschema, CPU µs each | speed-up "
+        "| fresh process, jsonschema / quickschema, CPU ms | outputs |",
+        "|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for label, data in found:
+        lines.append(
+            f"| {label} | {data.get('schema_lines', '–')} | {_fast_path_cells(data['fast_paths'].get('quickschema'))} |"
+        )
+    return "\n\n".join(["\n".join(lines), "\n".join(taken(label, data) for label, data in found)])
 
 
 def pool_table(found: list[tuple[str, dict]]) -> str:

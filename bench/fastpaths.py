@@ -3,6 +3,7 @@
     python -m bench.fastpaths                       # 20 in-process repetitions, 10 fresh processes, pool 5 runs
     python -m bench.fastpaths --repeat 3 --cold 2 --pool-repeat 1 --pool-sizes 16 --out /tmp/fastpaths.json
     python -m bench.fastpaths --out bench/results/fastpaths-before.json   # the frozen "before" figures
+    python -m bench.fastpaths --only quickschema --out bench/results/schemacheck.json   # the schema check alone
 
 - quickschema: `quickschema.is_valid` against jsonschema (ml-gen's Draft 2020-12 class from `patterns`) on the
   raw data of every config;
@@ -90,8 +91,10 @@ def inputs(models: int, work: Path) -> dict[str, Any]:
     )
     files = [ROOT / "ml-model.yaml", *generate.generate(work / "inputs", models)]
     configs = [load_config(str(f)) for f in files]
+    schema = resolve("config_schema")()
     found: dict[str, Any] = {
-        "schema": resolve("config_schema")(),
+        "schema": schema,
+        "schema_lines": len(json.dumps(schema, indent=2).splitlines()),  # as ml-model.schema.json is written
         "configs": [yaml_load(f.read_text()) for f in files],
         "documents": [],
     }
@@ -259,9 +262,12 @@ def main() -> None:
     parser.add_argument("--pool-sizes", type=generate_sizes, default=[16, 64, 256], help="N for the process pool")
     parser.add_argument("--pool-repeat", type=int, default=5, help="runs per N and mode (default 5)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default bench/results/fastpaths.json)")
+    parser.add_argument("--only", choices=sorted(FAST_PATHS), action="append", help="these fast paths, no process pool")
     args = parser.parse_args()
+    # the "before" of a change runs another checkout's ml_gen through PYTHONPATH: the command says so
+    pythonpath = [f"PYTHONPATH={os.environ['PYTHONPATH']}"] if os.environ.get("PYTHONPATH") else []
     results: dict[str, Any] = {
-        "command": " ".join(["python -m bench.fastpaths", *sys.argv[1:]]),
+        "command": " ".join([*pythonpath, "python -m bench.fastpaths", *sys.argv[1:]]),
         "machine": machine(),
         "paths": PATHS,
         "fast_paths": {},
@@ -272,7 +278,8 @@ def main() -> None:
         data = inputs(args.models, work)
         inputs_file = work / "inputs.json"
         inputs_file.write_text(json.dumps(data))
-        for name in FAST_PATHS:
+        results["schema_lines"] = data["schema_lines"]
+        for name in args.only or FAST_PATHS:
             try:
                 found = in_process(name, data, args.repeat)
             except Gone as gone:
@@ -302,7 +309,8 @@ def main() -> None:
                 flush=True,
             )
         try:
-            results["process_pool"] = process_pool(args.pool_sizes, args.pool_repeat, work)
+            if not args.only:
+                results["process_pool"] = process_pool(args.pool_sizes, args.pool_repeat, work)
         except Gone as gone:
             results["process_pool"] = {"gone": str(gone)}
     results["machine"]["loadavg_end"] = list(os.getloadavg())

@@ -1,6 +1,6 @@
 """Turn bench/results/results.json into docs/benchmarks.md (from bench/benchmarks.md.in) and docs/benchmarks.png.
 
-python -m bench.report [bench/results/results.json]
+python -m bench.report [bench/results/results.json] [--no-plot]   # --no-plot: the page only, the plot as it is
 """
 
 from __future__ import annotations
@@ -201,10 +201,11 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write(results: dict, docs: Path = DOCS) -> None:
-    """Regenerate docs/benchmarks.md and docs/benchmarks.png."""
+def write(results: dict, docs: Path = DOCS, with_plot: bool = True) -> None:
+    """Regenerate docs/benchmarks.md and docs/benchmarks.png (or only the page)."""
     docs.mkdir(exist_ok=True)
-    plot(results, docs / "benchmarks.png")
+    if with_plot:
+        plot(results, docs / "benchmarks.png")
     found = targets(results)
     unmet = [t for t, _, ok in found if ok is False]
     once = [n for n, r in results["sizes"].items() if r["helm_loop_repeat"] == 1 and r["helm_loop"]]
@@ -228,9 +229,10 @@ def write(results: dict, docs: Path = DOCS) -> None:
         tmpfs=tmpfs_section(docs.parent / "bench" / "results" / "results-tmpfs.json"),
         startup_commands=before_after.startup_section(),
         fast_paths=before_after.fastpaths_section(),
+        schema_check=before_after.schemacheck_section(),
     )
     (docs / "benchmarks.md").write_text(text)
-    print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks.png'}")
+    print(f"wrote {docs / 'benchmarks.md'}" + (f" and {docs / 'benchmarks.png'}" if with_plot else ""))
 
 
 def tmpfs_section(path: Path) -> str:
@@ -256,8 +258,9 @@ def kinds_text(sizes: dict) -> str:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "results" / "results.json"
-    write(json.loads(path.read_text()))
+    args = [a for a in sys.argv[1:] if a != "--no-plot"]
+    path = Path(args[0]) if args else ROOT / "bench" / "results" / "results.json"
+    write(json.loads(path.read_text()), with_plot="--no-plot" not in sys.argv)
 
 
 if __name__ == "__main__":

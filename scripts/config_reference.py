@@ -24,13 +24,23 @@ def _type(prop: dict) -> str:
     return " or ".join(k for k in kinds if k)
 
 
-def _rows(props: dict, prefix: str = "") -> list[str]:
+def _resolved(prop: dict, schema: dict) -> dict:
+    """A property with its local `$ref` (`#/$defs/...`) followed: the referenced schema plus the keywords beside it."""
+    if "$ref" not in prop:
+        return prop
+    target = schema
+    for part in prop["$ref"].removeprefix("#/").split("/"):
+        target = target[part]
+    return {**_resolved(target, schema), **{k: v for k, v in prop.items() if k != "$ref"}}
+
+
+def _rows(props: dict, schema: dict, prefix: str = "") -> list[str]:
     rows = []
-    for name, prop in props.items():
-        path = f"{prefix}{name}"
+    for name, ref in props.items():
+        prop, path = _resolved(ref, schema), f"{prefix}{name}"
         rows.append(f"| `{path}` | {_type(prop)} | {prop.get('description', '')} |")
         if "properties" in prop:
-            rows += _rows(prop["properties"], f"{path}.")
+            rows += _rows(prop["properties"], schema, f"{path}.")
     return rows
 
 
@@ -38,7 +48,7 @@ def reference() -> str:
     from ml_gen import config  # the installed package's schema (`ml-gen schema`), wherever its source lives
 
     schema = config.schema()
-    lines = ["| key | type | meaning |", "|---|---|---|"] + _rows(schema["properties"])
+    lines = ["| key | type | meaning |", "|---|---|---|"] + _rows(schema["properties"], schema)
     env = schema["properties"]["environments"]["additionalProperties"]["properties"]
     lines.append(f"| `environments.<env>.namespace` | string | {env['namespace']['description']} (required) |")
     return "\n".join(lines)

@@ -67,3 +67,12 @@ def test_pool_command_runs_with_and_without_workers(serial: bool, tmp_path: Path
     imported_pool = re.search(r"\|\s+multiprocessing$", proc.stderr, re.MULTILINE) is not None
     assert imported_pool is not serial
     assert len(list(tmp_path.glob("models/*/manifests/*/*.yaml"))) > 16 * 3 * 3
+
+
+def test_the_schema_check_section_sets_the_runs_side_by_side() -> None:
+    """docs/benchmarks.md's schema-check table: the committed before and after runs, each with its command."""
+    from bench import before_after
+
+    text = before_after.schemacheck_section()
+    assert "| before | 1701 | 65 configs |" in text and "| after |" in text
+    assert "same answer 65/65" in text and "--only quickschema" in text

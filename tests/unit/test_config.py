@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ml_gen import config, render
-from ml_gen.config import DEFAULTS, merge
+from ml_gen.config import DEFAULTS, merge, quickschema, schema_errors
 from ml_gen.errors import ConfigError, UsageError
 
 DIGEST = "sha256:" + "ab" * 32
@@ -254,6 +254,49 @@ def test_schema_is_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {"name", "image", "environments"}
+
+
+_MINIMAL = {
+    "name": "demo",
+    "image": {"repository": "myorg/demo", "tag": "1.0"},
+    "environments": {"prod": {"namespace": "p"}},
+}
+_GONE = object()
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value", "problem"),
+    [
+        (("environments", "prod"), "name", "x", "unknown key 'name' (did you mean 'namespace'?)"),
+        (("environments", "prod"), "environments", {}, "unknown key 'environments' (expected one of: target, model, "
+         "image, imagePullSecrets, port, replicas, env, secretEnv, configFiles, resources, gpu, health, probes, "
+         "autoscaling, service, ingress, metrics, networkPolicy, nodeSelector, tolerations, strategy, "
+         "podDisruptionBudget, labels, annotations, partOf, terminationGracePeriodSeconds, shutdownDelaySeconds, "
+         "tmpSizeLimit, security, namespace)"),
+        ((), "namespace", "x", "unknown key 'namespace' (did you mean 'name'?)"),
+        (("environments", "prod"), "namespace", _GONE, "missing required key 'namespace'"),
+        (("image",), "repository", _GONE, "missing required key 'repository'"),
+        (("environments", "prod"), "image", {"tag": "2.0"}, None),  # an override needs no repository
+        (("environments", "prod"), "image", {"tag": "2.0", "x": 1}, "unknown key 'x' (expected one of: repository, "
+         "tag, digest, pullPolicy)"),
+        ((), "target", "deployment", None),
+        (("environments", "prod"), "target", "deployment", None),
+        (("environments", "prod"), "target", "knative", "'knative' is not one of: deployment"),
+    ],
+)  # fmt: skip
+def test_which_keys_are_top_level_and_which_per_environment(where, key, value, problem):
+    """The environment block refers to the top-level settings' definitions; these are its own differences."""
+    data = copy.deepcopy(_MINIMAL)
+    node = data
+    for step in where:
+        node = node[step]
+    if value is _GONE:
+        del node[key]
+    else:
+        node[key] = value
+    found = schema_errors.first_problem(config.schema(), data)
+    assert (found and found[1]) == problem
+    assert quickschema.is_valid(config.schema(), data) is (problem is None)
 
 
 def test_whole_number_floats_are_read_as_integers(config_text):

@@ -165,9 +165,13 @@ SAME_PATTERN = [
 
 
 def _at(schema: dict, path: tuple[str, ...]) -> dict:
+    """The sub-schema at path, following local `$ref`s (`#/$defs/...`) on the way."""
+    node = schema
     for key in path:
-        schema = schema[key]
-    return schema
+        while "$ref" in node and key not in node:
+            node = _at(schema, tuple(node["$ref"].removeprefix("#/").split("/")))
+        node = node[key]
+    return node
 
 
 @pytest.mark.parametrize(
@@ -181,8 +185,30 @@ def test_the_chart_schema_checks_what_the_config_schema_checks(mine, chart, opti
 
 
 def test_the_environment_overrides_use_the_same_patterns():
+    """Each override refers to the very definition its top-level key uses, so its patterns are the same."""
     top = CONFIG_SCHEMA["properties"]
     env = CONFIG_SCHEMA["properties"]["environments"]["additionalProperties"]["properties"]
     for key, sub in top.items():
         if key in env:
-            assert list(patterns.all_patterns(sub)) == list(patterns.all_patterns(env[key])), key
+            assert env[key]["$ref"] == sub["$ref"], key
+            assert list(patterns.all_patterns(_at(CONFIG_SCHEMA, ("properties", key)))) == list(
+                patterns.all_patterns(
+                    _at(CONFIG_SCHEMA, ("properties", "environments", "additionalProperties", "properties", key))
+                )
+            ), key
+
+
+def _subschemas(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        return [node] + [s for value in node.values() for s in _subschemas(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _subschemas(value)]
+    return []
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_each_schema_writes_a_shape_once(name):
+    """A sub-schema of ten lines or more appears once; where it is needed again, a `$ref` names its definition."""
+    texts = [json.dumps(s, indent=2, sort_keys=True) for s in _subschemas(SCHEMAS[name])]
+    repeated = {" ".join(t.split())[:100] for t in texts if len(t.splitlines()) >= 10 and texts.count(t) > 1}
+    assert not repeated, repeated

@@ -61,7 +61,7 @@ class Edit:
 
 
 def _schema_pattern(section: str, key: str) -> re.Pattern[str]:
-    return re.compile(config_mod.schema()["properties"][section]["properties"][key]["pattern"])
+    return re.compile(config_mod.schema()["$defs"][section]["properties"][key]["pattern"])
 
 
 def set_image(file: str, envs: list[str], tag: str | None = None, digest: str | None = None) -> Edit:

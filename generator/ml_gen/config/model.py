@@ -19,6 +19,7 @@ DEFAULT_CONFIG = "ml-model.yaml"
 # The lowest layer under every environment; documented in the README's config reference.
 # image.pullPolicy has no default here: values.build() picks Kubernetes' own (Always for the tag latest).
 DEFAULTS: dict[str, Any] = {
+    "target": "deployment",
     "port": 5000,
     "replicas": 1,
     "resources": {
