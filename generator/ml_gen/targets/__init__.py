@@ -22,7 +22,7 @@ DEFAULT = deployment.TARGET.name
 
 def select(env: EnvConfig) -> Target:
     """The target an environment's settings choose (`target`, default deployment)."""
-    return TARGETS[env.settings.get("target", DEFAULT)]
+    return TARGETS[env.settings["target"]]
 
 
 __all__ = ["DEFAULT", "TARGETS", "Target", "select"]
