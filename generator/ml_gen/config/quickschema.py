@@ -73,10 +73,10 @@ def _valid(schema: Any, data: Any, refs: dict[str, Any]) -> bool:
             return _valid(refs[schema["$ref"]], data, refs)
         if not _valid(refs[schema["$ref"]], data, refs):
             return False
-    kind = schema.get("type")
-    if kind is not None:
-        kinds = kind if isinstance(kind, list) else [kind]
-        if not any(_TYPES[k](data) for k in kinds):
+    json_type = schema.get("type")
+    if json_type is not None:
+        allowed = json_type if isinstance(json_type, list) else [json_type]
+        if not any(_TYPES[name](data) for name in allowed):
             return False
     if "enum" in schema and not any(_equal(data, option) for option in schema["enum"]):
         return False

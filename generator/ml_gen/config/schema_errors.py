@@ -78,19 +78,19 @@ def _order(error: Any) -> tuple[int, str]:
 def describe(error: Any, written: Callable[[FieldPath], str | None] = lambda path: None) -> tuple[FieldPath, str]:
     """A field path and a message for one jsonschema ValidationError."""
     path: FieldPath = tuple(error.absolute_path)
-    kind, value, schema = error.validator, error.instance, error.schema
+    keyword, value, schema = error.validator, error.instance, error.schema
     text = written(path)
-    if kind == "additionalProperties":
+    if keyword == "additionalProperties":
         known = list(schema.get("properties", {}))
         unknown = sorted(k for k in value if k not in known)
         key = unknown[0]
         hint = difflib.get_close_matches(key, known, n=1)
         suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(known)})"
         return path + (key,), f"unknown key '{key}'{suggestion}"
-    if kind == "required":
+    if keyword == "required":
         missing = [k for k in error.validator_value if k not in value]
         return path, f"missing required key '{missing[0]}'"
-    if kind == "type":
+    if keyword == "type":
         expected = error.validator_value
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected))
         extra = ""
@@ -107,18 +107,18 @@ def describe(error: Any, written: Callable[[FieldPath], str | None] = lambda pat
         return path, f"expected {names}{extra}, got {text if text is not None else _show(value)}"
     if "propertyNames" in error.schema_path:
         return path + (value,), f"invalid name '{value}': {_rule(error)}"
-    if kind == "pattern":
+    if keyword == "pattern":
         return path, f"{_show(value)} is not valid: {schema.get('description', 'must match ' + schema['pattern'])}"
-    if kind in ("minimum", "maximum"):
-        word = "at least" if kind == "minimum" else "at most"
+    if keyword in ("minimum", "maximum"):
+        word = "at least" if keyword == "minimum" else "at most"
         return path, f"must be {word} {error.validator_value}, got {_show(value)}"
-    if kind == "maxLength":
+    if keyword == "maxLength":
         return path, f"{_show(value)} is longer than {error.validator_value} characters"
-    if kind == "minLength":
+    if keyword == "minLength":
         return path, "must not be empty"
-    if kind == "enum":
+    if keyword == "enum":
         return path, f"{_show(value)} is not one of: {', '.join(map(str, error.validator_value))}"
-    if kind == "minProperties":
+    if keyword == "minProperties":
         return path, "needs at least one entry"
     return path, error.message
 

@@ -202,7 +202,7 @@ def owner(path: Path) -> Owner | None:
 
 
 def _names(directory: Path, want: str = "file") -> list[str]:
-    """Sorted names of the entries of one kind in a real (not symlinked) directory; [] when there is none."""
+    """Sorted names of the entries of one file type in a real (not symlinked) directory; [] when there is none."""
     if file_type(directory) != "directory":
         return []
     return sorted(name for name in os.listdir(directory) if file_type(directory / name) == want)
