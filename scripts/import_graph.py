@@ -20,12 +20,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("ml_gen.targets", "ml_gen.values"),
     ("ml_gen.render",),
     ("ml_gen.check", "ml_gen.output", "ml_gen.delivery"),
-    ("ml_gen.config.edit", "ml_gen.starter"),
+    ("ml_gen.edit", "ml_gen.starter"),
     ("ml_gen.project",),
     ("ml_gen.cli", "ml_gen.launch", "ml_gen.__main__"),
 ]
-"""Lowest first. A module belongs to the layer of the longest prefix that names it (ml_gen.config.edit is
-not in ml_gen.config's layer). Imports go down or sideways; one that goes up is a climb."""
+"""Lowest first. A module belongs to the layer of the longest prefix that names it. Imports go down or
+sideways; one that goes up is a climb."""
 SKIP = ("ml_gen.scaffold",)  # the files `ml-gen init` writes: the user's code, not the package's
 
 

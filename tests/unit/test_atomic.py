@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ml_gen import edit
 from ml_gen.cli import main
-from ml_gen.config import edit
 from ml_gen.errors import OutputError
 from ml_gen.output import atomic
 from ml_gen.output.atomic import Removal, Write

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ml_gen import config
+from ml_gen import config, edit
 from ml_gen.cli import main
-from ml_gen.config import edit
 from ml_gen.errors import OutputError
 
 DIGEST = "sha256:" + "ab" * 32

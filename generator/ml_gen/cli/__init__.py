@@ -13,7 +13,7 @@ from ml_gen import __version__
 from ml_gen.errors import EXIT_INTERNAL, MlGenError, OutOfDate, one_line
 
 if TYPE_CHECKING:
-    from ml_gen.config.edit import Edit
+    from ml_gen.edit import Edit
     from ml_gen.output import Plan
 
 CONFIG_HELP = "Model config file, or a directory searched for ml-model.yaml (repeatable). Default: ./ml-model.yaml."
@@ -205,8 +205,8 @@ def chart_export(directory: Path) -> None:
 
 
 def _report_edit(edit: Edit, render_after: bool) -> None:
+    from ml_gen import edit as edit_mod
     from ml_gen import project
-    from ml_gen.config import edit as edit_mod
 
     for change in edit.changes:
         click.echo(str(change))
@@ -233,7 +233,7 @@ def set_image(
     envs: tuple[str, ...], tag: str | None, digest: str | None, configs: tuple[str, ...], render_after: bool
 ) -> None:
     """Set environments.ENV.image.tag (or .digest) in the config, keeping its comments and layout."""
-    from ml_gen.config import edit
+    from ml_gen import edit
 
     _report_edit(edit.set_image(edit.config_file(_configs(configs)), list(envs), tag=tag, digest=digest), render_after)
 
@@ -248,6 +248,6 @@ def set_model(
     envs: tuple[str, ...], version: str, uri: str | None, configs: tuple[str, ...], render_after: bool
 ) -> None:
     """Set environments.ENV.model.version (and .uri) in the config, keeping its comments and layout."""
-    from ml_gen.config import edit
+    from ml_gen import edit
 
     _report_edit(edit.set_model(edit.config_file(_configs(configs)), list(envs), version, uri), render_after)
