@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ml_gen.check", "ml_gen.output", "ml_gen.delivery"),
     ("ml_gen.edit", "ml_gen.starter"),
     ("ml_gen.project",),
-    ("ml_gen.cli", "ml_gen.launch", "ml_gen.__main__"),
+    ("ml_gen.cli", "ml_gen.launch", "ml_gen.stdout", "ml_gen.__main__"),
 ]
 """Lowest first. A module belongs to the layer of the longest prefix that names it. Imports go down or
 sideways; one that goes up is a climb."""

@@ -1,5 +1,6 @@
 """Entry point for ``python -m ml_gen`` (click names the program from the command line, as it was typed)."""
 
+from ml_gen import stdout
 from ml_gen.cli import main
 
-main()
+stdout.run(main)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 EXIT_FAILED = 1
-"""A check or validation found a problem."""
+"""A check or validation found a problem, or standard output could not be written (ml_gen.stdout)."""
 EXIT_USAGE = 2
 """Bad usage or a bad config."""
 EXIT_INTERNAL = 3
 """A bug in ml-gen itself."""
 EXIT_UNREACHABLE = 4
 """The Kubernetes API server could not be reached (validate --server)."""
+EXIT_BROKEN_PIPE = 141
+"""Standard output's reader went away (a closed pipe): 128 + SIGPIPE, what a shell reports for a program a
+closed pipe ended (ml_gen.stdout)."""
 
 
 def os_reason(err: OSError) -> str:

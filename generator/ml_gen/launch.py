@@ -5,7 +5,7 @@ other command line goes to the click commands (ml_gen.cli)."""
 import os
 import sys
 
-from ml_gen import __version__
+from ml_gen import __version__, stdout
 
 HELP_FILE = os.path.join(os.path.dirname(__file__), "cli", "help.txt")
 """`ml-gen --help` as click prints it for a terminal of 80 columns or more (click wraps at 78 then)."""
@@ -26,7 +26,11 @@ def _columns() -> int:
 
 
 def main() -> None:
-    """Run ml-gen with sys.argv."""
+    """Run ml-gen with sys.argv; a failing stdout ends it as ml_gen.stdout documents."""
+    stdout.run(_main)
+
+
+def _main() -> None:
     args = sys.argv[1:]
     if args == ["--version"]:
         sys.stdout.write(f"ml-gen, version {__version__}\n")

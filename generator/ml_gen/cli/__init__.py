@@ -11,6 +11,7 @@ import click
 
 from ml_gen import __version__
 from ml_gen.errors import EXIT_INTERNAL, MlGenError, OutOfDate, one_line
+from ml_gen.stdout import StdoutFailed
 
 if TYPE_CHECKING:
     from ml_gen.edit import Edit
@@ -36,8 +37,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except MlGenError as error:
             _fail(error)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
-            raise
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, StdoutFailed):
+            raise  # StdoutFailed: ml_gen.stdout.run ends the program
         except Exception as error:  # a bug in ml-gen: say so in one line, keep the traceback opt-in
             if os.environ.get("ML_GEN_DEBUG"):
                 raise
@@ -51,8 +52,9 @@ class _Group(click.Group):
 def main() -> None:
     """Render one model config (ml-model.yaml) into Helm values and plain Kubernetes manifests.
 
-    Exit codes: 0 success, 1 check or validation failed, 2 bad usage or bad config,
-    3 internal error (a bug in ml-gen), 4 the API server of --server could not be reached.
+    Exit codes: 0 success, 1 check or validation failed or stdout not writable, 2 bad
+    usage or bad config, 3 internal error (a bug in ml-gen), 4 the API server of
+    --server could not be reached, 141 stdout's reader went away (a closed pipe).
     """
 
 
@@ -205,18 +207,20 @@ def chart_export(directory: Path) -> None:
 
 
 def _report_edit(edit: Edit, render_after: bool) -> None:
+    """Write the edit (and render), then say what was done: a stdout that fails cannot stop halfway."""
     from ml_gen import edit as edit_mod
     from ml_gen import project
 
-    for change in edit.changes:
-        click.echo(str(change))
-    if edit_mod.write(edit):
-        click.echo(f"updated {edit.file}")
-    else:
-        click.echo(f"{edit.file} already says so; not rewritten")
+    written = edit_mod.write(edit)
+    try:
+        if render_after:
+            plans = project.plan_configs([edit.file], edit.envs, False, None)
+            touched = project.write(plans)
+    finally:  # said even when the render fails: the config is written by then
+        for change in edit.changes:
+            click.echo(str(change))
+        click.echo(f"updated {edit.file}" if written else f"{edit.file} already says so; not rewritten")
     if render_after:
-        plans = project.plan_configs([edit.file], edit.envs, False, None)
-        touched = project.write(plans)
         click.echo(f"rendered {sum(len(p.files) for p in plans)} files ({len(touched)} written or removed)")
 
 
