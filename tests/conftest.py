@@ -1,5 +1,5 @@
-"""Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs;
-how the tests spread over pytest-xdist's workers."""
+"""Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs and
+their rendered output, the regeneration switches' failure; how the tests spread over pytest-xdist's workers."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from ml_gen.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "ml-model.yaml"
@@ -91,6 +94,34 @@ def repo_root() -> Path:
 def scenario_configs() -> list[Path]:
     """The example ml-model.yaml plus every tests/scenarios/*/ml-model.yaml."""
     return list(SCENARIO_CONFIGS)
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """rendered(config) -> a directory holding `ml-gen render --all` of that config (rendered once per run)."""
+    cache: dict[Path, Path] = {}
+
+    def render(config: Path) -> Path:
+        if config not in cache:
+            out = tmp_path_factory.mktemp(scenario_id(config))
+            result = CliRunner().invoke(main, ["render", "--all", "-c", str(config), "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            cache[config] = out
+        return cache[config]
+
+    return render
+
+
+def fail_after_regenerating(count: int, switch: str) -> NoReturn:
+    """The end of a run with a regeneration switch set: it fails, so regenerated files never pass unreviewed."""
+    files = "file" if count == 1 else "files"
+    pytest.fail(f"regenerated {count} {files}; review the diff and run again without {switch}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def regenerated() -> Callable[[int, str], NoReturn]:
+    """regenerated(count, switch): fails the test after it rewrote `count` files because `switch` was set."""
+    return fail_after_regenerating
 
 
 @pytest.fixture(scope="session")
