@@ -1,5 +1,6 @@
-"""Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs;
-how the tests spread over pytest-xdist's workers."""
+"""Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs and
+their rendered output, the regeneration switches' failure; how the tests spread over pytest-xdist's workers;
+Hypothesis' profiles."""
 
 from __future__ import annotations
 
@@ -7,14 +8,34 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
+
+from ml_gen.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "ml-model.yaml"
 SCENARIO_CONFIGS = [EXAMPLE_CONFIG, *sorted((REPO_ROOT / "tests" / "scenarios").glob("*/ml-model.yaml"))]
+
+# Hypothesis: in CI (the variable CI set to anything, as Hypothesis itself reads it) every run draws the same
+# examples, so a red CI run is red again on a rerun and locally with `CI=true` or `--hypothesis-profile ci`;
+# elsewhere runs are random. Either way a failure prints the @reproduce_failure blob that replays it. Set
+# here, before any test module is imported, so a test's own @settings inherits what it does not set.
+settings.register_profile(
+    "ci",
+    settings.get_profile("default"),
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", settings.get_profile("default"), print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Captured before any test points HOME elsewhere: the tool cache of scripts/install-tools lives under
 # the real HOME (unless ML_GEN_TOOLS_DIR or XDG_CACHE_HOME say otherwise).
@@ -91,6 +112,34 @@ def repo_root() -> Path:
 def scenario_configs() -> list[Path]:
     """The example ml-model.yaml plus every tests/scenarios/*/ml-model.yaml."""
     return list(SCENARIO_CONFIGS)
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """rendered(config) -> a directory holding `ml-gen render --all` of that config (rendered once per run)."""
+    cache: dict[Path, Path] = {}
+
+    def render(config: Path) -> Path:
+        if config not in cache:
+            out = tmp_path_factory.mktemp(scenario_id(config))
+            result = CliRunner().invoke(main, ["render", "--all", "-c", str(config), "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            cache[config] = out
+        return cache[config]
+
+    return render
+
+
+def fail_after_regenerating(count: int, switch: str) -> NoReturn:
+    """The end of a run with a regeneration switch set: it fails, so regenerated files never pass unreviewed."""
+    files = "file" if count == 1 else "files"
+    pytest.fail(f"regenerated {count} {files}; review the diff and run again without {switch}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def regenerated() -> Callable[[int, str], NoReturn]:
+    """regenerated(count, switch): fails the test after it rewrote `count` files because `switch` was set."""
+    return fail_after_regenerating
 
 
 @pytest.fixture(scope="session")

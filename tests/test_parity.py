@@ -9,34 +9,14 @@ from __future__ import annotations
 
 import difflib
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
-
-from ml_gen.cli import main
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> Callable[[Path], Path]:
-    """rendered(config) -> a directory holding `ml-gen render --all` of that config (rendered once)."""
-    cache: dict[Path, Path] = {}
-
-    def render(config: Path) -> Path:
-        if config not in cache:
-            out = tmp_path_factory.mktemp(config.parent.name)
-            result = CliRunner().invoke(main, ["render", "--all", "-c", str(config), "--out", str(out)])
-            assert result.exit_code == 0, result.output
-            cache[config] = out
-        return cache[config]
-
-    return render
 
 
 def helm_run(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
