@@ -7,13 +7,21 @@ This module must stay plain data: no imports from ml_gen or prometheus_client.
 """
 
 REQUESTS = "model_server_requests_total"
-"""Counter: HTTP requests, labelled by route (the URL rule, or 'unmatched') and status code."""
+"""Counter: HTTP requests, labelled by route, method and status code (each from a fixed set, see below)."""
 REQUESTS_LABELS = ("route", "method", "status")
 
 REQUEST_SECONDS = "model_server_request_duration_seconds"
 """Histogram: request latency in seconds, labelled by route and method."""
 REQUEST_SECONDS_LABELS = ("route", "method")
 REQUEST_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# Label values come from fixed sets, so no request can add a series: route is the matched URL rule
+# ("/predict") or UNMATCHED_ROUTE, method is one of METHODS or OTHER_METHOD, status is a code the server answers.
+UNMATCHED_ROUTE = "unmatched"
+"""The route label of a request no route matched (an unknown path, or a method the route does not allow)."""
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")
+"""Methods the method label shows as sent (RFC 9110's and PATCH); any other method is OTHER_METHOD."""
+OTHER_METHOD = "other"
 
 PREDICTIONS = "model_server_predictions_total"
 """Counter: instances predicted (one request may carry many)."""

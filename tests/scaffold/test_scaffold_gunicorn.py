@@ -1,12 +1,16 @@
-"""The scaffold's server under gunicorn with its own gunicorn.conf.py, on a loopback port: drain and start-up errors."""
+"""The scaffold's server under gunicorn with its own gunicorn.conf.py, on a loopback port: drain, start-up errors,
+bounded metrics and the body size limit, with requests as clients send them over the wire."""
 
 from __future__ import annotations
 
+import http.client
 import importlib
 import json
 import os
+import random
 import signal
 import socket
+import string
 import subprocess
 import sys
 import threading
@@ -19,6 +23,9 @@ from typing import Any
 
 import joblib
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ml_gen import serving_metrics
 
 GRACE = 10  # GRACEFUL_TIMEOUT for these runs, seconds
 SLOW_SECONDS = 3  # how long one prediction of the slow model takes
@@ -216,3 +223,114 @@ def test_a_corrupt_artifact_keeps_the_server_up_and_unready(start, tmp_path):
         time.sleep(0.2)
     assert server.request("/health") == (200, {"status": "ok"})
     assert server.request("/predict", {"instances": [[1, 2, 3, 4]]})[0] == 503
+
+
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def _samples(connection: http.client.HTTPConnection) -> Series:
+    """Every sample /metrics shows: (name, sorted labels) -> value; each key is one series."""
+    connection.request("GET", "/metrics")
+    response = connection.getresponse()
+    text = response.read().decode()
+    assert response.status == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _send(connection: http.client.HTTPConnection, method: str, path: str, body: Any = None, **options: Any) -> int:
+    """The status of one request on a kept-alive connection (its body read, so the connection can go on)."""
+    connection.request(method, path, body=body, **options)
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def test_thousands_of_random_methods_and_paths_add_no_series(start):
+    """Methods and paths a client makes up fold into one label value each: the series stay the same."""
+    server = start()
+    server.wait_ready()
+    rng = random.Random(15)
+    methods: set[str] = set()
+    while len(methods) < 3000:  # distinct; gunicorn takes 3 to 20 upper-case letters as a method
+        method = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 20)))
+        if method not in serving_metrics.METHODS:
+            methods.add(method)
+    routes = ["/predict", "/health", "/ready", "/metrics"]  # a made-up method there: 405
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    assert [_send(connection, "MADEUP", "/no/such/path"), _send(connection, "MADEUP", "/predict")] == [404, 405]
+    _samples(connection)  # a /metrics request is counted after it answered: read twice
+    before = _samples(connection)
+
+    statuses = {404: 0, 405: 0}
+    deadline = time.monotonic() + 120
+    for method in sorted(methods):
+        path = rng.choice(routes) if rng.random() < 0.3 else "/" + "".join(rng.choices(string.ascii_lowercase, k=12))
+        statuses[_send(connection, method, path)] += 1
+        assert time.monotonic() < deadline, f"{sum(statuses.values())} requests took over 120 s"
+
+    after = _samples(connection)
+    assert after.keys() == before.keys(), f"{len(before)} series before, {len(after)} after"
+    for status, count in statuses.items():  # every request counted, under one method and one route
+        labels = (
+            ("method", serving_metrics.OTHER_METHOD),
+            ("route", serving_metrics.UNMATCHED_ROUTE),
+            ("status", str(status)),
+        )
+        assert after[(serving_metrics.REQUESTS, labels)] == count + 1  # + the warm-up request
+    methods_seen = {dict(labels).get("method") for _, labels in after} - {None}
+    routes_seen = {dict(labels).get("route") for _, labels in after} - {None}
+    assert methods_seen <= {*serving_metrics.METHODS, serving_metrics.OTHER_METHOD}
+    assert routes_seen <= {*routes, serving_metrics.UNMATCHED_ROUTE}
+
+
+def _chunked(body: bytes) -> Iterator[bytes]:
+    """BODY in 64 KiB pieces, so http.client sends it with Transfer-Encoding: chunked."""
+    return (body[i : i + 65536] for i in range(0, len(body), 65536))
+
+
+def _post_while_reading(port: int, body: bytes, *, chunked: bool) -> int:
+    """The status of POST /predict as a client that reads the answer however much of BODY was sent sees it.
+
+    gunicorn closes the connection after refusing a large body it will not read, so http.client, which
+    sends the whole body before it reads, fails with a broken pipe; curl and browsers read the 413.
+    """
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+    parts = ([b"%x\r\n%s\r\n" % (len(p), p) for p in _chunked(body)] + [b"0\r\n\r\n"]) if chunked else [body]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        try:
+            sock.sendall(f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n{framing}\r\n\r\n".encode())
+            for part in parts:
+                sock.sendall(part)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before the whole body was sent
+        status_line = sock.makefile("rb").readline()
+    return int(status_line.split()[1])
+
+
+def test_oversized_bodies_get_413_however_they_are_sent(start, server):
+    """Over the limit (MAX_CONTENT_LENGTH, 1 MiB by default): 413 with a Content-Length and for a chunked body."""
+    limit = server.Settings.from_environ({"MODEL_URI": "model.joblib"}).max_body_bytes
+    assert limit == 1024 * 1024
+    row = b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+    app = start()
+    app.wait_ready()
+
+    kept = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+    assert _send(kept, "POST", "/predict", row.ljust(limit)) == 200  # JSON padded with spaces to exactly the limit
+    assert _send(kept, "POST", "/predict", _chunked(row.ljust(limit)), encode_chunked=True) == 200
+    assert _send(kept, "POST", "/predict", _chunked(row.ljust(limit + 1)), encode_chunked=True) == 413
+    assert _send(kept, "POST", "/predict", row) == 200  # the body was read to its end: the connection goes on
+
+    for size in (limit + 1, 4 * limit):
+        for chunked in (False, True):
+            assert _post_while_reading(app.port, row.ljust(size), chunked=chunked) == 413, (size, chunked)
+    assert app.request("/predict", {"instances": [[5.1, 3.5, 1.4, 0.2]]}) == (200, {"predictions": ["setosa"]})
+    metrics = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+    refused = _samples(metrics)[
+        (serving_metrics.REQUESTS, (("method", "POST"), ("route", "/predict"), ("status", "413")))
+    ]
+    assert refused == 5

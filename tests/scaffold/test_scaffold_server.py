@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import joblib
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from ml_gen import serving_metrics
 
@@ -92,6 +94,24 @@ def test_oversized_bodies_get_413(make_app):
     large = client.post("/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]] * 20})
     assert large.status_code == 413
     assert large.is_json and "error" in large.get_json()
+
+
+def post_chunked(app, body: bytes) -> int:
+    """The status of POST /predict with a chunked body as gunicorn hands it on: no Content-Length, input terminated."""
+    environ = EnvironBuilder("/predict", method="POST", input_stream=io.BytesIO(body)).get_environ()
+    del environ["CONTENT_LENGTH"]  # the test client sets it; a chunked request has none
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
+    _, status, _ = run_wsgi_app(app, environ, buffered=True)
+    return int(status.split()[0])
+
+
+def test_chunked_bodies_over_the_limit_get_413_not_a_cut_body(make_app):
+    app = make_app(MAX_CONTENT_LENGTH="200")
+    app.extensions["model_state"].load()
+    row = b'{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+    assert post_chunked(app, row.ljust(200)) == 200  # JSON padded with spaces to exactly the limit
+    assert post_chunked(app, row.ljust(201)) == 413  # cut at the limit, it would still be valid JSON
+    assert post_chunked(app, row * 20) == 413
 
 
 def test_unknown_routes_and_methods_get_json_errors(loaded):
@@ -226,12 +246,19 @@ def test_metrics_are_exported_under_the_documented_names(loaded):
     assert value(serving_metrics.MODEL_INFO, name="iris", version="7", framework="sklearn") == 1
 
 
-def test_unmatched_paths_share_one_metrics_label(loaded):
+def test_unmatched_paths_and_unknown_methods_share_one_metrics_label(loaded):
     for path in ("/a", "/b", "/c/d"):
         loaded.get(path)
+    for method in ("BREW", "PROPFIND", "MKCOL"):
+        loaded.open("/predict", method=method)
+    loaded.open("/e", method="WHEN")
     text = loaded.get("/metrics").get_data(as_text=True)
-    assert 'route="unmatched",status="404"} 3.0' in text
-    assert "/c/d" not in text
+    assert 'model_server_requests_total{method="GET",route="unmatched",status="404"} 3.0' in text
+    assert 'model_server_requests_total{method="other",route="unmatched",status="405"} 3.0' in text
+    assert 'model_server_requests_total{method="other",route="unmatched",status="404"} 1.0' in text
+    assert 'model_server_request_duration_seconds_count{method="other",route="unmatched"} 4.0' in text
+    for raw in ("/c/d", "BREW", "PROPFIND", "MKCOL", "WHEN"):
+        assert raw not in text
 
 
 def test_the_metric_names_module_is_copied_into_the_project(project):

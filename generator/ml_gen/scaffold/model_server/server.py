@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from model_server import logs, metrics
 from model_server.model import ModelState, Settings, StartupError
@@ -88,6 +88,19 @@ def json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def method_label(method: str) -> str:
+    """The method label: a standard method as sent, any other as one value (a client cannot add series)."""
+    return method if method in metrics.METHODS else metrics.OTHER_METHOD
+
+
+def read_body(limit: int) -> bytes:
+    """The request body; RequestEntityTooLarge (413) past limit bytes, whether sent with Content-Length or chunked."""
+    body = request.get_data(cache=False)  # Werkzeug: 413 for a Content-Length over limit; chunked: cut at limit
+    if len(body) == limit and request.content_length is None and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()  # a chunked body with more to come
+    return body
+
+
 def error(status: int, message: str) -> tuple[Response, int]:
     """A JSON error body: {"error": message}."""
     return jsonify(error=message), status
@@ -109,10 +122,11 @@ def create_app(environ: Mapping[str, str] | None = None, *, load: bool = True) -
 
     @app.after_request
     def record(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label values only
+        route = request.url_rule.rule if request.url_rule else metrics.UNMATCHED_ROUTE  # label values: a fixed set
+        method = method_label(request.method)
         seconds = time.perf_counter() - g.get("start", time.perf_counter())
-        stats.requests.labels(route, request.method, str(response.status_code)).inc()
-        stats.latency.labels(route, request.method).observe(seconds)
+        stats.requests.labels(route, method, str(response.status_code)).inc()
+        stats.latency.labels(route, method).observe(seconds)
         level = logging.DEBUG if route in QUIET_ROUTES and response.status_code < 500 else logging.INFO
         fields = {"method": request.method, "route": route, "status": response.status_code}
         log.log(level, "request", extra={**fields, "seconds": round(seconds, 4)})
@@ -149,7 +163,7 @@ def create_app(environ: Mapping[str, str] | None = None, *, load: bool = True) -
         model = state.model
         if model is None:
             return error(503, state.reason)
-        raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413
+        raw = read_body(settings.max_body_bytes)  # over MAX_CONTENT_LENGTH: 413
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply

@@ -34,3 +34,15 @@ def test_bad_request(client):
     response = client.post("/predict", json={"rows": []})
     assert response.status_code == 400
     assert "instances" in response.get_json()["error"]
+
+
+def test_made_up_methods_and_paths_add_no_metrics(client):
+    """Metric labels take values from fixed sets (unknown methods and paths share one), so /metrics cannot grow."""
+    client.open("/no/such/path", method="BREW")  # 404
+    client.open("/predict", method="BREW")  # 405
+    client.get("/metrics")  # a /metrics request is counted after it answered
+    lines = len(client.get("/metrics").get_data(as_text=True).splitlines())
+    for i in range(50):
+        client.open(f"/no/such/path/{i}", method=f"BREW{i}")
+        client.open("/predict", method=f"MAKE{i}")
+    assert len(client.get("/metrics").get_data(as_text=True).splitlines()) == lines
