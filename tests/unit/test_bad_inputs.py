@@ -830,6 +830,24 @@ CASES += [
         setup=lambda w: _chart(w, "charts/api"),
     ),
     Bad(
+        "chart-export-into-another-charts-templates",
+        BASE,
+        words=("inside the Helm chart chart", "chart/charts"),
+        args=["chart", "export", "chart/templates"],
+        file="chart/templates",
+        setup=lambda w: _chart(w, "chart/templates"),
+        check_too=False,  # chart export has no --check
+    ),
+    Bad(
+        "chart-export-into-a-chart",
+        BASE,
+        words=("inside the Helm chart chart",),
+        args=["chart", "export", "chart"],
+        file="chart",
+        setup=lambda w: _chart(w, "chart"),
+        check_too=False,
+    ),
+    Bad(
         "config-inside-a-chart",
         BASE,
         words=("inside the Helm chart",),
