@@ -242,6 +242,23 @@ def test_latency_fires_when_the_p99_of_predict_is_over_the_threshold(run_tests: 
     )
 
 
+def test_the_p99_of_requests_all_slower_than_the_top_bucket_is_the_top_bucket(promtool: str, tmp_path: Path) -> None:
+    """histogram_quantile returns at most the highest finite bucket's bound, here when every request took longer:
+    a p99LatencySeconds at or above it could never fire, which is why ml-gen refuses one (config/rules.py)."""
+    top = serving_metrics.REQUEST_SECONDS_BUCKETS[-1]
+    expr = f"histogram_quantile(0.99, sum by (le) (rate({serving_metrics.REQUEST_SECONDS}_bucket[5m])))"
+    test = {
+        "interval": "1m",
+        "input_series": latency_buckets({"namespace": "ns", "pod": "p"}, [top * 100] * 60),
+        "promql_expr_test": [{"expr": expr, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": top}]}],
+    }
+    (tmp_path / "rules.yaml").write_text("groups: []\n", "utf-8")
+    spec = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [test]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), "utf-8")
+    done = subprocess.run([promtool, "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_pods_not_ready_fires_when_replicas_stay_unavailable_for_the_configured_time(
     run_tests: RunTests, target: Target
 ) -> None:
