@@ -242,6 +242,23 @@ def test_latency_fires_when_the_p99_of_predict_is_over_the_threshold(run_tests: 
     )
 
 
+def test_the_p99_of_requests_all_slower_than_the_top_bucket_is_the_top_bucket(promtool: str, tmp_path: Path) -> None:
+    """histogram_quantile returns at most the highest finite bucket's bound, here when every request took longer:
+    a p99LatencySeconds at or above it could never fire, which is why ml-gen refuses one (config/rules.py)."""
+    top = serving_metrics.REQUEST_SECONDS_BUCKETS[-1]
+    expr = f"histogram_quantile(0.99, sum by (le) (rate({serving_metrics.REQUEST_SECONDS}_bucket[5m])))"
+    test = {
+        "interval": "1m",
+        "input_series": latency_buckets({"namespace": "ns", "pod": "p"}, [top * 100] * 60),
+        "promql_expr_test": [{"expr": expr, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": top}]}],
+    }
+    (tmp_path / "rules.yaml").write_text("groups: []\n", "utf-8")
+    spec = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [test]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), "utf-8")
+    done = subprocess.run([promtool, "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_pods_not_ready_fires_when_replicas_stay_unavailable_for_the_configured_time(
     run_tests: RunTests, target: Target
 ) -> None:
@@ -296,6 +313,91 @@ def test_restarting_fires_on_more_restarts_than_the_limit_within_15_minutes(
             group("other containers and pods", others, alert, {after: []}),
         ]
     )
+
+
+# --- pod names as the API server makes them ----------------------------------------------------------------------
+
+HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+"""The characters of a ReplicaSet's pod-template hash and of generateName's suffix (k8s.io/apimachinery util/rand)."""
+
+
+def api_server_pod_name(deployment: str, pod_hash: str, suffix: str) -> str:
+    """A Deployment's pod as Kubernetes names it: its ReplicaSet is <deployment>-<hash> (the hash is the template's
+    FNV-32 sum in decimal, spelled in HASH_ALPHABET: 1 to 10 characters), the pod's generateName is the ReplicaSet's
+    name and '-', which the API server cuts to 58 characters before it appends 5 random ones."""
+    assert len(suffix) == 5 and 1 <= len(pod_hash) <= 10
+    return f"{deployment}-{pod_hash}-"[:58] + suffix
+
+
+def sized_name(length: int) -> str:
+    """A Deployment name (a DNS label) of exactly this many characters."""
+    return ("model" * 13)[:length]
+
+
+OLD_PATTERN = "{name}-[a-z0-9]+-[a-z0-9]+"
+"""The pattern the alerts used before issue 15: it misses every pod whose generateName the API server cut."""
+
+NAME_LENGTHS = [1, 20, 40, 46, 47, 48, 50, 52, 53]
+"""Up to 53, ml-gen's name limit (Helm's release name limit): from 47 a 10-character hash no longer fits."""
+CHART_ONLY_LENGTHS = [54, 55, 56, 57, 58, 60, 63]
+"""Longer fullnames only the chart makes (release name plus chart name, cut to 63)."""
+
+
+@pytest.mark.parametrize("length", NAME_LENGTHS + CHART_ONLY_LENGTHS)
+def test_the_alerts_find_pods_whatever_the_length_of_their_names(promtool: str, tmp_path: Path, length: int) -> None:
+    """ModelServerRestarting (its pod matcher is every pod alert's) fires for pods named as the API server names
+    them, with hashes of every length, whether or not their generateName was cut; up to 53 characters it ignores a
+    Deployment named <name>-v2 (from 54, its pods can be named exactly as ours: only the owner can tell)."""
+    from ml_gen import alerts
+    from ml_gen.config.model import DEFAULTS
+    from ml_gen.targets.deployment import pod_query
+
+    name, namespace, container = sized_name(length), "ns", "ml-model-api"
+    rules = alerts.rules(name, namespace, container, pod_query(name, namespace), DEFAULTS["metrics"]["alerts"])
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": rules}]}), "utf-8")
+    restarting = next(r for r in rules if r["alert"] == "ModelServerRestarting")
+    burst = [20 + i for i in range(RESTARTS_IN_15_MINUTES + 1)]
+    hashes = [HASH_ALPHABET[: n + 1] for n in range(10)]  # 1 to 10 characters
+    ours = [
+        {"namespace": namespace, "pod": api_server_pod_name(name, h, f"x2k4{h[-1]}"), "container": container, **KSM}
+        for h in hashes
+    ]  # each pod its own random suffix: cut hashes can leave two pods the same base
+    assert length < 47 or not any(re.fullmatch(OLD_PATTERN.format(name=name), labels["pod"]) for labels in ours[-1:])
+    expected = [{"exp_labels": {**labels, **restarting["labels"]}, "exp_annotations": restarting["annotations"]}
+                for labels in ours]  # fmt: skip
+    tests = [
+        group("ours", [restarts(labels, burst) for labels in ours], "ModelServerRestarting", {burst[-1] + 1: expected})
+    ]
+    if length <= 53:
+        sibling = [
+            {**labels, "pod": api_server_pod_name(f"{name}-v2", h, f"x2k4{h[-1]}")}
+            for labels, h in zip(ours, hashes, strict=True)
+        ]
+        tests.append(
+            group("<name>-v2", [restarts(s, burst) for s in sibling], "ModelServerRestarting", {burst[-1] + 1: []})
+        )
+    spec = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), "utf-8")
+    done = subprocess.run([promtool, "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("length", NAME_LENGTHS + CHART_ONLY_LENGTHS)
+def test_the_chart_matches_pods_as_ml_gen_does(helm: str, repo_root: Path, length: int) -> None:
+    """The chart's ml-model-api.podQuery writes ml-gen's pattern for a fullname of any length."""
+    from ml_gen.targets.deployment import pod_name_pattern
+
+    name = sized_name(length)
+    done = subprocess.run(
+        [helm, "template", "r", str(repo_root / "charts" / "ml-model-api"), "--namespace", "ns",
+         "--set", f"fullnameOverride={name}", "--set", "prometheusRule.enabled=true",
+         "--show-only", "templates/prometheusrule.yaml"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rule = yaml.safe_load(done.stdout)
+    restarting = next(r for r in rule["spec"]["groups"][0]["rules"] if r["alert"] == "ModelServerRestarting")
+    assert f'pod=~"{pod_name_pattern(name)}"' in restarting["expr"]
 
 
 # --- the real server -------------------------------------------------------------------------------------------

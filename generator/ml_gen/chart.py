@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from functools import lru_cache
@@ -9,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ml_gen import yamlio
-from ml_gen.errors import OutputError
+from ml_gen.config.files import display
+from ml_gen.errors import OutputError, UsageError
 
 CHART_NAME = "ml-model-api"
 
@@ -39,8 +41,24 @@ def values_schema_text() -> str:
     return (directory() / "values.schema.json").read_text("utf-8")
 
 
+def refuse_inside_a_chart(target: str | Path) -> None:
+    """Refuse TARGET inside another Helm chart, except that chart's charts/ directory (where subcharts go):
+    in templates/ helm would render the chart's files as templates of the other, elsewhere ship them as files."""
+    here = Path(os.path.realpath(target))
+    for directory in (here, *here.parents):
+        if (directory / "Chart.yaml").is_file():
+            if here != directory / "charts":
+                raise UsageError(
+                    f"{target}: is inside the Helm chart {display(directory)} (it has a Chart.yaml): export the chart "
+                    f"outside it, or into its charts/ directory as a subchart ({display(directory / 'charts')})"
+                )
+            return
+
+
 def export(target: str | Path) -> Path:
-    """Copy the chart to TARGET/ml-model-api; refuse to overwrite an existing directory."""
+    """Copy the chart to TARGET/ml-model-api; refuse to overwrite an existing directory or to write inside
+    another chart (but its charts/ directory)."""
+    refuse_inside_a_chart(target)
     dest = Path(target) / CHART_NAME
     if dest.exists():
         raise OutputError(f"{dest}: already exists; remove it or choose another directory")

@@ -73,6 +73,10 @@ STRICTER_BY_DESIGN: list[tuple[str, str]] = [
     (r"^model\.\w+: ", "model metadata is kept to short non-empty strings"),
     (r"is also set in env; give it once", "the API server keeps a variable set twice, with one value silently"),
     (r"node drains would hang", "a PodDisruptionBudget that lets no pod be evicted blocks every node drain"),
+    (
+        r"is a fraction of a byte",
+        "the API server rounds a fraction of a byte up (512m: 1 byte), a limit no container runs in",
+    ),
 ]
 
 
@@ -364,6 +368,13 @@ REGRESSIONS: list[tuple[str, dict[str, Any]]] = [
     ("cidr-v6-with-host-bits", {"egressCidrs": {"restricted": True, "cidrs": ["fd00::1/64"]}}),
     ("cidr-prefix-with-a-leading-zero", {"egressCidrs": {"restricted": True, "cidrs": ["10.0.0.0/08"]}}),
     ("cidr-ipv4-mapped", {"egressCidrs": {"restricted": True, "cidrs": ["::ffff:a00:0/104"]}}),
+    # issue 15, point 7: offline checks that agree with what runs
+    # a metrics port equal to the Service port (80): both refuse (the Service would list port 80 twice)
+    ("metrics-port-is-the-service-port", {"metricsPath": {"enabled": True, "path": "/metrics", "port": 80}}),
+    ("memory-half-a-byte", {"memory": "512m"}),  # the API server takes it; ml-gen refuses (STRICTER_BY_DESIGN)
+    ("ephemeral-storage-fraction", {"storage": "1.5"}),
+    ("repository-double-dot", {"repository": "myorg/de..mo"}),  # refused by container tools, not the API server
+    ("repository-underscore-in-the-host", {"repository": "my_registry:5000/demo"}),
 ]
 
 

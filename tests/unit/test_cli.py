@@ -381,6 +381,17 @@ def test_chart_export(tmp_path, repo_root):
     assert "already exists" in again.stderr
 
 
+def test_chart_export_into_another_charts_subchart_directory(tmp_path):
+    """charts/ of another chart is where a subchart belongs (helm dependency); anywhere else in it is refused."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 0.1.0\n")
+    result = run("chart", "export", str(tmp_path / "app/charts"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "app/charts/ml-model-api/Chart.yaml").is_file()
+    nested = run("chart", "export", str(tmp_path / "app/charts/ml-model-api/templates"))
+    assert nested.exit_code == 2 and "inside the Helm chart" in nested.stderr
+
+
 # -- help and version ---------------------------------------------------------------------------
 
 

@@ -321,3 +321,23 @@ def test_tolerations_the_api_server_takes(toleration):
 )
 def test_ingress_paths(path, path_type, ok):
     assert (k8s_fields.ingress_path_problem(path, path_type) is None) == ok
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        {"resources": {"requests": {"memory": "1.5Ki", "ephemeral-storage": "0.5Ki"}}},  # whole bytes
+        {"resources": {"requests": {"cpu": "250m"}}},  # 'm' is fine where a fraction is meant
+        {"tmpSizeLimit": "64Mi"},
+        {"metrics": {"enabled": True, "port": 9090}},
+        {"metrics": {"enabled": True, "port": 5000}},  # the server port: metrics served on it, no second port
+        {"metrics": {"enabled": False, "port": 80}},  # no metrics: no metrics port rendered
+        {"metrics": {"alerts": {"errorRatio": 0.999, "p99LatencySeconds": 9.99}}},
+        {"metrics": {"alerts": {"for": "1h30m15s500ms"}, "serviceMonitor": {"interval": "2562047h"}}},
+        {"metrics": {"serviceMonitor": {"interval": "9223372036854ms"}}},  # the longest Prometheus duration
+        {"image": {"repository": "registry.example.com:5000/team/my__model.v2-x", "tag": "1"}},
+        {"image": {"repository": "localhost/a---b", "tag": "1"}},
+    ],
+)
+def test_values_at_the_edge_of_what_runs_are_accepted(config_text, top):
+    _resolve(config_text, **top)

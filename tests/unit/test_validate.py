@@ -188,6 +188,50 @@ def test_a_network_policy_that_keeps_out_the_ingress_controller_or_prometheus_wa
     assert "networkPolicy.allowNamespaces" in warnings[0] and "networkPolicy.metricsNamespaces" in warnings[1]
 
 
+@pytest.mark.parametrize("service_type", ["LoadBalancer", "NodePort"])
+def test_a_service_open_to_the_outside_behind_the_default_network_policy_warns(service_type):
+    loaded = config.parse(
+        f"name: a\nimage: {{repository: r, tag: '1'}}\nservice: {{type: {service_type}}}\n"
+        "environments:\n  closed: {namespace: c}\n  optout: {namespace: o, networkPolicy: {enabled: false}}\n"
+    )
+    report = validate.offline([render.render_environment(loaded, env) for env in ("closed", "optout")])
+    warnings = [line for line in report.lines() if line.startswith("WARN") and "NetworkPolicy" in line]
+    assert len(warnings) == 1 and report.ok
+    assert warnings[0].startswith("WARN  ml-model.yaml:closed  NetworkPolicy/a: ")
+    assert f"the Service is a {service_type}" in warnings[0] and "networkPolicy.enabled: false" in warnings[0]
+
+
+def test_a_cluster_ip_service_gets_no_network_policy_warning():
+    loaded = config.parse("name: a\nimage: {repository: r, tag: '1'}\nenvironments:\n  e: {namespace: e}\n")
+    assert validate.closed_doors(render.render_environment(loaded, "e").values) == []
+
+
+SLEEPS = "name: a\nimage: {repository: r, tag: '1'}\nshutdownDelaySeconds: 5\nenvironments:\n  e: {namespace: e}\n"
+
+
+@pytest.mark.parametrize(("version", "refused"), [("1.29", True), ("1.29.4", True), ("1.30", False), (None, False)])
+def test_a_pre_stop_sleep_needs_kubernetes_1_30(version, refused):
+    """PodLifecycleSleepAction is alpha (off by default) in 1.29: that API server refuses the sleep, whose field
+    1.29's OpenAPI schema already has (1.28's and older refuse it through their schemas)."""
+    rendered = render.render_environment(config.parse(SLEEPS), "e")
+    report = validate.offline([rendered], kube_version=version)
+    problems = [line for line in report.lines() if line.startswith("FAIL")]
+    if refused:
+        (problem,) = problems
+        assert "Deployment/a: pod template: containers[0].lifecycle.preStop.sleep needs Kubernetes 1.30" in problem
+    else:
+        assert problems == []
+
+
+def test_a_service_listing_a_port_twice_is_reported():
+    """What the config rule (metrics-port-is-the-service-port) keeps from being rendered, checked on the object too."""
+    rendered = _rendered()
+    service = next(o for o in rendered.objects if o["kind"] == "Service")
+    service["spec"]["ports"].append({**service["spec"]["ports"][0], "name": "metrics", "targetPort": "http"})
+    problems = _problems(rendered)
+    assert any("Service/ml-model-api: port 80/TCP is listed twice" in p for p in problems), problems
+
+
 def test_an_unreachable_api_server_exits_4_with_one_line(tmp_path, monkeypatch):
     """Not a usage error and not a failed check: nothing could be checked (exit 4, documented)."""
     import socket

@@ -75,8 +75,12 @@ pods (PromQL label matchers), unavailable (above 0 while pods are not ready) and
 {{- $name := include "ml-model-api.fullname" . }}
 {{- $ns := .Release.Namespace }}
 {{- if eq .Values.target "deployment" }}
-{{- /* A Deployment's pods are named <fullname>-<ReplicaSet hash>-<pod hash>. */}}
-{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-[a-z0-9]+-[a-z0-9]+" $name)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=%q}" $ns $name) "workload" "Deployment" | toJson }}
+{{- /* A Deployment's pods: generateName <fullname>-<ReplicaSet hash, 1 to 10 characters>-, which the API server cuts
+to 58 characters before it appends 5 random ones; so the cut base, then a whole hash and its dash or as much of it as
+fits, then 5 characters (ml_gen/targets/deployment.py pod_name_pattern). */}}
+{{- $base := printf "%s-" $name | trunc 58 }}
+{{- $pod := printf "%s([a-z0-9]{1,10}-|[a-z0-9]{%d})[a-z0-9]{5}" $base (sub 58 (len $base)) }}
+{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns $pod) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=%q}" $ns $name) "workload" "Deployment" | toJson }}
 {{- else }}
 {{- fail (printf "target %q has no pod query" .Values.target) }}
 {{- end }}

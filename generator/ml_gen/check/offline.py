@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ml_gen import chart, kinds, patterns
 from ml_gen.check.report import Report, object_id
 from ml_gen.errors import UsageError
+from ml_gen.k8s.gates import pod_spec_problems
 from ml_gen.k8s.names import DNS_LABEL, DNS_SUBDOMAIN, label_key_problem, label_value_problem
 from ml_gen.values import PROBE_PATHS
 
@@ -34,6 +35,10 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
         for obj in item.objects:
             kind = kinds.lookup(obj["kind"])
             problems = _schema(kind, obj, version) + _names(kind, obj) + kind.wiring(obj, index)
+            if kind.pod_template is not None:
+                problems += [
+                    f"pod template: {p}" for p in pod_spec_problems(kind.pod_template(obj)["spec"], _minor(version))
+                ]
             report.add(where, object_id(obj), problems)
             if kind.pod_template is not None:
                 for message in default_probe_paths(item):
@@ -60,12 +65,20 @@ def default_probe_paths(item: Rendered) -> list[str]:
 
 
 def closed_doors(values: dict[str, Any]) -> list[str]:
-    """What the NetworkPolicy keeps out that the config seems to want in: the ingress controller, Prometheus."""
+    """What the NetworkPolicy keeps out that the config seems to want in: the ingress controller, clients
+    outside the cluster (a LoadBalancer or NodePort Service), Prometheus."""
     policy, found = values["networkPolicy"], []
     if values["ingress"]["enabled"] and not policy["ingressNamespaces"]:
         found.append(
             "the Ingress is on, but only this namespace may reach the server port: add the ingress "
             "controller's namespace to networkPolicy.allowNamespaces"
+        )
+    service_type = values["service"]["type"]
+    if service_type in ("LoadBalancer", "NodePort"):
+        found.append(
+            f"the Service is a {service_type}, but the NetworkPolicy admits only pods of this namespace and of "
+            "networkPolicy.allowNamespaces, so traffic from outside the cluster is dropped: route it through the "
+            "Ingress (its controller's namespace in networkPolicy.allowNamespaces), or set networkPolicy.enabled: false"
         )
     if values["podAnnotations"].get("prometheus.io/scrape") == "true" and not policy["metricsNamespaces"]:
         found.append(

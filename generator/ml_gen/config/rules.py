@@ -10,14 +10,18 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ml_gen.k8s.fields import cidr_problem, ingress_path_problem, is_ipv4_address, toleration_problem
+from ml_gen.k8s.image import repository_problem
 from ml_gen.k8s.names import label_key_problem, label_value_problem
 from ml_gen.k8s.quantity import quantity, quantity_problem
+from ml_gen.serving_metrics import REQUEST_SECONDS_BUCKETS
 from ml_gen.yamlio import FieldPath
 
 if TYPE_CHECKING:
     from ml_gen.config.model import EnvConfig
 
 MIN_RESTRICTED_ID = 10000
+BYTE_QUANTITIES = ("memory", "ephemeral-storage", "tmpSizeLimit")
+"""Resources counted in bytes: a fraction of a byte is a typo (512m is half a byte, not 512 MiB)."""
 MODEL_ENV = {"name": "MODEL_NAME", "version": "MODEL_VERSION", "uri": "MODEL_URI", "framework": "MODEL_FRAMEWORK"}
 
 # Characters Helm's toYaml cannot carry: DEL, the C1 controls (U+0085 comes back mangled) and
@@ -30,7 +34,8 @@ def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
     checkers = (_text, _image, _replicas, _resources, _env_names, _security, _probes, _labels, _tolerations)
-    for checker in (*checkers, _ingress, _pull_secrets, _tmp, _network_policy, _monitoring):
+    more = (_ingress, _pull_secrets, _tmp, _network_policy, _ports, _monitoring, _thresholds, _durations)
+    for checker in (*checkers, *more):
         checker(env, s)
 
 
@@ -55,6 +60,9 @@ def _strings(node: object, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
 
 def _image(env: EnvConfig, s: dict[str, Any]) -> None:
     image = s["image"]  # required by the schema
+    problem = repository_problem(image["repository"])
+    if problem:
+        raise env.error("image", "repository", message=problem)
     if "tag" not in image and "digest" not in image:
         raise env.error("image", message="needs image.tag or image.digest")
     if image.get("tag") == "latest" and not s["security"]["allowLatestTag"]:
@@ -82,7 +90,7 @@ def _resources(env: EnvConfig, s: dict[str, Any]) -> None:
     requests, limits = s["resources"]["requests"], s["resources"]["limits"]  # DEFAULTS has both, merged into
     for bucket, given in (("requests", requests), ("limits", limits)):
         for name, value in given.items():
-            problem = quantity_problem(name, value)
+            problem = quantity_problem(name, value) or _fraction_of_a_byte(name, value)
             if problem:
                 raise env.error("resources", bucket, name, message=problem)
     for name in sorted(set(requests) & set(limits)):
@@ -93,6 +101,18 @@ def _resources(env: EnvConfig, s: dict[str, Any]) -> None:
                 name,
                 message=f"request {requests[name]} is above the limit {limits[name]}",
             )
+
+
+def _fraction_of_a_byte(name: str, value: str | int | float) -> str | None:
+    """Why a byte count is not a whole number of bytes (the API server rounds it up without a word), or None."""
+    if name not in BYTE_QUANTITIES or quantity(value) == quantity(value).to_integral_value():
+        return None
+    text = str(value)
+    if text.endswith("m"):
+        return (
+            f"{text} is a fraction of a byte ({name} counts bytes; 'm' means thousandths): did you mean {text[:-1]}Mi?"
+        )
+    return f"{text} is a fraction of a byte ({name} counts bytes)"
 
 
 def _env_names(env: EnvConfig, s: dict[str, Any]) -> None:
@@ -194,7 +214,7 @@ def _ingress(env: EnvConfig, s: dict[str, Any]) -> None:
 def _tmp(env: EnvConfig, s: dict[str, Any]) -> None:
     """/tmp's size limit is a quantity, above zero, and within the container's ephemeral-storage limit."""
     size = s["tmpSizeLimit"]
-    problem = quantity_problem("tmpSizeLimit", size)
+    problem = quantity_problem("tmpSizeLimit", size) or _fraction_of_a_byte("tmpSizeLimit", size)
     if problem or quantity(size) == 0:
         raise env.error("tmpSizeLimit", message=problem or "must be above 0 (the server needs a writable /tmp)")
     limit = s["resources"]["limits"].get("ephemeral-storage")  # DEFAULTS hold limits; maps merge
@@ -233,3 +253,62 @@ def _monitoring(env: EnvConfig, s: dict[str, Any]) -> None:
                 problem = f"'{label}' is already in labels, which every object carries"
             if problem:
                 raise env.error("metrics", key, "labels", label, message=problem)
+
+
+def _ports(env: EnvConfig, s: dict[str, Any]) -> None:
+    """A separate metrics port is not the Service port too (the Service would list one port number twice)."""
+    metrics, service_port = s["metrics"], s["service"]["port"]
+    port = metrics.get("port")
+    if metrics["enabled"] and port and port != s["port"] and port == service_port:
+        raise env.error(
+            "metrics",
+            "port",
+            message=f"{port} is also service.port: the Service would list port {port} twice (the API server "
+            "refuses it); choose another metrics port, or serve metrics on the server port",
+        )
+
+
+def _thresholds(env: EnvConfig, s: dict[str, Any]) -> None:
+    """Alert thresholds that the alert's expression can exceed (metrics.alerts is defaulted, so always checked)."""
+    alerts, top = s["metrics"]["alerts"], REQUEST_SECONDS_BUCKETS[-1]
+    if alerts["errorRatio"] >= 1:
+        raise env.error(
+            "metrics", "alerts", "errorRatio", message="the alert fires above this ratio, and no ratio is above 1"
+        )
+    if alerts["p99LatencySeconds"] >= top:
+        raise env.error(
+            "metrics",
+            "alerts",
+            "p99LatencySeconds",
+            message=f"{alerts['p99LatencySeconds']} s can never be exceeded: the latency histogram's top bucket is "
+            f"{top:g} s, the most histogram_quantile returns; choose a threshold below {top:g}",
+        )
+
+
+PROMETHEUS_UNITS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
+"""The units the config allows (the schema's pattern), in the order Prometheus wants them, in nanoseconds."""
+MAX_DURATION_NS = 2**63 - 1
+"""Prometheus parses durations into Go's time.Duration (int64 nanoseconds, about 292 years)."""
+
+
+def _durations(env: EnvConfig, s: dict[str, Any]) -> None:
+    """Durations as Prometheus (model.ParseDuration) and the prometheus-operator CRDs read them: each unit
+    at most once, largest first, and within Go's time.Duration."""
+    for path in (("metrics", "alerts", "for"), ("metrics", "serviceMonitor", "interval")):
+        text = s[path[0]][path[1]][path[2]]
+        problem = _duration_problem(text)
+        if problem:
+            raise env.error(*path, message=problem)
+
+
+def _duration_problem(text: str) -> str | None:
+    order, total = list(PROMETHEUS_UNITS), 0
+    last = -1
+    for number, unit in re.findall(r"([0-9]+)(ms|s|m|h)", text):  # the schema's pattern holds
+        if order.index(unit) <= last:
+            return f"'{text}' is not a Prometheus duration: give each unit once, largest first (e.g. 1h30m)"
+        last = order.index(unit)
+        total += int(number) * PROMETHEUS_UNITS[unit]
+    if total > MAX_DURATION_NS:
+        return f"'{text}' is beyond the longest Prometheus duration (about 292 years)"
+    return None

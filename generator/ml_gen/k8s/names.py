@@ -8,6 +8,8 @@ LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+GENERATE_NAME_BASE = 58
+"""The API server cuts a generateName base to 58 characters, then appends 5 random ones (names.SimpleNameGenerator)."""
 """The label the API server sets on every namespace to its name."""
 
 

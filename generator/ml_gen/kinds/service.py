@@ -31,8 +31,12 @@ def build(ctx: Context) -> Object:
 
 
 def wiring(service: Object, rendered: ObjectIndex) -> list[str]:
-    """The selector selects the pods, and a named targetPort is a container port of theirs."""
+    """The selector selects the pods, a named targetPort is a container port of theirs, and no port number
+    is listed twice (the API server refuses a duplicate port and protocol)."""
     problems = []
+    numbers = [(port.get("port"), port.get("protocol", "TCP")) for port in service["spec"].get("ports", [])]
+    for number, protocol in sorted({n for n in numbers if numbers.count(n) > 1}, key=str):
+        problems.append(f"port {number}/{protocol} is listed twice")
     if not rendered.selects_pods(service["spec"].get("selector", {})):
         problems.append("its selector matches no pods of a rendered workload")
     names = rendered.container_port_names()

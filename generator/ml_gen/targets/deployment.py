@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_gen.alerts import PodQuery
 from ml_gen.k8s.fields import pdb_count
+from ml_gen.k8s.names import GENERATE_NAME_BASE
 from ml_gen.targets.target import Target
 
 if TYPE_CHECKING:
@@ -101,11 +102,21 @@ def _pdb(env: EnvConfig, s: dict[str, Any]) -> None:
         )
 
 
+def pod_name_pattern(name: str) -> str:
+    """The names of a Deployment's pods, for any name length: the ReplicaSet is <name>-<hash> (1 to 10
+    characters), its pods' generateName <name>-<hash>-, which the API server cuts to 58 characters before it
+    appends 5 random ones. So the pattern is the cut base, then a whole hash and its dash, or as much of the
+    hash as fits, then the 5 characters (the chart's ml-model-api.podQuery writes the same)."""
+    base = f"{name}-"[:GENERATE_NAME_BASE]
+    room = GENERATE_NAME_BASE - len(base)
+    return f"{base}([a-z0-9]{{1,10}}-|[a-z0-9]{{{room}}})[a-z0-9]{{5}}"
+
+
 def pod_query(name: str, namespace: str) -> PodQuery:
-    """A Deployment's pods are named <name>-<ReplicaSet hash>-<pod hash>; kube-state-metrics counts the
-    unavailable replicas per Deployment."""
+    """A Deployment's pods by name (pod_name_pattern); kube-state-metrics counts the unavailable replicas
+    per Deployment."""
     return PodQuery(
-        pods=f'namespace="{namespace}", pod=~"{name}-[a-z0-9]+-[a-z0-9]+"',
+        pods=f'namespace="{namespace}", pod=~"{pod_name_pattern(name)}"',
         unavailable=f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}", deployment="{name}"}}',
         workload="Deployment",
     )
