@@ -1,42 +1,41 @@
-"""`set-image` and `set-model`: change a few scalars of ml-model.yaml in place, keeping its comments and layout."""
+"""`set-image`, `set-model` and `promote`: change a few scalars of ml-model.yaml in place, every other byte kept."""
 
 from __future__ import annotations
 
-import copy
-import io
 import os
 import re
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
-
 from ml_gen import config as config_mod
-from ml_gen import render, yamlio
+from ml_gen import render, yamlio, yamlsplice
 from ml_gen.config.files import discover, select_environments
 from ml_gen.errors import ConfigError, EditError, UsageError
 from ml_gen.output import atomic
+from ml_gen.yamlsplice import Node, Splice
 
 UNSET = "(unset)"
+_MISSING = object()
 
 
 @dataclass(frozen=True)
 class Change:
-    """One field of one environment: its effective value before and after the edit (None: not set)."""
+    """One field of one environment: its effective value before and after the edit (None: not set), and
+    whether the environment's own layer of the file changed."""
 
     env: str
     field: str
     old: Any
     new: Any
+    written: bool = True
 
     def __str__(self) -> str:
         old = UNSET if self.old is None else self.old
         if self.old == self.new:
+            if self.written:
+                return f"{self.env}: {self.field} {old} (unchanged; now set in environments.{self.env})"
             return f"{self.env}: {self.field} {old} (unchanged)"
         return f"{self.env}: {self.field} {old} -> {UNSET if self.new is None else self.new}"
 
@@ -50,6 +49,8 @@ class Edit:
     text: str
     envs: list[str]
     changes: list[Change] = field(default_factory=list)
+    config: config_mod.Config | None = None
+    """The edited config, as `render` will read it."""
 
     @property
     def new_bytes(self) -> bytes:
@@ -58,6 +59,27 @@ class Edit:
     @property
     def changed(self) -> bool:
         return self.new_bytes != self.original
+
+    def writes(self) -> list[atomic.Write]:
+        """The atomic write of the edited file, or none when nothing changed. The config is the user's own
+        file: a symlink to it stays a link, and the file it points to is edited (render, which owns its
+        output, refuses links instead)."""
+        if not self.changed:
+            return []
+        path = Path(self.file)
+        if os.path.realpath(path) != os.path.abspath(path):
+            path = Path(os.path.realpath(path))
+        return [atomic.Write(path.parent, Path(path.name), self.new_bytes, unchanged=self.original)]
+
+
+@dataclass(frozen=True)
+class _Set:
+    """Set `section.<key>` of an environment's own layer to each of `updates`, renaming `section.<replaced>`
+    (a layer holds a tag or a digest, never both) where the key is not there yet."""
+
+    section: str
+    updates: dict[str, str]
+    replaced: str | None = None
 
 
 def _schema_pattern(section: str, key: str) -> re.Pattern[str]:
@@ -79,7 +101,8 @@ def set_image(file: str, envs: list[str], tag: str | None = None, digest: str | 
             "('sha256:' and 64 lower-case hex digits); not changed"
         )
     key, value, other = ("tag", tag, "digest") if tag is not None else ("digest", digest, "tag")
-    return _edit(file, envs, "image", {key: value}, other)
+    assert value is not None
+    return _edit(file, envs, lambda _: [_Set("image", {key: value}, other)])
 
 
 def set_model(file: str, envs: list[str], version: str, uri: str | None = None) -> Edit:
@@ -90,41 +113,57 @@ def set_model(file: str, envs: list[str], version: str, uri: str | None = None) 
     for key, text in updates.items():
         if not text.strip():
             raise UsageError(f"{file}: model.{key}: --{key} must not be empty; not changed")
-    return _edit(file, envs, "model", updates, None)
+    return _edit(file, envs, lambda _: [_Set("model", updates)])
 
 
-def _edit(file: str, envs: list[str], section: str, updates: dict[str, Any], replaced: str | None) -> Edit:
-    """Set `section.<key>` of every environment to the given values, removing `section.<replaced>` there."""
+def promote(file: str, source: str, target: str, allow_tag: bool = False) -> Edit:
+    """Set environment `target`'s image (by digest; by tag only with allow_tag) and model version and uri
+    to what environment `source` runs: "prod runs what dev ran"."""
+    if source == target:
+        raise UsageError(f"promote: FROM and TO are both '{source}'; name the environment to copy from and the one to")
+
+    def sets(before: config_mod.Config) -> list[_Set]:
+        select_environments(before, [source], False)  # an unknown FROM is refused like an unknown TO
+        runs, now = before.resolve(source).settings, before.resolve(target).settings
+        image = runs["image"]
+        if image.get("digest") is not None:
+            image_set = _Set("image", {"digest": image["digest"]}, "tag")
+        elif not allow_tag:
+            raise UsageError(
+                f"{file}: environments.{source}.image: runs the tag {image.get('tag')!r}, not a digest; promotion is "
+                f"by digest (ml-gen set-image {source} --digest sha256:...), or pass --allow-tag to copy the tag"
+            )
+        else:
+            image_set = _Set("image", {"tag": str(image["tag"])}, "digest")
+        if image.get("repository") != now["image"].get("repository"):  # the digest names an image of that one
+            image_set.updates["repository"] = image["repository"]
+        model = {key: str(runs["model"][key]) for key in ("version", "uri") if runs.get("model", {}).get(key)}
+        return [image_set, *([_Set("model", model)] if model else [])]
+
+    return _edit(file, [target], sets)
+
+
+def _edit(file: str, envs: list[str], plan: Callable[[config_mod.Config], list[_Set]]) -> Edit:
+    """Make the sets `plan` asks for (from the config as it is) in every environment's own layer."""
     text = config_mod.read_text(file)  # a FIFO, device or directory is refused without blocking
     original = text.encode("utf-8")  # the same bytes: the text was decoded from UTF-8
     before = config_mod.parse(text, file)  # the file as it is must load; its rules are checked after the edit
     names = select_environments(before, envs, False)
-
-    layout = _Layout.of(text)
-    yaml = _round_trip_yaml()
-    try:
-        doc = yaml.load(layout.body)
-        yaml.indent(**_indents(doc, layout.body))  # measured before new nodes (without positions) exist
-        for env in names:
-            _apply(doc, env, section, updates, replaced, file, layout.body.split("\n"))
-        buffer = io.StringIO()
-        yaml.dump(doc, buffer)
-    except MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 + layout.head.count("\n") if err.problem_mark else None
-        raise ConfigError(file, "", f"cannot edit: {err.problem}", line) from None
-    except YAMLError as err:
-        raise ConfigError(file, "", f"cannot edit: {err}") from None
-    new_text = layout.restore(buffer.getvalue())
-
-    _same_data_but_the_edit(file, text, new_text, names, section, updates, replaced)
+    sets = plan(before)
+    new_text = yamlsplice.apply(text, _splices(text, before, names, sets, file))
+    _same_data_but_the_edit(file, text, new_text, names, sets)
     after = _check(file, new_text)
     changes = []
     for env in names:
-        old, new = _section(before, env, section), _section(after, env, section)
-        for key in [*updates, *([replaced] if replaced else [])]:
-            if key in updates or old.get(key) is not None:
-                changes.append(Change(env, f"{section}.{key}", old.get(key), new.get(key)))
-    return Edit(file, original, new_text, names, changes)
+        for item in sets:
+            old, new = _section(before, env, item.section), _section(after, env, item.section)
+            old_layer = before.data["environments"][env].get(item.section, {})
+            new_layer = after.data["environments"][env].get(item.section, {})
+            for key in [*item.updates, *([item.replaced] if item.replaced else [])]:
+                if key in item.updates or old.get(key) is not None:
+                    written = old_layer.get(key, _MISSING) != new_layer.get(key, _MISSING)
+                    changes.append(Change(env, f"{item.section}.{key}", old.get(key), new.get(key), written))
+    return Edit(file, original, new_text, names, changes, after)
 
 
 def _section(cfg: config_mod.Config, env: str, section: str) -> dict[str, Any]:
@@ -148,242 +187,162 @@ def _check(file: str, text: str) -> config_mod.Config:
     return cfg
 
 
-def _same_data_but_the_edit(
-    file: str,
-    old_text: str,
-    new_text: str,
-    envs: list[str],
-    section: str,
-    updates: dict[str, Any],
-    replaced: str | None,
-) -> None:
-    """Refuse when the rewritten file reads back differently anywhere but the edited fields."""
+def _same_data_but_the_edit(file: str, old_text: str, new_text: str, envs: list[str], sets: list[_Set]) -> None:
+    """Refuse when the edited file reads back differently anywhere but the edited fields."""
     expected, _ = yamlio.load_config_yaml(old_text, file)
     for env in envs:
-        target = expected["environments"][env].setdefault(section, {})
-        if replaced:
-            target.pop(replaced, None)
-        target.update(updates)
+        for item in sets:
+            target = expected["environments"][env].setdefault(item.section, {})
+            if item.replaced:
+                target.pop(item.replaced, None)
+            target.update(item.updates)
     got, _ = yamlio.load_config_yaml(new_text, file)
     if got != expected:
-        raise EditError(f"{file}: the YAML round trip would change other values; edit the file by hand (not changed)")
+        raise EditError(f"{file}: the edit would change other values; edit the file by hand (not changed)")
 
 
-@dataclass
-class _Layout:
-    """What ruamel.yaml does not keep by itself: a byte-order mark, CRLF line ends, a missing final newline,
-    and the lines up to a '---' start marker and from a '...' end marker (it drops comments there)."""
-
-    body: str
-    bom: bool
-    crlf: bool
-    final_newline: bool
-    head: str = ""
-    tail: str = ""
-
-    @classmethod
-    def of(cls, text: str) -> _Layout:
-        bom = text.startswith("\ufeff")
-        body = text.removeprefix("\ufeff")
-        crlf = "\r\n" in body
-        final_newline = body.endswith("\n") or not body
-        lines = body.replace("\r\n", "\n").removesuffix("\n").split("\n")
-        head = tail = ""
-        for index, line in enumerate(lines):
-            if _MARKER_LINE.match(line) and line.startswith("---"):
-                head, lines = "\n".join(lines[: index + 1]) + "\n", lines[index + 1 :]
-            if not _SKIPPED_LINE.match(line):
-                break
-        for index in range(len(lines) - 1, -1, -1):
-            if _MARKER_LINE.match(lines[index]) and lines[index].startswith("..."):
-                tail, lines = "\n".join(lines[index:]) + "\n", lines[:index]
-            if not _SKIPPED_LINE.match(lines[index] if index < len(lines) else ""):
-                break
-        return cls("\n".join(lines) + "\n", bom, crlf, final_newline, head, tail)
-
-    def restore(self, text: str) -> str:
-        text = self.head + text + self.tail
-        if not self.final_newline:
-            text = text.removesuffix("\n")
-        if self.crlf:
-            text = text.replace("\n", "\r\n")
-        return ("\ufeff" if self.bom else "") + text
+# -- where the new text goes -------------------------------------------------------------------------
 
 
-_MARKER_LINE = re.compile(r"(---|\.\.\.)\s*(#.*)?\Z")
-_SKIPPED_LINE = re.compile(r"\s*(#.*)?\Z|%|---|\.\.\.")  # blank, comment, directive or marker lines
+def _splices(text: str, before: config_mod.Config, envs: list[str], sets: list[_Set], file: str) -> list[Splice]:
+    """The splices that make the sets in each environment's own layer of the text."""
+    doc = yamlsplice.compose(text)
+    assert doc is not None  # the text parsed as a config
+    environments = _node(doc.get("environments"))
+    splices: list[Splice] = []
+    for env in envs:
+        env_node = _node(environments.get(env))
+        where = f"environments.{env}"
+        if environments.shared or env_node.shared or env_node.kind != "map":
+            raise _error(file, text, env_node, where, "is a YAML alias shared with another place; edit it by hand")
+        missing = []
+        for item in sets:
+            section = env_node.get(item.section)
+            if section is None:
+                missing.append(item)
+                continue
+            layer = before.data["environments"][env][item.section]
+            splices += _set_in(text, doc, section, layer, item, file, f"{where}.{item.section}")
+        if missing:
+            splices.append(_new_sections(text, doc, environments, env_node, missing))
+    return splices
 
 
-def _round_trip_yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 1 << 30  # never fold a long line
-    return yaml
+def _node(node: Node | None) -> Node:
+    assert node is not None  # the config passed its schema: the key is there
+    return node
 
 
-def _indents(doc: Any, body: str) -> dict[str, int]:
-    """The file's own indentation: mapping indent, and sequence indent and dash offset, as most of it is written."""
-    lines = body.split("\n")
-    mapping: Counter[int] = Counter()
-    sequence: Counter[tuple[int, int]] = Counter()
-
-    def walk(node: Any, key_col: int | None) -> None:
-        if isinstance(node, CommentedMap):
-            for key in node:
-                line, col = node.lc.key(key)
-                if key_col is not None and not node.fa.flow_style():
-                    mapping[col - key_col] += 1
-                    key_col = None  # one sample per mapping
-                walk(node[key], col)
-        elif isinstance(node, CommentedSeq) and not node.fa.flow_style() and key_col is not None:
-            for index in range(len(node)):
-                line, col = node.lc.item(index)
-                dash = lines[line].rfind("-", 0, col)
-                if dash >= 0:
-                    sequence[(col - key_col, dash - key_col)] += 1
-                    break
-            for index, item in enumerate(node):
-                walk(item, node.lc.item(index)[1] if isinstance(item, CommentedSeq) else None)
-
-    if isinstance(doc, CommentedMap):
-        for key in doc:
-            walk(doc[key], doc.lc.key(key)[1])
-    indent = mapping.most_common(1)[0][0] if mapping else 2
-    seq_indent, offset = sequence.most_common(1)[0][0] if sequence else (2, 0)
-    return {"mapping": indent, "sequence": seq_indent, "offset": offset}
+def _error(file: str, text: str, node: Node, where: str, message: str) -> ConfigError:
+    return ConfigError(file, where, message, text.count("\n", 0, node.start) + 1)
 
 
-def _apply(
-    doc: Any, env: str, section: str, updates: dict[str, Any], replaced: str | None, file: str, lines: list[str]
-) -> None:
-    """Make the edit in one environment's layer of the round-trip document."""
-    env_map = doc["environments"][env]
-    base = doc.get(section) if isinstance(doc.get(section), CommentedMap) else {}
-    where = f"environments.{env}"
-    if _shared(doc, env_map):
-        raise ConfigError(file, where, "is a YAML alias shared with another place; edit it by hand")
-    if section not in env_map:
-        new_map = CommentedMap()
-        flow = env_map.fa.flow_style() or (isinstance(doc.get(section), CommentedMap) and doc[section].fa.flow_style())
+def _set_in(
+    text: str, doc: Node, section: Node, layer: dict[str, Any], item: _Set, file: str, where: str
+) -> list[Splice]:
+    """Splices that set keys of an environment's existing section map."""
+    if section.shared or section.kind != "map":
+        raise _error(file, text, section, where, "is a YAML alias shared with another place; edit it by hand")
+    base = doc.get(item.section)
+    splices: list[Splice] = []
+    added: list[tuple[str, str]] = []
+    for key, value in item.updates.items():
+        current = section.get(key)
+        old_key = section.key_node(item.replaced) if item.replaced else None
+        if current is not None:
+            if layer.get(key, _MISSING) != value:
+                splices.append(_replace(text, current, value, current.style, True, file, f"{where}.{key}"))
+        elif old_key is not None and item.replaced is not None:  # the new key takes the old one's place
+            old_value = _node(section.get(item.replaced))
+            if old_key.kind != "scalar" or old_key.shared:
+                raise _error(file, text, old_key, where, "has a key that is a YAML alias; edit it by hand")
+            splices.append(Splice(old_key.text_start, old_key.end, key))
+            splices.append(_replace(text, old_value, value, old_value.style, False, file, f"{where}.{item.replaced}"))
+        else:
+            added.append((key, yamlsplice.scalar_text(value, _style(base, key))))
+    if not added:
+        return splices
+    if section.flow:
+        pairs = ", ".join(f"{key}: {value}" for key, value in added)
+        if section.entries:
+            end = section.entries[-1][1].end
+            return [*splices, Splice(end, end, ", " + pairs, keep_column=True)]
+        closing = text.rindex("}", section.start, section.end)
+        return [*splices, Splice(closing, closing, pairs, keep_column=True)]
+    column = yamlsplice.entry_column(text, section.entries[0][0])
+    lines = [f"{' ' * column}{key}: {value}" for key, value in added]
+    return [*splices, _lines_after(text, section.entries[-1][1].end, lines)]
+
+
+def _replace(text: str, node: Node, value: str, like: str | None, keep_column: bool, file: str, where: str) -> Splice:
+    """Replace a scalar's text (after its anchor and tag), or an alias, with the value."""
+    if node.kind == "alias":
+        return Splice(node.start, node.end, yamlsplice.scalar_text(value, None), keep_column)
+    if node.shared or node.kind != "scalar":
+        message = "is a YAML anchor other places refer to (editing it would change them too); edit it by hand"
+        raise _error(file, text, node, where, message)
+    end = node.end
+    if node.style in ("|", ">"):  # a block scalar's text ends at its last character, before its line breaks
+        like = None
+        end = node.text_start + len(text[node.text_start : node.end].rstrip())
+    return Splice(node.text_start, end, yamlsplice.scalar_text(value, like), keep_column)
+
+
+def _style(base: Node | None, key: str) -> str | None:
+    """How the base layer quotes `key` of the same section (new scalars are quoted alike)."""
+    if base is None or base.kind != "map":
+        return None
+    like = base.get(key)
+    return like.style if like is not None and like.kind == "scalar" and like.style in ("'", '"') else None
+
+
+def _new_sections(text: str, doc: Node, environments: Node, env: Node, sets: list[_Set]) -> Splice:
+    """One splice adding the sections an environment does not have yet, after its namespace."""
+    after = env.get("namespace") or env.entries[-1][1]
+    rendered = []
+    for item in sets:
+        base = doc.get(item.section)
+        pairs = [(key, yamlsplice.scalar_text(value, _style(base, key))) for key, value in item.updates.items()]
+        flow = env.flow or (base is not None and base.kind == "map" and base.flow)
+        rendered.append((item.section, pairs, flow))
+    if env.flow:
+        new = "".join(f", {section}: {yamlsplice.flow_map(pairs)}" for section, pairs, _ in rendered)
+        return Splice(after.end, after.end, new, keep_column=True)
+    column = yamlsplice.entry_column(text, env.entries[0][0])
+    step = column - yamlsplice.entry_column(text, environments.entries[0][0]) if not environments.flow else 2
+    step = step if step > 0 else 2
+    lines: list[str] = []
+    for section, pairs, flow in rendered:
         if flow:
-            new_map.fa.set_flow_style()
+            lines.append(f"{' ' * column}{section}: {yamlsplice.flow_map(pairs)}")
         else:
-            new_map.fa.set_block_style()
-        for key, value in updates.items():
-            new_map[key] = _styled(value, base.get(key))
-        _insert(env_map, list(env_map).index("namespace") + 1, section, new_map)
-        return
-    target = env_map[section]
-    if not isinstance(target, CommentedMap) or _shared(doc, target):
-        raise ConfigError(file, f"{where}.{section}", "is a YAML alias shared with another place; edit it by hand")
-    for key, value in updates.items():
-        if key in target:
-            target[key] = _styled(value, target[key])
-        elif replaced and replaced in target:  # the new key takes the old one's place, and its comment
-            position = list(target).index(replaced)
-            new = _styled(value, target[replaced])
-            comment = target.ca.items.pop(replaced, None)
-            if comment is not None and len(comment) > 2 and comment[2] is not None and not target.fa.flow_style():
-                _keep_gap(comment[2], target, replaced, key, new, lines)
-            del target[replaced]
-            target.insert(position, key, new)
-            if comment is not None:
-                target.ca.items[key] = comment
-        else:
-            _insert(target, len(target), key, _styled(value, base.get(key)))
-    if replaced and replaced in target:
-        del target[replaced]
+            lines.append(f"{' ' * column}{section}:")
+            lines += [f"{' ' * (column + step)}{key}: {value}" for key, value in pairs]
+    return _lines_after(text, after.end, lines)
 
 
-def _styled(value: str, like: Any) -> Any:
-    """A new string scalar quoted as the one it replaces (or the base layer's) was, else plain when that reads
-    back as the same string in every YAML parser, else double-quoted."""
-    if isinstance(like, SingleQuotedScalarString) and "\n" not in value:
-        return SingleQuotedScalarString(value)
-    if isinstance(like, DoubleQuotedScalarString) or not yamlio.is_plain(value):
-        return DoubleQuotedScalarString(value)
-    return value
-
-
-def _keep_gap(token: Any, mapping: CommentedMap, old_key: str, new_key: str, new: str, lines: list[str]) -> None:
-    """A renamed key's end-of-line comment keeps its distance from the value (not its column, which suited
-    the old, longer or shorter, line)."""
-    line, value_col = mapping.lc.value(old_key)
-    old_end = value_col + len(lines[line][value_col : token.column].rstrip())
-    gap = token.column - old_end
-    quotes = 2 if isinstance(new, (SingleQuotedScalarString, DoubleQuotedScalarString)) else 0
-    token.column = mapping.lc.key(old_key)[1] + len(new_key) + 2 + len(new) + quotes + max(gap, 1)
-
-
-def _insert(mapping: CommentedMap, position: int, key: str, value: Any) -> None:
-    """Insert a key; comment lines and blank lines that followed the previous entry stay after the new one."""
-    keys = list(mapping)
-    mapping.insert(position, key, value)
-    if position == 0 or mapping.fa.flow_style():
-        return
-    holder, holder_key = _last_entry(mapping, keys[position - 1])
-    if isinstance(holder_key, int):
-        return  # after a block sequence: ruamel.yaml keeps those comments with the sequence
-    tokens = holder.ca.items.get(holder_key)
-    token = tokens[2] if tokens and len(tokens) > 2 else None
-    if token is None or "\n" not in token.value:
-        return
-    first, rest = token.value.split("\n", 1)
-    if not rest:
-        return
-    token.value = first + "\n"
-    new_holder, new_key = _last_entry(mapping, key)
-    moved = copy.copy(token)
-    moved.value = "\n" + rest
-    new_holder.ca.items[new_key] = [None, None, moved, None]
-
-
-def _last_entry(mapping: CommentedMap, key: Any) -> tuple[Any, Any]:
-    """The innermost last entry of a block value: the one whose end-of-line comment ends the value."""
-    holder, holder_key = mapping, key
-    value = mapping[key]
-    while isinstance(value, CommentedMap) and not value.fa.flow_style() and len(value):
-        holder, holder_key = value, list(value)[-1]
-        value = value[holder_key]
-    if isinstance(value, CommentedSeq) and not value.fa.flow_style() and len(value):
-        return value, len(value) - 1
-    return holder, holder_key
-
-
-def _shared(doc: Any, node: Any) -> bool:
-    """Whether a node is reachable more than once (a YAML anchor with aliases)."""
-    seen = 0
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if item is node:
-            seen += 1
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return seen > 1
+def _lines_after(text: str, end: int, lines: list[str]) -> Splice:
+    """Whole lines inserted after the line a block value ends on, with that line's line break."""
+    at = yamlsplice.after_line(text, end)
+    eol = yamlsplice.line_break(text, end)
+    if at == len(text) and not text.endswith(("\n", "\r")):  # no final line break: none added either
+        return Splice(at, at, "".join(eol + line for line in lines))
+    return Splice(at, at, "".join(line + eol for line in lines))
 
 
 def write(edit: Edit) -> bool:
     """Replace the file atomically through the one writer, keeping its mode; False when there is
-    nothing to change. The config is the user's own file: a symlink to it stays a link, and the file
-    it points to is edited (render, which owns its output, refuses links instead)."""
-    if not edit.changed:
-        return False
-    path = Path(edit.file)
-    if os.path.realpath(path) != os.path.abspath(path):
-        path = Path(os.path.realpath(path))
-    write = atomic.Write(path.parent, Path(path.name), edit.new_bytes, unchanged=edit.original)
-    atomic.write_files([write], durable=True)
-    return True
+    nothing to change."""
+    writes = edit.writes()
+    atomic.write_files(writes, durable=True)
+    return bool(writes)
 
 
 def config_file(paths: list[str]) -> str:
     """The one config file an edit acts on (a directory must hold exactly one ml-model.yaml)."""
     files = discover(paths)
     if len(files) != 1:
-        raise UsageError(f"set-image and set-model edit one config at a time; {len(files)} given or found")
+        raise UsageError(f"set-image, set-model and promote edit one config at a time; {len(files)} given or found")
     try:
         return str(files[0].relative_to(Path.cwd()))
     except ValueError:

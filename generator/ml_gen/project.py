@@ -18,6 +18,7 @@ from ml_gen.render import render_environment
 
 if TYPE_CHECKING:
     from ml_gen.check.report import Report
+    from ml_gen.edit import Edit
 
 
 def load_all(paths: Iterable[str | Path]) -> list[Config]:
@@ -146,6 +147,21 @@ def _warm_up() -> None:
 def write(plans: list[Plan]) -> list[Path]:
     """Write all plans as one transaction."""
     return commit(plans)
+
+
+def write_edit(edit: Edit, render_after: bool) -> tuple[list[Plan], list[Path]]:
+    """Write an edited config and, with render_after, its edited environments' output rendered from the
+    edited text, as one transaction: both or neither. Returns the plans (none without render_after) and
+    the output paths written or removed."""
+    plans = []
+    if render_after:
+        assert edit.config is not None  # an Edit is checked (and rendered) before it is returned
+        rendered = plan(edit.config, edit.envs)
+        preflight(rendered.root)
+        refuse_chart_output(rendered.root)
+        refuse_clashes([rendered])
+        plans = [rendered]
+    return plans, commit(plans, edit.writes())
 
 
 def stale(plans: list[Plan]) -> list[Plan]:

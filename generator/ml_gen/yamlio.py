@@ -236,6 +236,11 @@ def _string(value: str) -> str:
         return value
     # JSON string escapes are YAML double-quoted escapes; also escape what YAML would
     # fold or reject raw (NEL, line/paragraph separators, C1 controls, BOM, non-characters).
+    return double_quoted(value)
+
+
+def double_quoted(value: str) -> str:
+    """A string double-quoted: JSON escapes, and what a YAML reader would fold or reject raw escaped too."""
     return _escape_breaks(json.dumps(value, ensure_ascii=False))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ml_gen import config, edit
+from ml_gen import config, edit, yamlsplice
 from ml_gen.cli import main
 from ml_gen.errors import OutputError
 
@@ -325,17 +325,16 @@ def test_library_edit_is_checked_before_writing(example):
     assert os.access(example, os.R_OK)
 
 
-def test_a_round_trip_that_would_change_other_values_is_refused(example, monkeypatch):
-    """The guard behind the round trip: the rewritten file must read back as the old data plus the edit."""
-    restore = edit._Layout.restore
+def test_an_edit_that_would_change_other_values_is_refused(example, monkeypatch):
+    """The guard behind the splices: the edited file must read back as the old data plus the edit."""
+    apply = yamlsplice.apply
     monkeypatch.setattr(
-        edit._Layout, "restore", lambda self, text: restore(self, text).replace("replicas: 2", "replicas: 3")
+        yamlsplice, "apply", lambda text, splices: apply(text, splices).replace("replicas: 2", "replicas: 3")
     )
     before = example.read_bytes()
     result = run("set-image", "dev", "--tag", "1.5.0")
     assert result.exit_code == 3
     assert result.stderr.strip() == (
-        "ml-gen: error: ml-model.yaml: the YAML round trip would change other values; "
-        "edit the file by hand (not changed)"
+        "ml-gen: error: ml-model.yaml: the edit would change other values; edit the file by hand (not changed)"
     )
     assert example.read_bytes() == before

@@ -207,19 +207,13 @@ def chart_export(directory: Path) -> None:
 
 
 def _report_edit(edit: Edit, render_after: bool) -> None:
-    """Write the edit (and render), then say what was done: a stdout that fails cannot stop halfway."""
-    from ml_gen import edit as edit_mod
+    """Write the edit (and its render) as one transaction, then say what was done."""
     from ml_gen import project
 
-    written = edit_mod.write(edit)
-    try:
-        if render_after:
-            plans = project.plan_configs([edit.file], edit.envs, False, None)
-            touched = project.write(plans)
-    finally:  # said even when the render fails: the config is written by then
-        for change in edit.changes:
-            click.echo(str(change))
-        click.echo(f"updated {edit.file}" if written else f"{edit.file} already says so; not rewritten")
+    plans, touched = project.write_edit(edit, render_after)
+    for change in edit.changes:
+        click.echo(str(change))
+    click.echo(f"updated {edit.file}" if edit.changed else f"{edit.file} already says so; not rewritten")
     if render_after:
         click.echo(f"rendered {sum(len(p.files) for p in plans)} files ({len(touched)} written or removed)")
 
