@@ -249,3 +249,19 @@ def set_model(
     from ml_gen import edit
 
     _report_edit(edit.set_model(edit.config_file(_configs(configs)), list(envs), version, uri), render_after)
+
+
+@main.command()
+@click.argument("source", metavar="FROM")
+@click.argument("target", metavar="TO")
+@click.option("--allow-tag", is_flag=True, help="Copy FROM's image tag when it runs no digest.")
+@click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help="The model config to edit.")
+@render_option
+def promote(source: str, target: str, allow_tag: bool, configs: tuple[str, ...], render_after: bool) -> None:
+    """Set environment TO's image digest, model version and uri to what FROM runs, keeping comments and layout.
+
+    Promotion is by digest ("TO runs what FROM ran"): refused when FROM runs a tag, unless --allow-tag.
+    """
+    from ml_gen import edit
+
+    _report_edit(edit.promote(edit.config_file(_configs(configs)), source, target, allow_tag), render_after)
