@@ -126,17 +126,18 @@ def promote(file: str, source: str, target: str, allow_tag: bool = False) -> Edi
         select_environments(before, [source], False)  # an unknown FROM is refused like an unknown TO
         runs, now = before.resolve(source).settings, before.resolve(target).settings
         image = runs["image"]
+        updates = {}
+        if image.get("repository") != now["image"].get("repository"):  # a digest names an image of one repository
+            updates["repository"] = image["repository"]
         if image.get("digest") is not None:
-            image_set = _Set("image", {"digest": image["digest"]}, "tag")
+            image_set = _Set("image", {**updates, "digest": image["digest"]}, "tag")
         elif not allow_tag:
             raise UsageError(
                 f"{file}: environments.{source}.image: runs the tag {image.get('tag')!r}, not a digest; promotion is "
                 f"by digest (ml-gen set-image {source} --digest sha256:...), or pass --allow-tag to copy the tag"
             )
         else:
-            image_set = _Set("image", {"tag": str(image["tag"])}, "digest")
-        if image.get("repository") != now["image"].get("repository"):  # the digest names an image of that one
-            image_set.updates["repository"] = image["repository"]
+            image_set = _Set("image", {**updates, "tag": str(image["tag"])}, "digest")
         model = {key: str(runs["model"][key]) for key in ("version", "uri") if runs.get("model", {}).get(key)}
         return [image_set, *([_Set("model", model)] if model else [])]
 

@@ -338,3 +338,144 @@ def test_an_edit_that_would_change_other_values_is_refused(example, monkeypatch)
         "ml-gen: error: ml-model.yaml: the edit would change other values; edit the file by hand (not changed)"
     )
     assert example.read_bytes() == before
+
+
+# -- issue 15, point 4: layouts the round trip used to rewrite or refuse ----------------------------
+
+SMALL = "name: a\nimage: {repository: r, tag: '1'}\nenvironments:\n  dev:\n    namespace: d\n"
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (  # mixed sequence indentation: one list indented under its key, one not
+            "name: a\nimage: {repository: r, tag: '1'}\ntolerations:\n- key: a\n  operator: Exists\n"
+            "environments:\n  dev:\n    namespace: d\n    image: {tag: '2'}\n    tolerations:\n      - key: b\n"
+            "        operator: Exists\n",
+            "name: a\nimage: {repository: r, tag: '1'}\ntolerations:\n- key: a\n  operator: Exists\n"
+            "environments:\n  dev:\n    namespace: d\n    image: {tag: '9'}\n    tolerations:\n      - key: b\n"
+            "        operator: Exists\n",
+        ),
+        (  # mixed line ends: the new lines take the line end of the line they follow
+            "name: a\r\nimage: {repository: r, tag: '1'}\nenvironments:\n  dev:\r\n    namespace: d\r\n"
+            "    replicas: 1\n",
+            "name: a\r\nimage: {repository: r, tag: '1'}\nenvironments:\n  dev:\r\n    namespace: d\r\n"
+            "    image: {tag: '9'}\r\n    replicas: 1\n",
+        ),
+        (  # trailing spaces
+            "name: a   \nimage:  \n  repository: r \n  tag: '1'  \nenvironments:  \n  dev: \n    namespace: d  \n"
+            "    image:  \n      tag: '2'   \n",
+            "name: a   \nimage:  \n  repository: r \n  tag: '1'  \nenvironments:  \n  dev: \n    namespace: d  \n"
+            "    image:  \n      tag: '9'   \n",
+        ),
+        (  # a flow map over several lines
+            "name: a\nimage: {repository: r,\n  tag: '1'}\nenvironments: {dev: {namespace: d,\n    image: {\n"
+            "      tag: '2'}   # two\n  }}\n",
+            "name: a\nimage: {repository: r,\n  tag: '1'}\nenvironments: {dev: {namespace: d,\n    image: {\n"
+            "      tag: '9'}   # two\n  }}\n",
+        ),
+        (  # explicit keys
+            "name: a\n? image\n: repository: r\n  tag: '1'\nenvironments:\n  ? dev\n  : namespace: d\n    image:\n"
+            "      ? tag\n      : '2'  # two\n",
+            "name: a\n? image\n: repository: r\n  tag: '1'\nenvironments:\n  ? dev\n  : namespace: d\n    image:\n"
+            "      ? tag\n      : '9'  # two\n",
+        ),
+        (  # unused anchors, and a tag
+            "name: &n a\nimage: &base {repository: r, tag: &t '1'}\nenvironments:\n  dev: &d\n    namespace: d\n"
+            "    image: &i {tag: &u !!str '2'}\n",
+            "name: &n a\nimage: &base {repository: r, tag: &t '1'}\nenvironments:\n  dev: &d\n    namespace: d\n"
+            "    image: &i {tag: &u !!str '9'}\n",
+        ),
+        (  # a tab before a comment (YAML allows it; render reads it)
+            "name: a\nimage: {repository: r, tag: '1'}\t# base\nenvironments:\n  dev:\n    namespace: d\t# ns\n"
+            "    image:\n      tag: '2'\t# two\n",
+            "name: a\nimage: {repository: r, tag: '1'}\t# base\nenvironments:\n  dev:\n    namespace: d\t# ns\n"
+            "    image:\n      tag: '9'\t# two\n",
+        ),
+        (  # a byte-order mark and no final line break, with a new section
+            "\ufeffname: a\nimage: {repository: r, tag: '1'}\nenvironments:\n  dev:\n    namespace: d",
+            "\ufeffname: a\nimage: {repository: r, tag: '1'}\nenvironments:\n  dev:\n    namespace: d\n"
+            "    image: {tag: '9'}",
+        ),
+        (  # an alias to the base layer's scalar: the alias is replaced, the anchor kept
+            "name: a\nimage: {repository: r, tag: &t '1'}\nenvironments:\n  dev:\n    namespace: d\n"
+            "    image: {tag: *t}   # as base\n",
+            "name: a\nimage: {repository: r, tag: &t '1'}\nenvironments:\n  dev:\n    namespace: d\n"
+            '    image: {tag: "9"}  # as base\n',
+        ),
+    ],
+    ids=[
+        "mixed-sequence-indent",
+        "mixed-line-ends",
+        "trailing-spaces",
+        "multi-line-flow-map",
+        "explicit-keys",
+        "unused-anchors",
+        "tab-before-comment",
+        "bom-no-final-newline",
+        "alias-to-base",
+    ],
+)
+def test_layouts_the_round_trip_rewrote_or_refused(tmp_path, monkeypatch, before, after):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ml-model.yaml").write_bytes(before.encode())
+    result = run("set-image", "dev", "--tag", "9")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ml-model.yaml").read_bytes().decode() == after
+
+
+def test_an_inherited_value_now_set_in_the_environment_says_so(example):
+    """Was: "(unchanged)", then the file was rewritten with a new image map."""
+    result = run("set-image", "staging", "--tag", "1.4.0")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "staging: image.tag 1.4.0 (unchanged; now set in environments.staging)",
+        "updated ml-model.yaml",
+    ]
+    assert '  staging:\n    namespace: ml-staging\n    image:\n      tag: "1.4.0"\n' in example.read_text()
+
+
+def test_nothing_is_printed_before_a_write_that_fails(example, monkeypatch):
+    """Was: the change printed, then the write failed."""
+
+    def fail(*args, **kwargs):
+        raise OutputError("ml-model.yaml: cannot write (Disk quota exceeded); nothing was changed")
+
+    monkeypatch.setattr("ml_gen.output.atomic.write_files", fail)
+    before, mtime = example.read_bytes(), example.stat().st_mtime_ns
+    result = run("set-image", "dev", "--tag", "1.5.0")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "ml-gen: error: ml-model.yaml: cannot write (Disk quota exceeded); nothing was changed\n"
+    assert example.read_bytes() == before and example.stat().st_mtime_ns == mtime
+
+
+def test_render_that_is_refused_leaves_the_config_too(example):
+    """Was: config written, render refused, exit 2 with config and manifests out of sync."""
+    (example.parent / "manifests/staging").mkdir(parents=True)
+    (example.parent / "manifests/staging/deployment-ml-model-api.yaml").symlink_to("/dev/null")
+    before, mtime = example.read_bytes(), example.stat().st_mtime_ns
+    result = run("set-image", "staging", "--tag", "1.6.0", "--render")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "is a symlink; ml-gen does not write through links" in result.stderr
+    assert example.read_bytes() == before and example.stat().st_mtime_ns == mtime
+    assert not (example.parent / "values").exists()
+    assert sorted(p.name for p in (example.parent / "manifests/staging").iterdir()) == ["deployment-ml-model-api.yaml"]
+
+
+def test_render_writes_the_config_and_the_output_in_one_transaction(example, monkeypatch):
+    """One call to the atomic writer carries the config and every rendered file."""
+    from ml_gen.output import atomic
+
+    calls = []
+    write_files = atomic.write_files
+
+    def recording(writes, removals=(), **kwargs):
+        writes = list(writes)
+        calls.append(sorted(str(w.relative) for w in writes))
+        return write_files(writes, removals, **kwargs)
+
+    monkeypatch.setattr(atomic, "write_files", recording)
+    assert run("set-image", "staging", "--tag", "1.6.0", "--render").exit_code == 0
+    assert len(calls) == 1 and "ml-model.yaml" in calls[0] and "values/staging.yaml" in calls[0]
