@@ -44,9 +44,9 @@ class Node:
 
 
 def compose(text: str) -> Node | None:
-    """The first document of `text` as Nodes whose positions index `text` (libyaml counts code points
-    and skips a leading byte-order mark)."""
-    offset = 1 if text.startswith("\ufeff") else 0
+    """The first document of `text` as Nodes whose positions index `text` (libyaml counts code points,
+    not bytes, and does not count a leading byte-order mark)."""
+    offset = 1 if text.startswith("\ufeff") and _Loader is not yaml.SafeLoader else 0  # PyYAML's own counts it
     events = list(yaml.parse(text, Loader=_Loader))
     starts = {  # a scalar token's end -> its start: where its text begins, after any anchor and tag
         token.end_mark.index: token.start_mark.index

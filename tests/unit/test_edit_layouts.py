@@ -95,7 +95,7 @@ def configs(draw: Any) -> tuple[str, dict[str, Any]]:
         w.parts.append("\ufeff")
     if draw(st.booleans()):
         w.line("---")
-    w.line("# a comment line")
+    w.line("# a comment line: café, 模型, 😀 (positions count code points)")
     w.line("name: churn")
     image_section(w, "", step, [("repository", "r/churn"), ("tag", quoted(draw, "1.0"))], "image:")
     image_section(w, "", step, [("name", "churn"), ("version", quoted(draw, "0.9"))], "model:")
@@ -167,7 +167,7 @@ def dev_field(text: str, section: str, names: tuple[str, ...]) -> tuple[int, int
     return None
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs(), EDITS)
 def test_an_edit_changes_only_its_scalar(layout, args):
     text, _ = layout
@@ -211,7 +211,7 @@ def _line(text: str, index: int) -> int:
     return text.count("\n", 0, index)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs(), EDITS)
 def test_a_refused_edit_changes_no_byte_and_no_mtime(layout, args):
     """dev's image or model shared through an alias with qa: editing dev would edit qa; refused."""
