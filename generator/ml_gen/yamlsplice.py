@@ -26,7 +26,7 @@ class Node:
     style: str | None = None  # a scalar's: None (plain), "'", '"', "|" or ">"
     flow: bool = False  # a collection written in flow style ({...} or [...])
     shared: bool = False  # an alias, or anchored and referred to by an alias (or inside such a node)
-    value: Any = None  # a scalar's string; a map's [(key, value)]; a sequence's [node]
+    value: Any = None  # a scalar's string; a sequence's [node]
     entries: list[tuple[Node, Node]] = field(default_factory=list)
 
     def get(self, key: str) -> Node | None:
