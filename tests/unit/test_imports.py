@@ -25,7 +25,12 @@ def test_the_package_has_no_import_circle_and_every_climb_says_why(graph_tool):
     edges, files = graph_tool.graph(ROOT / "generator" / "ml_gen")
     assert graph_tool.circles(edges) == []
     assert [c for c in graph_tool.climbs(edges, files) if not c[3]] == []
-    assert all(graph_tool.layer(name) >= 0 for name in files)  # every module has a layer
+    assert all(graph_tool.layer(name) >= 0 for name in files)  # every module has a layer (else SystemExit)
+
+
+def test_a_module_in_no_layer_is_named(graph_tool):
+    with pytest.raises(SystemExit, match="ml_gen.newthing is in no layer"):
+        graph_tool.layer("ml_gen.newthing")
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
