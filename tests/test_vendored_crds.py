@@ -1,7 +1,11 @@
-"""The CRDs vendored in the package are what the pinned prometheus-operator module gives (the tool cache)."""
+"""The CRDs vendored in the package are the files of the modules listed in tools/crds.tsv."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,31 +14,66 @@ import yaml
 from ml_gen.check import crd_data
 
 REPO = Path(__file__).resolve().parents[1]
-MODULE = "github.com/prometheus-operator/prometheus-operator"
+SOURCES = crd_data.read_sources((REPO / "tools" / "crds.tsv").read_text("utf-8"))
+VENDORED = REPO / "generator" / "ml_gen" / crd_data.CRD_DIR
+ENV = dict(os.environ)
+"""Taken at collection, before any test points HOME elsewhere: Go's module cache lives under HOME."""
 
 
-def pinned_version() -> str:
-    lines = (REPO / "tools" / "versions.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))[
-        "PROMETHEUS_OPERATOR_VERSION"
-    ]
+def cached(tools_bin: Path, source: crd_data.Source) -> Path:
+    """The tool cache entry of a source; fails (never skips) when scripts/install-tools has not made it."""
+    entry = tools_bin.parent / source.cache_entry
+    if not entry.is_dir():
+        pytest.fail(f"the listed CRDs are missing at {entry}: run `scripts/install-tools crds`", pytrace=False)
+    return entry
 
 
-def test_the_vendored_crds_are_what_the_pinned_module_gives(tools_bin: Path) -> None:
-    version = pinned_version()
-    cache = tools_bin.parent / f"prometheus-operator-crds-{version}"
-    if not cache.is_dir():
-        pytest.fail(f"the pinned CRDs are missing at {cache}: run `scripts/install-tools crds`", pytrace=False)
+def test_the_list_of_crd_sources_names_each_vendored_file_once() -> None:
+    assert SOURCES, "tools/crds.tsv lists no source"
+    assert len({s.name for s in SOURCES}) == len(SOURCES), "two sources share a name (their cache entry)"
+    for source in SOURCES:
+        assert source.how == "copy", f"{source.name}: scripts/install-tools obtains CRDs only by copying"
+        assert source.version.startswith("v"), f"{source.name}: {source.version} is not a Go module version"
+        names = [Path(path).name for path in source.files]
+        assert len(set(names)) == len(names), f"{source.name}: two files share a name in the cache entry"
+    listed = sorted(source.origin(path) for source in SOURCES for path in source.files)
+    vendored = sorted(data["source"] for data in crd_data.vendored_files().values())
+    assert vendored == listed, "run scripts/vendor-crds"
+
+
+def test_the_vendored_crds_are_what_the_listed_files_give(tools_bin: Path) -> None:
     expected = {}
-    for path in sorted(cache.glob("*.yaml")):
-        source = f"{MODULE}@{version} example/prometheus-operator-crd/{path.name}"
-        data = crd_data.vendored_form(yaml.safe_load(path.read_text("utf-8")), source)
-        expected[crd_data.file_name(data)] = crd_data.dumps(data)
-    vendored = REPO / "generator" / "ml_gen" / crd_data.CRD_DIR
-    actual = {p.name: p.read_text("utf-8") for p in sorted(vendored.glob("*.json"))}
+    for source in SOURCES:
+        entry = cached(tools_bin, source)
+        assert sorted(p.name for p in entry.iterdir()) == sorted(Path(path).name for path in source.files)
+        for path in source.files:
+            crd = yaml.safe_load((entry / Path(path).name).read_text("utf-8"))
+            data = crd_data.vendored_form(crd, source.origin(path))
+            expected[crd_data.file_name(data)] = crd_data.dumps(data)
+    actual = {p.name: p.read_text("utf-8") for p in sorted(VENDORED.glob("*.json"))}
     assert sorted(actual) == sorted(expected), "run scripts/vendor-crds"
     for name, text in expected.items():
-        assert actual[name] == text, f"{crd_data.CRD_DIR}/{name} differs from the pinned CRD: run scripts/vendor-crds"
+        assert actual[name] == text, f"{crd_data.CRD_DIR}/{name} differs from the listed CRD: run scripts/vendor-crds"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
+def test_the_cached_crds_are_the_modules_own_files(source: crd_data.Source, tools_bin: Path, tmp_path: Path) -> None:
+    """What install-tools cached is byte for byte the file of the module (go mod download, checksum-verified)."""
+    go = shutil.which("go", path=ENV.get("PATH"))
+    if go is None:
+        pytest.fail("Go is needed to fetch the listed CRD modules (see README)", pytrace=False)
+    out = subprocess.run(
+        [go, "mod", "download", "-json", f"{source.module}@{source.version}"],
+        cwd=tmp_path,
+        env={**ENV, "GOFLAGS": "-mod=mod"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    module_dir = Path(json.loads(out.stdout)["Dir"])
+    entry = cached(tools_bin, source)
+    for path in source.files:
+        assert (entry / Path(path).name).read_bytes() == (module_dir / path).read_bytes(), path
 
 
 def test_a_vendored_crd_turned_back_into_a_manifest_keeps_what_validation_reads() -> None:

@@ -1,7 +1,7 @@
 """The CustomResourceDefinitions ml-gen renders objects for, vendored as JSON data in the package.
 
 `scripts/vendor-crds` writes `ml_gen/kinds/crds/<group>_<plural>.json` from the CRD YAML that
-`scripts/install-tools crds` takes from the Go module proxy (pinned in tools/versions.env), so
+`scripts/install-tools crds` takes from the Go module proxy (the sources listed in tools/crds.tsv), so
 offline validation needs neither Go nor a cluster. Each file keeps what validation and API calls
 need: group, kind, plural, scope, the status subresource and, per version, served, storage and the
 `openAPIV3Schema` without its `description`s.
@@ -80,6 +80,43 @@ def api_resources() -> dict[str, tuple[str, str]]:
 
 
 # -- vendoring: CRD YAML <-> vendored data --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """One line of the repository's list of CRD sources (tools/crds.tsv)."""
+
+    name: str
+    """The tool cache entry's name: `<name>-crds-<version>/`."""
+    module: str
+    version: str
+    how: str
+    """How the files are obtained: `copy` (taken from the module as they are)."""
+    files: tuple[str, ...]
+    """Paths inside the module."""
+
+    @property
+    def cache_entry(self) -> str:
+        """The directory in the tool cache that holds the files under their file names."""
+        return f"{self.name}-crds-{self.version}"
+
+    def origin(self, path: str) -> str:
+        """What a vendored file's `source` says of the module file at `path`."""
+        return f"{self.module}@{self.version} {path}"
+
+
+def read_sources(text: str) -> list[Source]:
+    """The sources in the text of tools/crds.tsv: tab-separated name, module, version, how, files."""
+    sources = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 5:
+            raise ValueError(f"tools/crds.tsv: {line.split()[0]!r} needs 5 tab-separated fields, has {len(fields)}")
+        name, module, version, how, files = fields
+        sources.append(Source(name, module, version, how, tuple(files.split())))
+    return sources
 
 
 def file_name(data: dict[str, Any]) -> str:

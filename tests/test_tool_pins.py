@@ -1,0 +1,42 @@
+"""The Go tools' versions in tools/versions.env (cache keys, version stamps) are those tools/go.mod builds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+MODULES = {
+    "HELM_VERSION": "helm.sh/helm/v4",
+    "KUBERNETES_VERSION": "k8s.io/kubernetes",
+    "ETCD_VERSION": "go.etcd.io/etcd/server/v3",
+    "KWOK_VERSION": "sigs.k8s.io/kwok",
+    "CONTAINERD_VERSION": "github.com/containerd/containerd/v2",
+    "KUBE_ROUTER_VERSION": "github.com/cloudnativelabs/kube-router/v2",
+    "PROMTOOL_VERSION": "github.com/prometheus/prometheus",
+}
+"""The tools built from tools/go.mod (actionlint and the pause program build apart)."""
+
+
+def pins() -> dict[str, str]:
+    lines = (TOOLS / "versions.env").read_text("utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def required() -> dict[str, str]:
+    """Module -> version of each requirement in tools/go.mod."""
+    text = (TOOLS / "go.mod").read_text("utf-8")
+    return dict(re.findall(r"^\t?(?:require )?(\S+) (v\S+)(?: // indirect)?$", text, re.MULTILINE))
+
+
+def test_each_go_tool_is_built_at_the_version_versions_env_names() -> None:
+    versions, modules = pins(), required()
+    for variable, module in MODULES.items():
+        assert modules.get(module) == versions[variable], f"tools/go.mod: {module} is not {variable}"
+
+
+def test_the_kubernetes_staging_modules_are_the_release_s_own() -> None:
+    staging = re.findall(r"^\t(k8s\.io/\S+) => \1 (v\S+)$", (TOOLS / "go.mod").read_text("utf-8"), re.MULTILINE)
+    minor = pins()["KUBERNETES_VERSION"].removeprefix("v1.")
+    assert staging, "tools/go.mod replaces no k8s.io staging module"
+    assert {version for _, version in staging} == {f"v0.{minor}"}
