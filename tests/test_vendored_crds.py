@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml_gen.check import crd_data
+from ml_gen.k8s import crd_data
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = crd_data.read_sources((REPO / "tools" / "crds.tsv").read_text("utf-8"))

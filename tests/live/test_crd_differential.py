@@ -1,11 +1,11 @@
-"""Differential test: offline `ml_gen.check.crd` against the live API server, for ServiceMonitor and PrometheusRule.
+"""Differential test: offline `ml_gen.k8s.crd` against the live API server, for ServiceMonitor and PrometheusRule.
 
 Hypothesis builds custom resources from the vendored CRD schemas themselves (a few optional fields
 at a time, values drawn from each field's type, enum, pattern and bounds), then mostly breaks them
 once: a value of the wrong type, `null`, an unknown field, a field removed (required ones too), an
 enum or pattern value nearly right, a list item repeated. For each object:
 
-- offline: `ml_gen.check.crd.problems(obj)`;
+- offline: `ml_gen.k8s.crd.problems(obj)`;
 - oracle: server-side apply, dry run, with strict field validation (`ml_gen.check.server.apply`, as
   `validate --server` does) into a fresh namespace of the session's control plane, which has the
   pinned CRDs installed (`scripts/local-cluster up`).
@@ -31,7 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ml_gen import patterns
-from ml_gen.check import crd, crd_data, server
+from ml_gen.check import server
+from ml_gen.k8s import crd, crd_data
 
 DEFAULT_EXAMPLES = 200
 EXAMPLES = int(os.environ.get("ML_GEN_CRD_DIFF_EXAMPLES", DEFAULT_EXAMPLES))

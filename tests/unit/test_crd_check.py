@@ -1,4 +1,4 @@
-"""The offline custom resource check (ml_gen.check.crd) on the vendored ServiceMonitor and PrometheusRule CRDs."""
+"""The offline custom resource check (ml_gen.k8s.crd) on the vendored ServiceMonitor and PrometheusRule CRDs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ml_gen import kinds, patterns
-from ml_gen.check import crd
+from ml_gen.k8s import crd
 
 SERVICE_MONITOR: dict[str, Any] = {
     "apiVersion": "monitoring.coreos.com/v1",

@@ -95,7 +95,7 @@ def test_the_config_mount_is_the_chart_value_in_both_renderers(tmp_path):
 
 
 def test_a_custom_resource_kind_is_addressed_as_its_vendored_crd_says():
-    from ml_gen.check import crd_data
+    from ml_gen.k8s import crd_data
 
     custom = [kind for kind in kinds.KINDS.values() if kind.schema == "crd"]
     assert {k.kind for k in custom} == {"ServiceMonitor", "PrometheusRule"}

@@ -113,7 +113,7 @@ def schema_version(kube_version: str | None) -> str:
 def _schema(kind: kinds.Kind, obj: dict[str, Any], version: str) -> list[str]:
     """Problems of one object under its kind's schema: Kubernetes' OpenAPI, or its CRD's."""
     if kind.schema == "crd":
-        from ml_gen.check import crd
+        from ml_gen.k8s import crd
 
         return [f"CRD schema: {problem}" for problem in crd.problems(obj)]
     return _openapi(obj, version)

@@ -1,7 +1,7 @@
 """Offline validation of custom resources against their CRD's structural `openAPIV3Schema`.
 
 `problems(obj)` answers as the API server does for a server-side apply (what `validate --server`
-sends) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/kinds/crds/` (see
+sends) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/k8s/crds/` (see
 `crd_data`):
 
 - `apiVersion`/`kind` must name a served version of a vendored CRD;
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ml_gen import patterns
-from ml_gen.check.crd_data import api_resources, by_kind
+from ml_gen.k8s.crd_data import api_resources, by_kind
 
 __all__ = ["api_resources", "by_kind", "cel_rules", "problems"]
 

@@ -1,6 +1,6 @@
 """The CustomResourceDefinitions ml-gen renders objects for, vendored as JSON data in the package.
 
-`scripts/vendor-crds` writes `ml_gen/kinds/crds/<group>_<plural>.json` from the CRD YAML that
+`scripts/vendor-crds` writes `ml_gen/k8s/crds/<group>_<plural>.json` from the CRD YAML that
 `scripts/install-tools crds` takes from the Go module proxy (the sources listed in tools/crds.tsv), so
 offline validation needs neither Go nor a cluster. Each file keeps what validation and API calls
 need: group, kind, plural, scope, the status subresource and, per version, served, storage and the
@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-CRD_DIR = "kinds/crds"
+CRD_DIR = "k8s/crds"
 """Where the vendored files sit, relative to the ml_gen package."""
 PACKAGE = Path(__file__).resolve().parents[1]
 """The ml_gen package directory."""
