@@ -50,11 +50,11 @@ class Removal:
         return self.root / self.relative
 
 
-def file_type(path: Path) -> str:
-    """What is at a path, without following a symlink: file, directory, symlink, FIFO, socket,
-    character device, block device, or missing."""
+def file_type(path: Path, follow: bool = False) -> str:
+    """What is at a path: file, directory, symlink, FIFO, socket, character device, block device, or
+    missing; a symlink is followed only with `follow` (then a dangling one is missing)."""
     try:
-        mode = os.lstat(path).st_mode
+        mode = (os.stat if follow else os.lstat)(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return "missing"
     except OSError as err:
@@ -70,7 +70,7 @@ def check_path(root: Path, relative: Path) -> bool:
 
     Only stat and lstat are used: a FIFO, socket or device is never opened."""
     existing = root
-    while (found := _followed_type(existing)) == "missing" and existing != existing.parent:
+    while (found := file_type(existing, follow=True)) == "missing" and existing != existing.parent:
         if file_type(existing) == "symlink":
             raise OutputError(f"{existing}: is a dangling symlink, where ml-gen needs a directory")
         existing = existing.parent
@@ -90,17 +90,6 @@ def check_path(root: Path, relative: Path) -> bool:
     if found not in ("missing", "file"):
         raise OutputError(f"{root / relative}: is a {found}; ml-gen will not replace it")
     return found == "file"
-
-
-def _followed_type(path: Path) -> str:
-    """What is at a path, following symlinks (missing for a dangling one)."""
-    try:
-        mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return "missing"
-    except OSError as err:
-        raise OutputError(f"{path}: cannot read ({os_reason(err)})") from None
-    return _TYPES.get(stat.S_IFMT(mode), "special file")
 
 
 def read_file(path: Path) -> bytes | None:
