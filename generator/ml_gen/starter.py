@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ml_gen import __version__, config, serving_metrics
-from ml_gen.errors import ConfigError, OutputError, UsageError
+from ml_gen.errors import ConfigError, OutputError, UsageError, one_line
 from ml_gen.output import atomic
 
 SCHEMA_FILE = "ml-model.schema.json"
@@ -55,6 +57,9 @@ def project_files(name: str, config_file: str = CONFIG_FILE, config_only: bool =
     context = {
         "name": name,
         "config": str(config_path),
+        "output_dir": "" if config_path.parent == PurePosixPath(".") else f"{config_path.parent}/",  # render's root
+        "config_arg": "" if str(config_path) == CONFIG_FILE else f" -c {shlex.quote(str(config_path))}",
+        "schema_path": str(schema),
         "schema_file": SCHEMA_FILE,
         "image": f"ghcr.io/myorg/{name}",
         "port": PORT,
@@ -70,8 +75,19 @@ def project_files(name: str, config_file: str = CONFIG_FILE, config_only: bool =
     text = _render(CONFIG_TEMPLATE, context)
     config.parse(text, config_file)
     files = [ScaffoldFile(config_path, text), ScaffoldFile(schema, config.schema_text())]
-    if config_only:
-        return files
+    if not config_only:
+        files += _project_files(context)
+    _refuse_clash(config_file, config_path, files, config_only)
+    return sorted(files, key=lambda t: t.relative)
+
+
+# Directories the project's .gitignore leaves out: a config there would never reach the repository.
+IGNORED_DIRS = ("model", ".venv", "__pycache__", ".pytest_cache")
+
+
+def _project_files(context: dict[str, object]) -> list[ScaffoldFile]:
+    """The files of the project besides the config and its schema."""
+    files = []
     for source in sorted(p for p in SCAFFOLD.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         relative = source.relative_to(SCAFFOLD)
         if relative.as_posix() == CONFIG_TEMPLATE:
@@ -83,7 +99,19 @@ def project_files(name: str, config_file: str = CONFIG_FILE, config_only: bool =
             files.append(ScaffoldFile(target, source.read_text("utf-8")))
     metrics_source = Path(serving_metrics.__file__).read_text("utf-8")
     files.append(ScaffoldFile(PurePosixPath("model_server/metrics.py"), metrics_source))
-    return sorted(files, key=lambda t: t.relative)
+    return files
+
+
+def _refuse_clash(config_file: str, config_path: PurePosixPath, files: list[ScaffoldFile], config_only: bool) -> None:
+    """--config must name a file of its own: not one init writes, nor a directory of one, nor a file below one."""
+    for file in files[1:]:
+        if file.relative == config_path or config_path in file.relative.parents:
+            raise UsageError(f"--config {config_file}: init writes {file.relative} there; choose another path")
+        if file.relative in config_path.parents:
+            raise UsageError(f"--config {config_file}: init writes the file {file.relative}; choose another path")
+    if not config_only and config_path.parts[0] in IGNORED_DIRS:
+        ignored = config_path.parts[0]
+        raise UsageError(f"--config {config_file}: the project's .gitignore leaves out {ignored}/; choose another path")
 
 
 def _undotted(relative: Path) -> PurePosixPath:
@@ -96,7 +124,7 @@ def _templates() -> Any:
     """The Jinja2 environment of the project files (text, not YAML data: the manifests are built in Python)."""
     import jinja2
 
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(SCAFFOLD),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -104,6 +132,29 @@ def _templates() -> Any:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    # Every value is placed through the serialiser of the language it lands in, never pasted.
+    environment.filters.update(yaml=yaml_scalar, sh=shlex.quote, py=python_literal, code=markdown_code)
+    return environment
+
+
+def yaml_scalar(value: str | int) -> str:
+    """VALUE as one YAML scalar: plain when YAML reads it back as the same string, else quoted."""
+    import yaml
+
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=float("inf"))
+    return text.removesuffix("\n...\n").removesuffix("\n")
+
+
+def python_literal(value: str | int) -> str:
+    """VALUE as a Python literal (a double-quoted string for text)."""
+    return json.dumps(value)
+
+
+def markdown_code(value: str) -> str:
+    """VALUE as a Markdown code span, fenced by more backticks than it holds."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def _render(template: str, context: dict[str, object]) -> str:
@@ -120,12 +171,31 @@ def write(
 ) -> list[Path]:
     """Write the project into DIRECTORY, all or nothing; return the paths written (relative to DIRECTORY)."""
     root = Path(directory)
-    relative_config = PurePosixPath(config_file)
-    if not config_only and (relative_config.is_absolute() or ".." in relative_config.parts):
-        raise UsageError(f"--config {config_file}: must be a file name inside the project directory")
+    check_config_path(config_file, config_only)
     writes = _writes(root, project_files(name, config_file, config_only), force)
     atomic.write_files(writes, durable=True)
     return [write.relative for write in writes]
+
+
+def check_config_path(config_file: str, config_only: bool = False) -> None:
+    """--config names a file inside the project (any file for --config-only), on one line."""
+    relative = PurePosixPath(config_file)
+    if not config_file.isprintable():
+        raise UsageError(f"--config {one_line(config_file)}: a file name with a line break or control character")
+    if config_only:
+        return
+    if relative.is_absolute() or ".." in relative.parts or relative == PurePosixPath("."):
+        raise UsageError(f"--config {config_file}: must be a file name inside the project directory")
+
+
+def next_steps(directory: Path, config_file: str, config_only: bool) -> str:
+    """The commands to run after init, with the paths the user chose, quoted for a POSIX shell."""
+    if config_only:
+        return f"ml-gen render --all -c {shlex.quote(str(directory / config_file))}"
+    cd = "" if str(directory) == "." else f"cd {shlex.quote(str(directory))} && "
+    config_path = str(PurePosixPath(config_file))
+    config = "" if config_path == CONFIG_FILE else f" -c {shlex.quote(config_path)}"
+    return f"{cd}python train.py && pytest tests && ml-gen render --all{config} (see README.md)"
 
 
 def _writes(root: Path, files: list[ScaffoldFile], force: bool) -> list[atomic.Write]:

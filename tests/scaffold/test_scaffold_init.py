@@ -20,6 +20,7 @@ from ml_gen.output import atomic
 PROJECT_FILES = [
     ".dockerignore",
     ".github/workflows/deploy.yaml",
+    ".gitignore",
     "Dockerfile",
     "README.md",
     "gunicorn.conf.py",
@@ -30,6 +31,7 @@ PROJECT_FILES = [
     "model_server/metrics.py",
     "model_server/model.py",
     "model_server/server.py",
+    "pyproject.toml",
     "requirements.txt",
     "tests/test_server.py",
     "train.py",
@@ -367,15 +369,130 @@ def test_config_name_is_used_by_the_workflow_and_readme(tmp_path):
     assert run("init", "demo", str(root), "-c", "svc.yaml").exit_code == 0
     assert not (root / "ml-model.yaml").exists()
     assert yaml.safe_load((root / ".github/workflows/deploy.yaml").read_text())["env"]["CONFIG"] == "svc.yaml"
-    assert "`svc.yaml`" in (root / "README.md").read_text()
+    readme = (root / "README.md").read_text()
+    assert "`svc.yaml`" in readme and "ml-gen render --all -c svc.yaml && ml-gen validate --all -c svc.yaml" in readme
 
 
-@pytest.mark.parametrize("config_file", ["../out.yaml", "/tmp/abs.yaml"])
-def test_config_outside_the_project_is_refused(tmp_path, config_file):
+@pytest.mark.parametrize("config_file", ["../out.yaml", "/tmp/abs.yaml", ".", "a\nb.yaml", "tab\there.yaml"])
+def test_config_outside_the_project_or_on_two_lines_is_refused(tmp_path, config_file):
     result = run("init", "demo", str(tmp_path / "p"), "-c", config_file)
     assert result.exit_code == 2
-    assert "--config" in result.stderr
+    assert result.stderr.startswith("ml-gen: error: --config ") and result.stderr.count("\n") == 1
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    "config_file",
+    [
+        "model_server/server.py",
+        "README.md",
+        "./Dockerfile",
+        ".gitignore",
+        "pyproject.toml",
+        ".github/workflows/deploy.yaml",
+        "ml-model.schema.json",  # the config's own schema
+        "deploy/ml-model.schema.json",
+        "model_server",  # a directory init fills
+        "tests",
+        "Dockerfile/ml-model.yaml",  # below a file init writes
+        "model/ml-model.yaml",  # where .gitignore keeps it out of git
+    ],
+)
+def test_config_that_init_writes_or_ignores_is_refused_before_anything_is_written(tmp_path, config_file):
+    """A -c that names a file init writes used to lose the config (the other file replaced it)."""
+    root = tmp_path / "p"
+    for extra in ([], ["--force"]):
+        result = run("init", "demo", str(root), "-c", config_file, *extra)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"ml-gen: error: --config {config_file}: ") and result.stderr.count("\n") == 1
+        assert result.stdout == ""
+        assert not root.exists()
+
+
+def test_config_only_refuses_the_schemas_own_path(tmp_path):
+    result = run("init", "demo", str(tmp_path / "p"), "--config-only", "-c", "ml-model.schema.json")
+    assert result.exit_code == 2 and "init writes ml-model.schema.json there" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+# Config paths that YAML, a shell or Markdown would read differently if pasted.
+AWKWARD_PATHS = [
+    "deploy #prod.yaml",
+    "it's here.yaml",
+    'say "hi".yaml',
+    "$(touch pwned).yaml",
+    "`id`.yaml",
+    "-dash.yaml",
+    "yes",
+    "123",
+    "a: b.yaml",
+    "[x], {y}.yaml",
+    "*star&amp.yaml",
+    "ünï/cödé.yaml",
+    "a\\b.yaml",
+]
+
+
+@pytest.mark.parametrize("config_file", AWKWARD_PATHS)
+def test_the_config_path_is_serialised_not_pasted(tmp_path, config_file):
+    import shlex
+
+    root = tmp_path / "p"
+    result = run("init", "demo", str(root), "-c", config_file)
+    assert result.exit_code == 0, result.output
+    assert (root / config_file).is_file()
+    workflow = yaml.safe_load((root / ".github/workflows/deploy.yaml").read_text())
+    assert workflow["env"]["CONFIG"] == config_file  # one path, as given
+    (next_line,) = [line for line in result.stdout.splitlines() if line.startswith("next: ")]
+    steps = shlex.split(next_line.removeprefix("next: ").removesuffix(" (see README.md)"))
+    assert steps[:3] == ["cd", str(root), "&&"] and steps[-2:] == ["-c", config_file]
+    readme = (root / "README.md").read_text()
+    (deploy_line,) = [line for line in readme.splitlines() if line.startswith("ml-gen render --all -c ")]
+    assert shlex.split(deploy_line) == ["ml-gen", "render", "--all", "-c", config_file, "&&"] + [
+        "ml-gen",
+        "validate",
+        "--all",
+        "-c",
+        config_file,
+    ]
+    render = run("render", "--all", "-c", str(root / config_file))
+    assert render.exit_code == 0, render.output
+
+
+def test_every_value_init_writes_is_serialised(tmp_path):
+    """YAML scalars, Python literals and shell words in the files read back as the values init placed."""
+    import ast
+
+    starter.write("demo", tmp_path)
+    data = yaml.safe_load((tmp_path / "ml-model.yaml").read_text())
+    assert data["env"]["GRACEFUL_TIMEOUT"] == str(starter.GRACEFUL_TIMEOUT)
+    assert data["environments"]["dev"]["namespace"] == "demo-dev"
+    gunicorn = ast.parse((tmp_path / "gunicorn.conf.py").read_text())
+    binds = [n.value.value for n in gunicorn.body if isinstance(n, ast.Assign) and n.targets[0].id == "bind"]
+    assert binds == [f"0.0.0.0:{starter.PORT}"]
+    assert starter.yaml_scalar("deploy #prod.yaml") == "'deploy #prod.yaml'"
+    assert starter.yaml_scalar("demo") == "demo"
+    assert starter.markdown_code("a`b") == "``a`b``" and starter.markdown_code("`x") == "`` `x ``"
+
+
+def test_next_steps_name_the_chosen_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plain = run("init", "demo")
+    assert (
+        plain.stdout.splitlines()[-1] == "next: python train.py && pytest tests && ml-gen render --all (see README.md)"
+    )
+    sub = run("init", "demo", "my project", "-c", "./deploy/svc.yaml")
+    assert sub.stdout.splitlines()[-1] == (
+        "next: cd 'my project' && python train.py && pytest tests && ml-gen render --all -c deploy/svc.yaml"
+        " (see README.md)"
+    )
+    only = run("init", "demo", "x", "--config-only", "-c", "a b.yaml")
+    assert only.stdout.splitlines()[-1] == "next: ml-gen render --all -c 'x/a b.yaml'"
+
+
+def test_a_gitignore_keeps_the_model_and_caches_out(project):
+    lines = [line for line in (project / ".gitignore").read_text().splitlines() if line and line[0] != "#"]
+    assert {"model/", ".venv/", "__pycache__/", ".pytest_cache/"} <= set(lines)
 
 
 def test_write_returns_what_it_wrote(tmp_path):

@@ -95,11 +95,14 @@ def test_actionlint_would_notice(tmp_path, project, actionlint, shellcheck):
     assert "bulid" in done.stdout and "SC2086" in done.stdout
 
 
-def test_the_projects_own_tests_pass(project, tmp_path):
+@pytest.mark.parametrize("command", [["tests"], []])
+def test_the_projects_own_tests_pass_as_documented(project, tmp_path, command):
+    """`pytest tests` (the README's command, not only `python -m pytest`) and a bare `pytest`: pyproject.toml
+    puts the project directory on the import path, as `python -m` would."""
     root = tmp_path / "demo"
     shutil.copytree(project, root)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        [_tool("pytest"), "-q", "-p", "no:cacheprovider", *command],
         cwd=root,
         capture_output=True,
         text=True,

@@ -186,10 +186,7 @@ def init(name: str, directory: Path, config_file: str, force: bool, config_only:
     written = starter.write(name, directory, config_file, force=force, config_only=config_only)
     where = "" if str(directory) == "." else f" in {directory}"
     click.echo(f"wrote {len(written)} files{where}: {', '.join(str(p) for p in written) or 'none (all up to date)'}")
-    if config_only:
-        click.echo(f"next: ml-gen render --all -c {Path(directory) / config_file}")
-    else:
-        click.echo("next: python train.py && python -m pytest tests && ml-gen render --all (see README.md)")
+    click.echo(f"next: {starter.next_steps(directory, config_file, config_only)}")
 
 
 @main.group()

@@ -1,0 +1,81 @@
+"""The scaffold's workflow run here, step by step as it is written (workflow_run.py names the stand-ins for
+GitHub), in a scratch repository with a local bare remote; no registry (tests/container has the push)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from workflow_run import Event, checkout, git, load, python_shims, run_job
+
+from ml_gen import starter
+
+DIGEST = "sha256:" + "ab" * 32  # stands in for the build job's output (the registry's answer to the push)
+
+
+def _repository(tmp_path: Path, config_file: str) -> tuple[Path, str]:
+    """A project written by init with CONFIG_FILE, rendered and pushed to main of a bare remote; its commit."""
+    source = tmp_path / "source"
+    starter.write("demo", source, config_file)
+    render = subprocess.run(
+        [sys.executable, "-m", "ml_gen", "render", "--all", "-c", config_file],
+        cwd=source,
+        capture_output=True,
+        text=True,
+    )
+    assert render.returncode == 0, render.stderr
+    remote = tmp_path / "remote.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(remote), cwd=tmp_path)
+    git("init", "--quiet", "--initial-branch=main", cwd=source)
+    git("add", "-A", cwd=source)
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "init", cwd=source)
+    git("push", "--quiet", str(remote), "main", cwd=source)
+    return remote, git("rev-parse", "HEAD", cwd=source)
+
+
+def _no_action(step: dict) -> None:
+    raise AssertionError(f"unexpected action {step['uses']}")
+
+
+@pytest.mark.parametrize("config_file", ["deploy/ml-model.yaml", "deploy #prod.yaml"])
+def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path, config_file):
+    """A config in a subdirectory (or with a '#' in its name) goes through every step: the server's
+    tests as documented (`pytest tests`), render --check, validate, set-image, render, the commit and push."""
+    remote, sha = _repository(tmp_path, config_file)
+    pip_log = tmp_path / "pip.log"
+    env = python_shims(tmp_path / "bin", pip_log)
+    workflow = load(tmp_path / "source/.github/workflows/deploy.yaml")
+    event = Event(sha=sha, ref="refs/heads/main")
+
+    test_ws = tmp_path / "test"
+    checkout(remote, test_ws, "main")  # stands in for actions/checkout (setup-python: python_shims)
+    results = run_job(
+        workflow, "test", workspace=test_ws, event=event, expressions={}, base_env=env, uses=lambda step: None
+    )
+    assert [r.returncode for r in results] == [0] * len(results), results[-1]
+    assert "4 passed" in next(r.stdout for r in results if r.name == "Test the server")
+
+    dev_ws = tmp_path / "deploy-dev"
+    checkout(remote, dev_ws, "main")
+    results = run_job(
+        workflow,
+        "deploy-dev",
+        workspace=dev_ws,
+        event=event,
+        expressions={"needs.build.outputs.digest": DIGEST},
+        base_env=env,
+        uses=lambda step: None,
+    )
+    assert [r.returncode for r in results] == [0] * len(results), results[-1]
+    changed = git("show", "--name-only", "--format=%s", "main", cwd=remote).splitlines()
+    assert changed[0].startswith(f"deploy: dev runs ghcr.io/myorg/demo@{DIGEST}")
+    out = Path(config_file).parent
+    assert config_file in changed
+    assert str(out / "manifests/dev/deployment-demo.yaml") in changed
+    assert str(out / "values/dev.yaml") in changed
+    shown = git("show", f"main:{config_file}", cwd=remote)
+    assert yaml.safe_load(shown)["environments"]["dev"]["image"]["digest"] == DIGEST
+    assert git("status", "--porcelain", cwd=dev_ws) == ""  # everything the job changed was committed

@@ -1,0 +1,153 @@
+"""Runs a job of the scaffold's GitHub workflow here: its `run:` steps in order, as the workflow states them.
+
+What needs GitHub itself is stood in for, and each stand-in is named where it happens:
+- `actions/checkout`: the test clones the repository from a local bare remote (`checkout` below);
+- `actions/setup-python`: the interpreter running the tests, with ml-gen of this checkout (`python_shims`);
+- `${{ ... }}` expressions: the values the test gives (`expressions`), e.g. a job output; an expression
+  the test does not give fails the run, so nothing is substituted silently;
+- GitHub's default variables (GITHUB_SHA, GITHUB_REF, GITHUB_REF_NAME, GITHUB_OUTPUT, ...): set from the
+  event the test describes (`Event`);
+- `run:` steps run as GitHub runs them on ubuntu: `bash --noprofile --norc -eo pipefail`, in the checkout.
+A step with `uses:` is handed to the test's `uses` callback, which does what the action would (or fails).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+@dataclass
+class Event:
+    """The push the job runs for: the commit, the ref (refs/heads/main or refs/tags/v1.0.0)."""
+
+    sha: str
+    ref: str
+
+    @property
+    def ref_name(self) -> str:
+        return self.ref.split("/", 2)[2]
+
+
+@dataclass
+class StepResult:
+    name: str
+    returncode: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def load(workflow: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(workflow.read_text("utf-8"))
+    return data
+
+
+def substitute(text: str, expressions: Mapping[str, str]) -> str:
+    """TEXT with every ${{ expr }} replaced by the test's value for it (a missing one fails)."""
+
+    def value(match: re.Match[str]) -> str:
+        expr = match.group(1)
+        if expr not in expressions:
+            raise AssertionError(f"the test gives no value for the expression ${{{{ {expr} }}}}")
+        return expressions[expr]
+
+    return EXPRESSION.sub(value, text)
+
+
+def github_env(event: Event, workspace: Path, scratch: Path) -> dict[str, str]:
+    """The default variables GitHub sets for every step (the subset the workflow reads)."""
+    return {
+        "GITHUB_SHA": event.sha,
+        "GITHUB_REF": event.ref,
+        "GITHUB_REF_NAME": event.ref_name,
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_REPOSITORY": "example/demo",
+        "RUNNER_TEMP": str(scratch),
+        "CI": "true",
+    }
+
+
+def run_job(
+    workflow: dict[str, Any],
+    job: str,
+    *,
+    workspace: Path,
+    event: Event,
+    expressions: Mapping[str, str],
+    base_env: Mapping[str, str],
+    uses: Callable[[dict[str, Any]], None],
+    variables: Mapping[str, str] | None = None,
+) -> list[StepResult]:
+    """Run JOB's steps in order in WORKSPACE; stop at the first failing step (as GitHub does)."""
+    scratch = workspace.parent / f".runner-{job}"
+    scratch.mkdir(exist_ok=True)
+    known = {f"vars.{k}": v for k, v in (variables or {}).items()}
+    known.update(expressions)
+    env = dict(base_env)
+    env.update(github_env(event, workspace, scratch))
+    spec = workflow["jobs"][job]
+    for level in (workflow.get("env", {}), spec.get("env", {})):
+        env.update({k: substitute(str(v), known) for k, v in level.items()})
+    results = []
+    for index, step in enumerate(spec["steps"]):
+        name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
+        if "uses" in step:
+            uses(step)
+            continue
+        output = scratch / f"output-{index}"
+        output.write_text("")
+        step_env = dict(env, GITHUB_OUTPUT=str(output))
+        step_env.update({k: substitute(str(v), known) for k, v in step.get("env", {}).items()})
+        script = substitute(step["run"], known)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=workspace,
+            env=step_env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+        results.append(StepResult(name, done.returncode, done.stdout, done.stderr, outputs))
+        if done.returncode != 0:
+            break
+        if "id" in step:
+            known.update({f"steps.{step['id']}.outputs.{k}": v for k, v in outputs.items()})
+    return results
+
+
+def python_shims(bin_dir: Path, log: Path) -> dict[str, str]:
+    """Stand-in for actions/setup-python: `python` is the interpreter running the tests, which has this
+    checkout's ml-gen and the server's dependencies; `pip` only records what it was asked to install (the
+    test checks the requirement), because this machine installs nothing from outside. Returns the env."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    venv = Path(sys.executable).parent
+    scripts = {name: f'exec {venv / name} "$@"' for name in ("python", "ml-gen", "pytest")}
+    scripts["pip"] = f'printf "%s\\n" "$*" >> {log}'
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout.strip()
+
+
+def checkout(remote: Path, workspace: Path, ref: str) -> None:
+    """Stand-in for actions/checkout: a clone of the remote at REF (a branch or a tag)."""
+    git("clone", "--quiet", "--branch", ref, str(remote), str(workspace), cwd=remote.parent)
