@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ml_gen import __version__, config, serving_metrics
+from ml_gen import __version__, config, origin, serving_metrics
 from ml_gen.errors import ConfigError, OutputError, UsageError, one_line
 from ml_gen.output import atomic
 
@@ -49,8 +49,11 @@ def check_name(name: str, file: str) -> None:
         )
 
 
-def project_files(name: str, config_file: str = CONFIG_FILE, config_only: bool = False) -> list[ScaffoldFile]:
-    """Every file of a new project, rendered in memory; the config is schema-checked before anything is written."""
+def project_files(
+    name: str, config_file: str = CONFIG_FILE, config_only: bool = False, ml_gen_requirement: str | None = None
+) -> list[ScaffoldFile]:
+    """Every file of a new project, rendered in memory; the config is schema-checked before anything is written.
+    ML_GEN_REQUIREMENT: where the workflow installs ml-gen from (default: where this one came from, if pinned)."""
     check_name(name, config_file)
     config_path = PurePosixPath(config_file)
     schema = config_path.parent / SCHEMA_FILE
@@ -70,7 +73,8 @@ def project_files(name: str, config_file: str = CONFIG_FILE, config_only: bool =
         "shutdown_delay": SHUTDOWN_DELAY,
         "model_uri": f"file://{MODEL_PATH}",
         "workflow": WORKFLOW,
-        "ml_gen_version": __version__,
+        "pinned_pattern": origin.PINNED,
+        **_ml_gen_source(ml_gen_requirement),
     }
     text = _render(CONFIG_TEMPLATE, context)
     config.parse(text, config_file)
@@ -79,6 +83,22 @@ def project_files(name: str, config_file: str = CONFIG_FILE, config_only: bool =
         files += _project_files(context)
     _refuse_clash(config_file, config_path, files, config_only)
     return sorted(files, key=lambda t: t.relative)
+
+
+def _ml_gen_source(given: str | None) -> dict[str, str]:
+    """The workflow's ML_GEN_REQUIREMENT: the repository variable, else the given or recorded requirement."""
+    if given is not None:
+        requirement: str | None = origin.check_pinned(given)
+        where = "the requirement given to `ml-gen init --ml-gen-requirement`"
+    else:
+        requirement = origin.installed_requirement()
+        where = f"where the ml-gen {__version__} that wrote this project was installed from"
+    if requirement is None:
+        return {
+            "ml_gen_expression": "${{ vars.ML_GEN_REQUIREMENT }}",
+            "ml_gen_origin": "nothing: the ml-gen that wrote this project was not installed from a pinned source",
+        }
+    return {"ml_gen_expression": f"${{{{ vars.ML_GEN_REQUIREMENT || '{requirement}' }}}}", "ml_gen_origin": where}
 
 
 # Directories the project's .gitignore leaves out: a config there would never reach the repository.
@@ -168,11 +188,12 @@ def write(
     *,
     force: bool = False,
     config_only: bool = False,
+    ml_gen_requirement: str | None = None,
 ) -> list[Path]:
     """Write the project into DIRECTORY, all or nothing; return the paths written (relative to DIRECTORY)."""
     root = Path(directory)
     check_config_path(config_file, config_only)
-    writes = _writes(root, project_files(name, config_file, config_only), force)
+    writes = _writes(root, project_files(name, config_file, config_only, ml_gen_requirement), force)
     atomic.write_files(writes, durable=True)
     return [write.relative for write in writes]
 

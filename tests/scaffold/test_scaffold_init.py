@@ -32,6 +32,7 @@ PROJECT_FILES = [
     "model_server/model.py",
     "model_server/server.py",
     "pyproject.toml",
+    "requirements.in",
     "requirements.txt",
     "tests/test_server.py",
     "train.py",
@@ -123,22 +124,47 @@ def test_the_image_repository_is_the_workflows(project):
     assert workflow["env"]["CONFIG"] == "ml-model.yaml"
 
 
-def test_requirements_are_pinned_to_what_the_tests_run(project):
-    pins = dict(
-        line.split("==")
-        for line in (project / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    assert set(pins) == {"flask", "gunicorn", "joblib", "numpy", "prometheus-client", "scikit-learn"}
-    for package, version in pins.items():
-        assert metadata.version(package) == version, package
+def _locked(project: Path) -> dict[str, tuple[str, list[str]]]:
+    """requirements.txt as {name: (version, [sha256, ...])}."""
+    text = (project / "requirements.txt").read_text()
+    locked = {}
+    for entry in re.split(r"\n(?=[a-z])", "\n".join(line for line in text.splitlines() if not line.startswith("#"))):
+        name, version = re.match(r"([a-z0-9-]+)==(\S+)", entry).groups()
+        locked[name] = (version, re.findall(r"--hash=sha256:([0-9a-f]{64})", entry))
+    return locked
+
+
+def test_requirements_are_locked_with_hashes_to_what_the_tests_run(project):
+    """Every dependency of the server, direct or not, is locked to a version and its files' sha256, the
+    versions this test environment runs (setup.cfg's test extra pins the direct ones the same)."""
+    locked = _locked(project)
+    direct = [line.split("==") for line in (project / "requirements.in").read_text().splitlines() if "==" in line]
+    assert {name for name, _ in direct} == {"flask", "gunicorn", "joblib", "numpy", "prometheus-client", "scikit-learn"}
+    for name, version in direct:
+        assert locked[name][0] == version, name
+    for name, (version, hashes) in locked.items():
+        assert hashes, name
+        assert metadata.version(name) == version, name
+        for requirement in metadata.requires(name) or []:  # the lock is closed under dependencies
+            if "extra ==" not in requirement and "; " not in requirement:
+                assert re.match(r"[A-Za-z0-9_.-]+", requirement)[0].lower().replace("_", "-") in locked, requirement
+
+
+def test_the_test_extra_pins_what_requirements_in_pins(project, repo_root):
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(repo_root / "setup.cfg")
+    extra = {line.strip() for line in parser["options.extras_require"]["test"].splitlines() if "==" in line}
+    direct = {line for line in (project / "requirements.in").read_text().splitlines() if "==" in line}
+    assert direct <= extra
 
 
 def test_the_dockerfile_is_multi_stage_from_wheels_only(project):
     dockerfile = _dockerfile(project)
     assert re.findall(r"^FROM (.+)$", dockerfile, re.M) == ["python:3.11-slim AS build", "python:3.11-slim"]
-    assert "pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt" in dockerfile
-    assert "--no-index --find-links=/wheels" in dockerfile
+    assert "pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements.txt" in dockerfile
+    assert "--no-index --find-links=/wheels --require-hashes -r requirements.txt" in dockerfile
     assert re.findall(r"^CMD (.+)$", dockerfile, re.M) == ['["gunicorn", "--config", "gunicorn.conf.py"]']
     assert "PYTHONDONTWRITEBYTECODE=1" in dockerfile and "PYTHONUNBUFFERED=1" in dockerfile
 
@@ -166,8 +192,11 @@ def test_the_workflow_runs_the_pipeline_with_minimal_permissions(project):
     order = ["ml-gen set-image dev --digest", "ml-gen render --all", "ml-gen validate --all", "git commit"]
     assert [dev.index(step) for step in order] == sorted(dev.index(step) for step in order)
     assert "startsWith(github.ref, 'refs/tags/v')" in jobs["promote-prod"]["if"]
+    assert jobs["promote-prod"]["needs"] == "test"  # promotes what dev runs: never waits on a build
     prod = "\n".join(s.get("run", "") for s in jobs["promote-prod"]["steps"])
-    assert "ml-gen set-image prod --digest" in prod and "gh pr create" in prod
+    assert "ml-gen promote dev prod --render" in prod and "gh pr create" in prod
+    assert "build-push" not in str(jobs["promote-prod"]) and "set-image" not in prod
+    assert jobs["build"]["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
 
 
 def test_the_projects_python_is_lint_clean(project):
@@ -569,3 +598,59 @@ def test_a_directory_name_over_the_os_limit_is_one_line(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.startswith("ml-gen: error: ") and result.stderr.count("\n") == 1
     assert "File name too long" in result.stderr
+
+
+# -- where the workflow installs ml-gen from ----------------------------------------------------
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "requirement"),
+    [
+        (  # pip install git+https://github.com/example/ml-gen@<commit>
+            {"url": "https://github.com/example/ml-gen", "vcs_info": {"vcs": "git", "commit_id": COMMIT}},
+            f"ml-gen @ git+https://github.com/example/ml-gen@{COMMIT}",
+        ),
+        (  # pip install https://.../ml_gen-0.1.0-py3-none-any.whl
+            {
+                "url": "https://example.org/ml_gen-0.1.0-py3-none-any.whl",
+                "archive_info": {"hashes": {"sha256": "f" * 64}},
+            },
+            f"ml-gen @ https://example.org/ml_gen-0.1.0-py3-none-any.whl#sha256={'f' * 64}",
+        ),
+        ({"url": "file:///work/ml-gen", "dir_info": {"editable": True}}, None),  # a checkout CI cannot reach
+        ({"url": "https://example.org/ml_gen.whl", "archive_info": {}}, None),  # no hash: not verifiable
+        ({"url": "https://github.com/x/ml-gen", "vcs_info": {"vcs": "hg", "commit_id": COMMIT}}, None),
+        ("not json", None),
+    ],
+)
+def test_the_recorded_source_is_pips_direct_url(direct_url, requirement):
+    from ml_gen import origin
+
+    text = direct_url if isinstance(direct_url, str) else json.dumps(direct_url)
+    assert origin.requirement_from_direct_url(text) == requirement
+
+
+def test_init_writes_the_recorded_source_into_the_workflow(tmp_path, monkeypatch):
+    recorded = f"ml-gen @ git+https://github.com/example/ml-gen@{COMMIT}"
+    monkeypatch.setattr("ml_gen.origin.installed_requirement", lambda: recorded)
+    starter.write("demo", tmp_path)
+    env = yaml.safe_load((tmp_path / ".github/workflows/deploy.yaml").read_text())["env"]
+    assert env["ML_GEN_REQUIREMENT"] == f"${{{{ vars.ML_GEN_REQUIREMENT || '{recorded}' }}}}"
+
+
+def test_init_takes_a_pinned_requirement_and_refuses_another(tmp_path, monkeypatch):
+    monkeypatch.setattr("ml_gen.origin.installed_requirement", lambda: None)
+    given = f"ml-gen @ git+ssh://git@example.org/ml-gen@{COMMIT}"
+    assert run("init", "demo", str(tmp_path / "a"), "--ml-gen-requirement", given).exit_code == 0
+    env = yaml.safe_load((tmp_path / "a/.github/workflows/deploy.yaml").read_text())["env"]
+    assert env["ML_GEN_REQUIREMENT"] == f"${{{{ vars.ML_GEN_REQUIREMENT || '{given}' }}}}"
+    assert run("init", "demo", str(tmp_path / "b")).exit_code == 0  # unknown: the variable alone
+    env = yaml.safe_load((tmp_path / "b/.github/workflows/deploy.yaml").read_text())["env"]
+    assert env["ML_GEN_REQUIREMENT"] == "${{ vars.ML_GEN_REQUIREMENT }}"
+    for bad in ("ml-gen", "ml-gen==0.1.0", "ml-gen @ git+https://github.com/x/ml-gen@main", "other @ x"):
+        result = run("init", "demo", str(tmp_path / "c"), "--ml-gen-requirement", bad)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, bad
+        assert result.stderr.startswith("ml-gen: error: --ml-gen-requirement ")
+        assert not (tmp_path / "c").exists()

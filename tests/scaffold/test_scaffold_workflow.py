@@ -14,6 +14,8 @@ from workflow_run import Event, checkout, git, load, python_shims, run_job
 from ml_gen import starter
 
 DIGEST = "sha256:" + "ab" * 32  # stands in for the build job's output (the registry's answer to the push)
+PINNED = "ml-gen @ git+https://github.com/example/ml-gen@" + "0123456789" * 4
+VARIABLES = {"ML_GEN_REQUIREMENT": PINNED}  # the repository variable the README tells the user to set
 
 
 def _repository(tmp_path: Path, config_file: str) -> tuple[Path, str]:
@@ -53,7 +55,14 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
     test_ws = tmp_path / "test"
     checkout(remote, test_ws, "main")  # stands in for actions/checkout (setup-python: python_shims)
     results = run_job(
-        workflow, "test", workspace=test_ws, event=event, expressions={}, base_env=env, uses=lambda step: None
+        workflow,
+        "test",
+        workspace=test_ws,
+        event=event,
+        expressions={},
+        base_env=env,
+        uses=lambda step: None,
+        variables=VARIABLES,
     )
     assert [r.returncode for r in results] == [0] * len(results), results[-1]
     assert "4 passed" in next(r.stdout for r in results if r.name == "Test the server")
@@ -68,6 +77,7 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
         expressions={"needs.build.outputs.digest": DIGEST},
         base_env=env,
         uses=lambda step: None,
+        variables=VARIABLES,
     )
     assert [r.returncode for r in results] == [0] * len(results), results[-1]
     changed = git("show", "--name-only", "--format=%s", "main", cwd=remote).splitlines()
@@ -79,3 +89,52 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
     shown = git("show", f"main:{config_file}", cwd=remote)
     assert yaml.safe_load(shown)["environments"]["dev"]["image"]["digest"] == DIGEST
     assert git("status", "--porcelain", cwd=dev_ws) == ""  # everything the job changed was committed
+    assert pip_log.read_text().splitlines() == [
+        "install --require-hashes -r requirements.txt",  # hashes: nothing else on that command line
+        f"install pytest==9.2.0 {PINNED}",
+        f"install {PINNED}",
+    ]
+
+
+def _first_step(tmp_path: Path, variables: dict[str, str], requirement: str | None = None):
+    root = tmp_path / "p"
+    starter.write("demo", root, ml_gen_requirement=requirement)
+    workflow = load(root / ".github/workflows/deploy.yaml")
+    workflow["jobs"]["test"]["steps"] = workflow["jobs"]["test"]["steps"][:1]
+    env = python_shims(tmp_path / "bin", tmp_path / "pip.log")
+    (result,) = run_job(
+        workflow,
+        "test",
+        workspace=root,
+        event=Event(sha="0" * 40, ref="refs/heads/main"),
+        expressions={},
+        base_env=env,
+        uses=_no_action,
+        variables=variables,
+    )
+    return result
+
+
+def test_the_first_step_names_what_to_set_when_ml_gens_source_is_unknown(tmp_path, monkeypatch):
+    monkeypatch.setattr("ml_gen.origin.installed_requirement", lambda: None)  # an editable checkout, an index
+    result = _first_step(tmp_path, {})
+    assert result.returncode == 1 and result.stderr == ""
+    assert result.stdout.count("\n") == 1
+    assert result.stdout.startswith("::error::set the repository variable ML_GEN_REQUIREMENT to ")
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    ["ml-gen", "ml-gen==0.1.0", "ml-gen @ git+https://github.com/example/ml-gen@main", PINNED + " extra"],
+)
+def test_the_first_step_refuses_an_unpinned_requirement(tmp_path, requirement):
+    result = _first_step(tmp_path, {"ML_GEN_REQUIREMENT": requirement})
+    assert result.returncode == 1 and result.stdout.count("\n") == 1
+    assert result.stdout.startswith("::error::ML_GEN_REQUIREMENT is not pinned to a commit or a sha256")
+
+
+@pytest.mark.parametrize("variables", [{}, {"ML_GEN_REQUIREMENT": PINNED}])
+def test_the_first_step_passes_the_requirement_init_recorded_or_the_variable(tmp_path, variables):
+    """init's --ml-gen-requirement (or the recorded source) is the default; the repository variable wins."""
+    result = _first_step(tmp_path, variables, requirement="ml-gen @ git+https://example.org/ml-gen@" + "a" * 40)
+    assert (result.returncode, result.stdout) == (0, "")

@@ -173,7 +173,14 @@ def schema() -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite files that exist (never symlinks or directories).")
 @click.option("--config-only", is_flag=True, help="Write only the config and its schema (for a server you have).")
-def init(name: str, directory: Path, config_file: str, force: bool, config_only: bool) -> None:
+@click.option(
+    "--ml-gen-requirement",
+    metavar="REQ",
+    help="Where CI installs ml-gen from, pinned: 'ml-gen @ git+https://...@<commit>' (default: this one's source).",
+)
+def init(
+    name: str, directory: Path, config_file: str, force: bool, config_only: bool, ml_gen_requirement: str | None
+) -> None:
     """Write a serving project for the model server NAME into DIRECTORY (default: here).
 
     The config (ml-model.yaml and its schema), a Flask/gunicorn model server (model_server/,
@@ -183,7 +190,9 @@ def init(name: str, directory: Path, config_file: str, force: bool, config_only:
     """
     from ml_gen import starter
 
-    written = starter.write(name, directory, config_file, force=force, config_only=config_only)
+    written = starter.write(
+        name, directory, config_file, force=force, config_only=config_only, ml_gen_requirement=ml_gen_requirement
+    )
     where = "" if str(directory) == "." else f" in {directory}"
     click.echo(f"wrote {len(written)} files{where}: {', '.join(str(p) for p in written) or 'none (all up to date)'}")
     click.echo(f"next: {starter.next_steps(directory, config_file, config_only)}")
