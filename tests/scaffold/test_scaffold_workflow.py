@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_run import Event, checkout, git, load, python_shims, run_job
 
 from ml_gen import starter
+from workflow_run import Event, checkout, git, load, python_shims, run_job
 
 DIGEST = "sha256:" + "ab" * 32  # stands in for the build job's output (the registry's answer to the push)
 PINNED = "ml-gen @ git+https://github.com/example/ml-gen@" + "0123456789" * 4
@@ -64,8 +64,8 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
         uses=lambda step: None,
         variables=VARIABLES,
     )
-    assert [r.returncode for r in results] == [0] * len(results), results[-1]
-    assert "4 passed" in next(r.stdout for r in results if r.name == "Test the server")
+    assert results.ok, results.steps[-1]
+    assert "4 passed" in next(r.stdout for r in results.steps if r.name == "Test the server")
 
     dev_ws = tmp_path / "deploy-dev"
     checkout(remote, dev_ws, "main")
@@ -79,7 +79,7 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
         uses=lambda step: None,
         variables=VARIABLES,
     )
-    assert [r.returncode for r in results] == [0] * len(results), results[-1]
+    assert results.ok, results.steps[-1]
     changed = git("show", "--name-only", "--format=%s", "main", cwd=remote).splitlines()
     assert changed[0].startswith(f"deploy: dev runs ghcr.io/myorg/demo@{DIGEST}")
     out = Path(config_file).parent
@@ -111,7 +111,7 @@ def _first_step(tmp_path: Path, variables: dict[str, str], requirement: str | No
         base_env=env,
         uses=_no_action,
         variables=variables,
-    )
+    ).steps
     return result
 
 

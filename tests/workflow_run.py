@@ -8,7 +8,8 @@ What needs GitHub itself is stood in for, and each stand-in is named where it ha
 - GitHub's default variables (GITHUB_SHA, GITHUB_REF, GITHUB_REF_NAME, GITHUB_OUTPUT, ...): set from the
   event the test describes (`Event`);
 - `run:` steps run as GitHub runs them on ubuntu: `bash --noprofile --norc -eo pipefail`, in the checkout.
-A step with `uses:` is handed to the test's `uses` callback, which does what the action would (or fails).
+A step with `uses:` is handed to the test's `uses` callback, which does what the action would (or fails)
+and returns the step's outputs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ class Event:
     @property
     def ref_name(self) -> str:
         return self.ref.split("/", 2)[2]
+
+
+@dataclass
+class JobRun:
+    """The run steps' results, in order (up to the first failure), and the job's outputs."""
+
+    steps: list[StepResult]
+    outputs: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(step.returncode == 0 for step in self.steps)
 
 
 @dataclass
@@ -100,11 +113,12 @@ def run_job(
     event: Event,
     expressions: Mapping[str, str],
     base_env: Mapping[str, str],
-    uses: Callable[[dict[str, Any]], None],
+    uses: Callable[[dict[str, Any]], dict[str, str] | None],
     variables: Mapping[str, str] | None = None,
-) -> list[StepResult]:
+) -> JobRun:
     """Run JOB's steps in order in WORKSPACE; stop at the first failing step (as GitHub does)."""
-    scratch = workspace.parent / f".runner-{job}"
+    workspace.mkdir(parents=True, exist_ok=True)  # GitHub's workspace exists, empty, before any checkout
+    scratch = workspace.parent / f".runner-{job}-{workspace.name}"
     scratch.mkdir(exist_ok=True)
     known = {f"vars.{k}": v for k, v in (variables or {}).items()}
     known.update(expressions)
@@ -117,7 +131,9 @@ def run_job(
     for index, step in enumerate(spec["steps"]):
         name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
         if "uses" in step:
-            uses(step)
+            given = uses(step) or {}
+            if "id" in step:
+                known.update({f"steps.{step['id']}.outputs.{k}": v for k, v in given.items()})
             continue
         output = scratch / f"output-{index}"
         output.write_text("")
@@ -135,10 +151,10 @@ def run_job(
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
         results.append(StepResult(name, done.returncode, done.stdout, done.stderr, outputs))
         if done.returncode != 0:
-            break
+            return JobRun(results, {})
         if "id" in step:
             known.update({f"steps.{step['id']}.outputs.{k}": v for k, v in outputs.items()})
-    return results
+    return JobRun(results, {k: substitute(str(v), known) for k, v in spec.get("outputs", {}).items()})
 
 
 def python_shims(bin_dir: Path, log: Path) -> dict[str, str]:
@@ -162,5 +178,6 @@ def git(*args: str, cwd: Path) -> str:
 
 
 def checkout(remote: Path, workspace: Path, ref: str) -> None:
-    """Stand-in for actions/checkout: a clone of the remote at REF (a branch or a tag)."""
+    """Stand-in for actions/checkout: a clone of the remote at REF (a branch or a tag name), with origin
+    pointing at the remote (the action's persisted credentials let `git push origin` work)."""
     git("clone", "--quiet", "--branch", ref, str(remote), str(workspace), cwd=remote.parent)
