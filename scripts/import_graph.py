@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ml_gen.targets", "ml_gen.values"),
     ("ml_gen.render",),
     ("ml_gen.check", "ml_gen.output", "ml_gen.delivery"),
-    ("ml_gen.edit", "ml_gen.starter"),
+    ("ml_gen.edit", "ml_gen.starter", "ml_gen.origin"),
     ("ml_gen.project",),
     ("ml_gen.cli", "ml_gen.launch", "ml_gen.stdout", "ml_gen.__main__"),
 ]
