@@ -95,6 +95,53 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
         f"install {PINNED}",
     ]
 
+    # A release tag on the commit dev runs: promote-prod, with the config where the user put it. No
+    # PROMOTION_TOKEN secret: the pull request is opened with GITHUB_TOKEN and the job warns.
+    git("push", "--quiet", str(remote), f"{sha}:refs/tags/v1.0.0", cwd=tmp_path / "source")
+    gh = tmp_path / "bin" / "gh"  # stands in for the GitHub CLI's `gh pr create`
+    gh.write_text(f'#!/bin/sh\nprintf "GH_TOKEN=%s %s\\n" "$GH_TOKEN" "$*" >> {tmp_path / "gh.log"}\n')
+    gh.chmod(0o755)
+    promote_ws = tmp_path / "promote-prod"
+    checkout(remote, promote_ws, "main")  # the job checks out main, with its history
+    results = run_job(
+        workflow,
+        "promote-prod",
+        workspace=promote_ws,
+        event=Event(sha=sha, ref="refs/tags/v1.0.0"),
+        expressions={"github.token": "ghs_stand_in"},
+        base_env=env,
+        uses=lambda step: None,
+        variables=VARIABLES,
+    )
+    assert results.ok, results.steps[-1]
+    assert results.steps[-1].stdout.splitlines()[-1].startswith("::warning::no PROMOTION_TOKEN secret")
+    branch = "promote/prod-v1.0.0"
+    promoted = yaml.safe_load(git("show", f"{branch}:{config_file}", cwd=remote))["environments"]["prod"]
+    assert promoted["image"]["digest"] == DIGEST
+    assert (
+        str(out / "manifests/prod/deployment-demo.yaml")
+        in git("show", "--name-only", "--format=", branch, cwd=remote).splitlines()
+    )
+    assert (tmp_path / "gh.log").read_text().startswith(f"GH_TOKEN=ghs_stand_in pr create --base main --head {branch} ")
+
+    # The pull request merged, the job runs again for the tag: nothing to promote, nothing pushed or opened.
+    git("update-ref", "refs/heads/main", f"refs/heads/{branch}", cwd=remote)  # merged: main fast-forwards
+    again_ws = tmp_path / "promote-prod-again"
+    checkout(remote, again_ws, "main")
+    results = run_job(
+        workflow,
+        "promote-prod",
+        workspace=again_ws,
+        event=Event(sha=sha, ref="refs/tags/v1.0.0"),
+        expressions={"github.token": "ghs_stand_in"},
+        base_env=env,
+        uses=lambda step: None,
+        variables=VARIABLES,
+    )
+    assert results.ok, results.steps[-1]
+    assert results.steps[-1].stdout == "prod already runs what dev runs\n"
+    assert (tmp_path / "gh.log").read_text().count("pr create") == 1
+
 
 def _first_step(tmp_path: Path, variables: dict[str, str], requirement: str | None = None):
     root = tmp_path / "p"
