@@ -65,9 +65,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # Tests whose session fixtures are expensive run together on one worker, so each starts once: the
 # real-node tests (a cluster with the machine's one real node, the demo image), the other live tests (a
-# cluster of fake nodes), the container tests (images built with podman), the scaffold tests (a trained
-# project). Every other test goes where there is room.
-RUN_TOGETHER = ("tests/live/test_real_node.py", "tests/live/", "tests/container/", "tests/scaffold/")
+# cluster of fake nodes), the container tests (images built with podman; the workflow's registry test,
+# the longest, apart from them), the scaffold tests (a trained project). Every other test goes where
+# there is room.
+RUN_TOGETHER = (
+    "tests/live/test_real_node.py",
+    "tests/live/",
+    "tests/container/test_workflow_registry.py",  # its own images and registry: beside the other image tests
+    "tests/container/",
+    "tests/scaffold/",
+)
 _relayed_summary: list[str] = []
 
 
