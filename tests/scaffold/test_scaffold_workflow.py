@@ -101,18 +101,23 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
     gh = tmp_path / "bin" / "gh"  # stands in for the GitHub CLI's `gh pr create`
     gh.write_text(f'#!/bin/sh\nprintf "GH_TOKEN=%s %s\\n" "$GH_TOKEN" "$*" >> {tmp_path / "gh.log"}\n')
     gh.chmod(0o755)
-    promote_ws = tmp_path / "promote-prod"
-    checkout(remote, promote_ws, "main")  # the job checks out main, with its history
-    results = run_job(
-        workflow,
-        "promote-prod",
-        workspace=promote_ws,
-        event=Event(sha=sha, ref="refs/tags/v1.0.0"),
-        expressions={"github.token": "ghs_stand_in"},
-        base_env=env,
-        uses=lambda step: None,
-        variables=VARIABLES,
-    )
+
+    def promote(workspace_name: str):
+        """The promote-prod job for the tag, in a fresh checkout of main (with its history)."""
+        workspace = tmp_path / workspace_name
+        checkout(remote, workspace, "main")
+        return run_job(
+            workflow,
+            "promote-prod",
+            workspace=workspace,
+            event=Event(sha=sha, ref="refs/tags/v1.0.0"),
+            expressions={"github.token": "ghs_stand_in"},
+            base_env=env,
+            uses=lambda step: None,
+            variables=VARIABLES,
+        )
+
+    results = promote("promote-prod")
     assert results.ok, results.steps[-1]
     assert results.steps[-1].stdout.splitlines()[-1].startswith("::warning::no PROMOTION_TOKEN secret")
     branch = "promote/prod-v1.0.0"
@@ -126,18 +131,7 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
 
     # The pull request merged, the job runs again for the tag: nothing to promote, nothing pushed or opened.
     git("update-ref", "refs/heads/main", f"refs/heads/{branch}", cwd=remote)  # merged: main fast-forwards
-    again_ws = tmp_path / "promote-prod-again"
-    checkout(remote, again_ws, "main")
-    results = run_job(
-        workflow,
-        "promote-prod",
-        workspace=again_ws,
-        event=Event(sha=sha, ref="refs/tags/v1.0.0"),
-        expressions={"github.token": "ghs_stand_in"},
-        base_env=env,
-        uses=lambda step: None,
-        variables=VARIABLES,
-    )
+    results = promote("promote-prod-again")
     assert results.ok, results.steps[-1]
     assert results.steps[-1].stdout == "prod already runs what dev runs\n"
     assert (tmp_path / "gh.log").read_text().count("pr create") == 1
