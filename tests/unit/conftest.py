@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +50,14 @@ class Env:
     @property
     def container(self) -> dict[str, Any]:
         return self.pod["spec"]["containers"][0]
+
+
+@pytest.fixture
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo_root: Path) -> Path:
+    """The working directory holds a copy of the bundled example config, which this returns."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(repo_root / "ml-model.yaml", tmp_path / "ml-model.yaml")
+    return tmp_path / "ml-model.yaml"
 
 
 @pytest.fixture

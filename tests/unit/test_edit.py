@@ -78,13 +78,6 @@ def changed_lines(before: str, after: str) -> list[str]:
 
 
 @pytest.fixture
-def example(tmp_path, monkeypatch, repo_root) -> Path:
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(repo_root / "ml-model.yaml", tmp_path / "ml-model.yaml")
-    return tmp_path / "ml-model.yaml"
-
-
-@pytest.fixture
 def commented(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "ml-model.yaml"

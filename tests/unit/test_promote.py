@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,6 @@ DIGEST = "sha256:" + "ab" * 32
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
-
-
-@pytest.fixture
-def example(tmp_path, monkeypatch, repo_root) -> Path:
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(repo_root / "ml-model.yaml", tmp_path / "ml-model.yaml")
-    return tmp_path / "ml-model.yaml"
 
 
 @pytest.fixture
