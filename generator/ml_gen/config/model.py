@@ -53,6 +53,16 @@ DEFAULTS: dict[str, Any] = {
     "terminationGracePeriodSeconds": 30,
     "shutdownDelaySeconds": 0,
     "tmpSizeLimit": "1Gi",
+    "model": {
+        "fetch": {
+            "sizeLimit": "1Gi",
+            "command": ["python", "-m", "model_server.fetch"],
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+                "limits": {"memory": "512Mi", "ephemeral-storage": "1Gi"},
+            },
+        },
+    },
     "security": {
         "restricted": True,
         "runAsUser": 10001,
