@@ -51,17 +51,17 @@ def uri_problem(uri: str, has_sha256: bool, has_tracking_uri: bool) -> str | Non
         return None  # a local path, baked into the image
     scheme = match.group(1).lower()
     known = ("file", "pvc", *FETCHED)
+    if scheme == "http":
+        return "plain http:// is not fetched (anyone on the way could swap the model): use https:// with model.sha256"
     if scheme not in known:
-        hint = "; plain http is not fetched: use https://" if scheme == "http" else ""
-        return (
-            f"'{scheme}:' is not a scheme ml-gen fetches (s3, gs, hf, https, models, pvc, file or a local path){hint}"
-        )
+        return f"'{scheme}:' is not a scheme ml-gen fetches (s3, gs, hf, https, models, pvc, file or a local path)"
     if scheme == "models":
         return _mlflow_problem(uri, has_tracking_uri)
     if not uri.startswith(f"{scheme}://"):
         return f"'{uri}' is not a {scheme}:// URI (write {scheme}://...)"
     parts = urlsplit(uri)
-    if "@" in parts.netloc:
+    userinfo = uri[len("hf://") :].rpartition("@")[0] if scheme == "hf" else parts.netloc  # hf: repo@revision
+    if "@" in userinfo or (scheme == "hf" and ":" in userinfo):
         return (
             "has credentials written inline (user@ or user:password@): put them in a Secret and name it in "
             "model.credentials.secret"
@@ -102,7 +102,9 @@ def _gs(uri: str, bucket: str, path: str, has_sha256: bool) -> str | None:
 
 
 def _hf(uri: str, netloc: str, path: str, has_sha256: bool) -> str | None:
-    repo, at, revision = uri[len("hf://") :].partition("@")
+    repo, at, revision = uri[len("hf://") :].rpartition("@")
+    if not at:
+        repo = revision
     if not at or not revision:
         return f"'{uri}' names no revision: pin one as hf://{repo}@REVISION (only a commit hash never moves)"
     if not _HF_REPO.match(repo) or not _HF_REVISION.match(revision) or ".." in revision:
