@@ -155,3 +155,19 @@ def test_store_settings_an_environment_does_not_use_are_not_refused(render_env):
     the inherited store settings cannot be removed in an override, so they are unused, not refused."""
     _, pod = _pod(render_env, uri="pvc://iris-models/iris", credentials={"secret": "s"}, s3={"region": "x"})
     assert "initContainers" not in pod["spec"]
+
+
+def test_an_environment_that_changes_the_uri_does_not_inherit_the_checksum(config_text):
+    from ml_gen import config
+
+    text = config_text(
+        model={"uri": "https://models.example.com/iris.joblib", "sha256": SHA256, "credentials": {"secret": "s"}},
+        environments={
+            "prod": {"namespace": "p"},
+            "dev": {"namespace": "d", "model": {"uri": "hf://acme/iris@main", "credentials": {}}},
+        },
+    )
+    cfg = config.parse(text)
+    assert cfg.resolve("prod").settings["model"]["sha256"] == SHA256
+    dev = cfg.resolve("dev").settings["model"]
+    assert "sha256" not in dev and dev["credentials"] == {}
