@@ -157,6 +157,12 @@ def promote(file: str, source: str, target: str, allow_tag: bool = False) -> Edi
         else:
             image_set = _Set("image", {**updates, "tag": str(image["tag"])}, "digest")
         model = {key: str(runs["model"][key]) for key in ("version", "uri", "sha256") if runs["model"].get(key)}
+        kept = _section(before, target, "model")
+        if kept.get("sha256") and "sha256" not in model and model.get("uri", kept.get("uri")) != kept.get("uri"):
+            raise UsageError(
+                f"{file}: environments.{target}.model.sha256: is the checksum of {kept.get('uri')}, not of "
+                f"{model['uri']} ({source} pins none); remove it from {target} by hand first; not changed"
+            )
         return [image_set, *([_Set("model", model)] if model else [])]
 
     return _edit(file, [target], sets)
