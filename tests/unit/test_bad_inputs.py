@@ -1010,6 +1010,16 @@ CASES += [
         ("cannot reach s3:// storage", "networkPolicy.egress.cidrs"),
     ),
     Bad(
+        "model-store-namespace-not-allowed",
+        prod(
+            "    model:\n      uri: models:/iris/3\n      mlflow: {trackingUri: 'http://mlflow.mlflow.svc:5000'}\n"
+            "    networkPolicy:\n      egress: {restricted: true, namespaces: [storage]}\n"
+        ),
+        "environments.prod.networkPolicy.egress.namespaces",
+        14,
+        ("does not list 'mlflow'", "model.mlflow.trackingUri (http://mlflow.mlflow.svc:5000)"),
+    ),
+    Bad(
         "model-path-set-by-hand",
         prod("    model: {uri: 's3://models/iris/'}\n    env:\n      MODEL_PATH: /models\n"),
         "environments.prod.env.MODEL_PATH",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_gen.config.model_source import ModelSource, source, uri_problem
+from ml_gen.config.model_source import ModelSource, service_namespace, source, stores, uri_problem
 
 SHA256 = "c" * 64
 MLFLOW = {"trackingUri": "http://mlflow.mlflow:5000"}
@@ -171,3 +171,26 @@ def test_an_environment_that_changes_the_uri_does_not_inherit_the_checksum(confi
     assert cfg.resolve("prod").settings["model"]["sha256"] == SHA256
     dev = cfg.resolve("dev").settings["model"]
     assert "sha256" not in dev and dev["credentials"] == {}
+
+
+@pytest.mark.parametrize(
+    ("url", "namespace"),
+    [
+        ("http://versitygw.storage.svc:7070", "storage"),
+        ("http://mlflow.mlflow.svc.cluster.local:5000/", "mlflow"),
+        ("https://s3.eu-west-1.amazonaws.com", None),
+        ("http://10.96.0.12:9000", None),
+        ("http://minio:9000", None),
+    ],
+)
+def test_the_namespace_of_an_in_cluster_store(url, namespace):
+    assert service_namespace(url) == namespace
+
+
+def test_the_stores_a_fetch_talks_to():
+    model = {"uri": "models:/iris/3", "mlflow": MLFLOW, "s3": {"endpoint": "http://s.storage.svc"}}
+    assert stores(model, "models") == [
+        (("model", "mlflow", "trackingUri"), MLFLOW["trackingUri"]),
+        (("model", "s3", "endpoint"), "http://s.storage.svc"),
+    ]
+    assert stores(model, "gs") == []

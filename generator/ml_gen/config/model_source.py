@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ml_gen.k8s.names import DNS_SUBDOMAIN
@@ -19,6 +20,9 @@ _BUCKET = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,220}[a-z0-9])?\Z")
 _HF_REPO = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HF_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 _MLFLOW_MODEL = re.compile(r"^models:/([^/@]+)(/[0-9]+|@[A-Za-z0-9_-]+)$")
+_SERVICE_HOST = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\.?\Z"
+)
 _CREDENTIAL_QUERY = re.compile(r"signature|credential|token|secret|password|passwd|sig$|^key$", re.IGNORECASE)
 
 
@@ -135,3 +139,27 @@ def _file(uri: str, netloc: str, path: str, has_sha256: bool) -> str | None:
 
 
 _CHECKS = {"s3": _s3, "gs": _gs, "hf": _hf, "https": _https, "pvc": _pvc, "file": _file}
+
+
+def stores(model: dict[str, Any], scheme: str) -> list[tuple[tuple[str, ...], str]]:
+    """The servers a fetch of `scheme` talks to that the config names: (field path, URL)."""
+    named: dict[str, list[tuple[str, ...]]] = {
+        "s3": [("s3", "endpoint")],
+        "models": [("mlflow", "trackingUri"), ("s3", "endpoint")],
+        "hf": [("hf", "endpoint")],
+        "https": [("uri",)],
+    }
+    found = []
+    for path in named.get(scheme, []):
+        node: Any = model
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, str):
+            found.append((("model", *path), node))
+    return found
+
+
+def service_namespace(url: str) -> str | None:
+    """The namespace of an in-cluster Service a URL names by its DNS name (name.namespace.svc...), or None."""
+    match = _SERVICE_HOST.match(urlsplit(url).hostname or "")
+    return match.group(2) if match else None

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ml_gen.config.model_source import MOUNT_PATH, source, uri_problem
+from ml_gen.config.model_source import MOUNT_PATH, service_namespace, source, stores, uri_problem
 from ml_gen.k8s.fields import cidr_problem, ingress_path_problem, is_ipv4_address, toleration_problem
 from ml_gen.k8s.image import repository_problem
 from ml_gen.k8s.names import label_key_problem, label_value_problem
@@ -359,15 +359,33 @@ def _model(env: EnvConfig, s: dict[str, Any]) -> None:
             raise env.error("model", "sha256", message=f"is checked by the fetcher, but {kind}, not fetched: remove it")
         return
     _fetch(env, s, model["fetch"])
+    _egress(env, s, where.scheme)
+
+
+def _egress(env: EnvConfig, s: dict[str, Any], scheme: str) -> None:
+    """A restricted egress lets the fetcher out: ml-gen cannot open it itself (a NetworkPolicy names no host,
+    and it sees a Service's pod port, not the port in the URL), but refuses a policy that surely blocks it."""
     egress = s["networkPolicy"]["egress"]
-    if s["networkPolicy"]["enabled"] and egress["restricted"] and not (egress["cidrs"] or egress["namespaces"]):
+    if not (s["networkPolicy"]["enabled"] and egress["restricted"]) or egress["cidrs"]:
+        return
+    if not egress["namespaces"]:
         raise env.error(
             "networkPolicy",
             "egress",
             "restricted",
-            message=f"allows only DNS, so the fetcher cannot reach {where.scheme}:// storage: list the store's "
+            message=f"allows only DNS, so the fetcher cannot reach {scheme}:// storage: list the store's "
             "addresses in networkPolicy.egress.cidrs (or its namespace in networkPolicy.egress.namespaces)",
         )
+    for path, url in stores(s["model"], scheme):
+        namespace = service_namespace(url)
+        if namespace and namespace not in egress["namespaces"]:
+            raise env.error(
+                "networkPolicy",
+                "egress",
+                "namespaces",
+                message=f"does not list '{namespace}', the namespace of {'.'.join(path)} ({url}), and no "
+                "egress CIDR is given: the fetcher could not reach it; add it",
+            )
 
 
 def _fetch(env: EnvConfig, s: dict[str, Any], fetch: dict[str, Any]) -> None:
