@@ -29,6 +29,8 @@ MLFLOW = {"trackingUri": "http://mlflow.mlflow:5000"}
         ("pvc://iris-models/iris/../iris/3/", ModelSource("pvc", "pvc", "iris-models", "iris/3")),
         ("pvc://iris-models", ModelSource("pvc", "pvc", "iris-models", "")),
         ("pvc://iris-models/", ModelSource("pvc", "pvc", "iris-models", "")),
+        ("pvc://iris-models//iris", ModelSource("pvc", "pvc", "iris-models", "iris")),
+        ("pvc://iris-models/./", ModelSource("pvc", "pvc", "iris-models", "")),
     ],
 )
 def test_accepted_uris_and_how_they_reach_the_pod(uri, expected):

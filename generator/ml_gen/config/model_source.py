@@ -43,8 +43,8 @@ def source(uri: str) -> ModelSource:
     scheme = match.group(1).lower() if match else "file"
     if scheme == "pvc":
         claim, _, path = uri[len("pvc://") :].partition("/")
-        normal = posixpath.normpath(path) if path.strip("/") else ""
-        return ModelSource("pvc", scheme, claim, normal)
+        normal = posixpath.normpath(path.lstrip("/")) if path.strip("/") else ""
+        return ModelSource("pvc", scheme, claim, "" if normal == "." else normal)  # a subPath is relative
     return ModelSource("fetch" if scheme in FETCHED else "image", scheme)
 
 
