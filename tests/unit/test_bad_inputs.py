@@ -996,6 +996,13 @@ CASES += [
         ("a pvc:// model is mounted", "not fetched"),
     ),
     Bad(
+        "model-sha256-on-a-tree",
+        prod(f"    model:\n      uri: s3://models/iris/3/\n      sha256: {SHA256}\n"),
+        "environments.prod.model.sha256",
+        12,
+        ("names one file", "is a tree of files"),
+    ),
+    Bad(
         "model-size-limit-above-ephemeral-storage",
         prod("    model:\n      uri: s3://models/iris/\n      fetch:\n        sizeLimit: 2Gi\n"),
         "environments.prod.model.fetch.sizeLimit",

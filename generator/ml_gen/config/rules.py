@@ -358,6 +358,14 @@ def _model(env: EnvConfig, s: dict[str, Any]) -> None:
             kind = "a pvc:// model is mounted" if where.how == "pvc" else "a local model is in the image"
             raise env.error("model", "sha256", message=f"is checked by the fetcher, but {kind}, not fetched: remove it")
         return
+    tree = where.scheme in ("hf", "models") or uri.endswith("/")
+    if "sha256" in model and tree:
+        raise env.error(
+            "model",
+            "sha256",
+            message=f"names one file, but {uri} is a tree of files (a repository, a registered model or a prefix/): "
+            "remove it, or point model.uri at the one object or archive",
+        )
     _fetch(env, s, model["fetch"])
     _egress(env, s, where.scheme)
 
