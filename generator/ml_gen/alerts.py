@@ -43,13 +43,14 @@ def rules(name: str, namespace: str, container: str, query: PodQuery, settings: 
         f'(rate({metrics.REQUEST_SECONDS}_bucket{{{pods}, route="/predict"}}[5m])))'
     )
     where = f"{namespace}/{name}"
+    model = settings.get("alertLabels", {})  # the model's name and version, on every alert
     ratio, p99 = _number(settings["errorRatio"]), _number(settings["p99LatencySeconds"])
     return [
         {
             "alert": "ModelServerPodsNotReady",
             "expr": f"{query.unavailable} > 0",
             "for": hold,
-            "labels": {"severity": "warning"},
+            "labels": {"severity": "warning", **model},
             "annotations": {
                 "summary": f"{where}: pods not ready",
                 "description": f"{query.workload} {where} has had unavailable replicas for {hold}.",
@@ -61,7 +62,7 @@ def rules(name: str, namespace: str, container: str, query: PodQuery, settings: 
                 f'increase(kube_pod_container_status_restarts_total{{{pods}, container="{container}"}}[15m]) '
                 f">= {RESTARTS_IN_15_MINUTES + 1}"  # increase() extrapolates: N restarts read as a bit over N
             ),
-            "labels": {"severity": "warning"},
+            "labels": {"severity": "warning", **model},
             "annotations": {
                 "summary": f"{where}: containers restarting",
                 "description": f"A {where} container restarted more than {RESTARTS_IN_15_MINUTES} times in 15 minutes.",
@@ -71,7 +72,7 @@ def rules(name: str, namespace: str, container: str, query: PodQuery, settings: 
             "alert": "ModelServerErrorRatioHigh",
             "expr": f"{errors} / {requests} > {ratio}",
             "for": hold,
-            "labels": {"severity": "critical"},
+            "labels": {"severity": "critical", **model},
             "annotations": {
                 "summary": f"{where}: too many 5xx answers",
                 "description": f"More than {ratio} of POST /predict requests to {where} answered 5xx.",
@@ -81,7 +82,7 @@ def rules(name: str, namespace: str, container: str, query: PodQuery, settings: 
             "alert": "ModelServerLatencyHigh",
             "expr": f"{latency} > {p99}",
             "for": hold,
-            "labels": {"severity": "warning"},
+            "labels": {"severity": "warning", **model},
             "annotations": {
                 "summary": f"{where}: POST /predict is slow",
                 "description": f"The p99 latency of POST /predict on {where} is above {p99} s.",

@@ -105,15 +105,33 @@ def set_image(file: str, envs: list[str], tag: str | None = None, digest: str | 
     return _edit(file, envs, lambda _: [_Set("image", {key: value}, other)])
 
 
-def set_model(file: str, envs: list[str], version: str, uri: str | None = None) -> Edit:
-    """Set model.version (and model.uri) of each environment."""
+def set_model(file: str, envs: list[str], version: str, uri: str | None = None, sha256: str | None = None) -> Edit:
+    """Set model.version (and model.uri, model.sha256) of each environment: only the model changes, so the
+    rollout swaps the model with the same image."""
     updates = {"version": version}
     if uri is not None:
         updates["uri"] = uri
     for key, text in updates.items():
         if not text.strip():
             raise UsageError(f"{file}: model.{key}: --{key} must not be empty; not changed")
-    return _edit(file, envs, lambda _: [_Set("model", updates)])
+    if sha256 is not None:
+        if not _schema_pattern("model", "sha256").fullmatch(sha256):
+            raise UsageError(
+                f"{file}: model.sha256: --sha256 {sha256!r} is not a sha256 (64 lower-case hex digits); not changed"
+            )
+        updates["sha256"] = sha256
+
+    def sets(before: config_mod.Config) -> list[_Set]:
+        for env in select_environments(before, envs, False) if uri is not None and sha256 is None else []:
+            model = _section(before, env, "model")
+            if model.get("sha256") and model.get("uri") != uri:
+                raise UsageError(
+                    f"{file}: environments.{env}.model.sha256: is the checksum of {model.get('uri')}, not of {uri}: "
+                    "give --sha256 for the new file; not changed"
+                )
+        return [_Set("model", updates)]
+
+    return _edit(file, envs, sets)
 
 
 def promote(file: str, source: str, target: str, allow_tag: bool = False) -> Edit:
@@ -138,7 +156,13 @@ def promote(file: str, source: str, target: str, allow_tag: bool = False) -> Edi
             )
         else:
             image_set = _Set("image", {**updates, "tag": str(image["tag"])}, "digest")
-        model = {key: str(runs["model"][key]) for key in ("version", "uri") if runs.get("model", {}).get(key)}
+        model = {key: str(runs["model"][key]) for key in ("version", "uri", "sha256") if runs["model"].get(key)}
+        kept = _section(before, target, "model")
+        if kept.get("sha256") and "sha256" not in model and model.get("uri", kept.get("uri")) != kept.get("uri"):
+            raise UsageError(
+                f"{file}: environments.{target}.model.sha256: is the checksum of {kept.get('uri')}, not of "
+                f"{model['uri']} ({source} pins none); remove it from {target} by hand first; not changed"
+            )
         return [image_set, *([_Set("model", model)] if model else [])]
 
     return _edit(file, [target], sets)

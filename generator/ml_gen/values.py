@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from ml_gen import chart
 from ml_gen.config.model import EnvConfig
+from ml_gen.config.model_source import MOUNT_PATH, ModelSource, source
 from ml_gen.config.rules import MODEL_ENV, probe_type
+from ml_gen.k8s.quantity import quantity
 
 if TYPE_CHECKING:
     from ml_gen.targets import Target
@@ -76,9 +78,10 @@ def _shared(env: EnvConfig) -> dict[str, Any]:
         "shutdownDelaySeconds": s["shutdownDelaySeconds"],
         "tests": {"enabled": True, "healthPath": _test_path(s)},
         "tmpVolume": {"sizeLimit": str(s["tmpSizeLimit"])},
+        "model": _model(s),
         "networkPolicy": _network_policy(s["networkPolicy"]),
         "serviceMonitor": _service_monitor(s["metrics"]),
-        "prometheusRule": _prometheus_rule(s["metrics"]["alerts"]),
+        "prometheusRule": _prometheus_rule(s["metrics"]["alerts"], s["model"]),
     }
 
 
@@ -92,7 +95,8 @@ def _sorted(mapping: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pod_annotations(s: dict[str, Any]) -> dict[str, str]:
-    annotations = {MODEL_ANNOTATION_PREFIX + k: v for k, v in s.get("model", {}).items()}
+    model = s["model"]
+    annotations = {MODEL_ANNOTATION_PREFIX + k: model[k] for k in MODEL_ENV if k in model}
     if s["metrics"]["enabled"]:
         annotations.update(
             {
@@ -141,6 +145,8 @@ def _env(s: dict[str, Any]) -> list[dict[str, Any]]:
     for field, var in MODEL_ENV.items():
         if field in s.get("model", {}):
             variables[var] = {"name": var, "value": s["model"][field]}
+    if _model_source(s).how != "image":
+        variables["MODEL_PATH"] = {"name": "MODEL_PATH", "value": MOUNT_PATH}
     if s["security"]["readOnlyRootFilesystem"]:
         # The image may have no passwd entry for runAsUser (HOME is then "/", read-only): a writable home for
         # caches; an env or secretEnv HOME replaces it.
@@ -153,6 +159,61 @@ def _env(s: dict[str, Any]) -> list[dict[str, Any]]:
             key_ref["optional"] = ref["optional"]
         variables[name] = {"name": name, "valueFrom": {"secretKeyRef": key_ref}}
     return [variables[name] for name in sorted(variables)]
+
+
+def _model_source(s: dict[str, Any]) -> ModelSource:
+    uri = s["model"].get("uri")
+    return source(uri) if uri else ModelSource("image", "file")
+
+
+def _model(s: dict[str, Any]) -> dict[str, Any]:
+    """Where the pods get the model (model_source decides), and the fetcher's init container."""
+    model, fetch = s["model"], s["model"]["fetch"]
+    where = _model_source(s)
+    fetched = where.how == "fetch"
+    image = fetch.get("image", "")
+    return {
+        "source": where.how,
+        "mountPath": MOUNT_PATH,
+        "pvc": {"claimName": where.claim, "subPath": where.sub_path},
+        "fetch": {
+            "image": image,
+            "pullPolicy": ("Always" if image.endswith(":latest") else "IfNotPresent") if image else "",
+            "command": list(fetch["command"]),
+            "env": _fetch_env(s, where) if fetched else [],
+            "credentialsSecret": model.get("credentials", {}).get("secret", "") if fetched else "",
+            "sizeLimit": str(fetch["sizeLimit"]),
+            "resources": _resource_lists(fetch["resources"]),
+        },
+    }
+
+
+def _fetch_env(s: dict[str, Any], where: ModelSource) -> list[dict[str, Any]]:
+    """The fetcher's environment (the contract of `python -m model_server.fetch`): only what applies."""
+    model = s["model"]
+    variables = {
+        "MODEL_URI": model["uri"],
+        "MODEL_PATH": MOUNT_PATH,
+        "MODEL_SIZE_LIMIT": str(int(quantity(model["fetch"]["sizeLimit"]))),
+    }
+    if "sha256" in model:
+        variables["MODEL_SHA256"] = model["sha256"]
+    if where.scheme in ("s3", "models"):  # an MLflow registry may keep its artifacts in S3
+        s3 = model.get("s3", {})
+        for key, var in (
+            ("endpoint", "AWS_ENDPOINT_URL"),
+            ("region", "AWS_REGION"),
+            ("addressing", "S3_ADDRESSING_STYLE"),
+        ):
+            if key in s3:
+                variables[var] = s3[key]
+    if where.scheme == "models":
+        variables["MLFLOW_TRACKING_URI"] = model["mlflow"]["trackingUri"]
+    if where.scheme == "hf" and "endpoint" in model.get("hf", {}):
+        variables["HF_ENDPOINT"] = model["hf"]["endpoint"]
+    if s["security"]["readOnlyRootFilesystem"]:
+        variables["HOME"] = "/tmp"  # as the server's: a writable home for the clients' caches and config
+    return [{"name": name, "value": variables[name]} for name in sorted(variables)]
 
 
 def _ingress(ingress: dict[str, Any]) -> dict[str, Any]:
@@ -172,11 +233,15 @@ def _ingress(ingress: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resources(s: dict[str, Any]) -> dict[str, Any]:
+    return _resource_lists(s["resources"], s["gpu"])
+
+
+def _resource_lists(resources: dict[str, Any], gpu: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for bucket in ("requests", "limits"):
-        given = {k: str(v) for k, v in s["resources"].get(bucket, {}).items()}
-        if s["gpu"]:
-            given["nvidia.com/gpu"] = str(s["gpu"])
+        given = {k: str(v) for k, v in resources.get(bucket, {}).items()}
+        if gpu:
+            given["nvidia.com/gpu"] = str(gpu)
         if given:
             out[bucket] = _sorted(given)
     return out
@@ -240,12 +305,17 @@ def _service_monitor(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _prometheus_rule(alerts: dict[str, Any]) -> dict[str, Any]:
+MODEL_ALERT_LABELS = {"name": "model_name", "version": "model_version"}
+"""The model's fields every alert carries as labels, so a page names the model version that fired it."""
+
+
+def _prometheus_rule(alerts: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
     """The alerts' settings; the rules themselves name the release's namespace, so the kind (and the
     chart template) writes them (ml_gen.alerts)."""
     return {
         "enabled": alerts["enabled"],
         "labels": _sorted(alerts["labels"]),
+        "alertLabels": {label: model[field] for field, label in MODEL_ALERT_LABELS.items() if field in model},
         "errorRatio": alerts["errorRatio"],
         "p99LatencySeconds": alerts["p99LatencySeconds"],
         "for": alerts["for"],

@@ -27,6 +27,7 @@ SECURE_CONFIGS = {
     "tricky-strings": SCENARIOS / "tricky-strings" / "ml-model.yaml",
     "byo-server": SCENARIOS / "byo-server" / "ml-model.yaml",
     "observability": SCENARIOS / "observability" / "ml-model.yaml",
+    "model-registry": SCENARIOS / "model-registry" / "ml-model.yaml",  # fetch-model init container, a PVC
 }
 INSECURE = SCENARIOS / "insecure-opt-out" / "ml-model.yaml"
 ENVIRONMENTS = [

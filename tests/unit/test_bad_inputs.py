@@ -911,6 +911,138 @@ CASES += [
 ]
 
 
+# Issue 16: where the model comes from. A URI ml-gen cannot fetch, an unpinned download, credentials written
+# inline, a registry without its server, a volume the pod cannot hold, a claim path that escapes the claim.
+SHA256 = "b" * 64
+CASES += [
+    Bad(
+        "model-uri-unknown-scheme",
+        prod("    model:\n      uri: ftp://models.example.com/iris.joblib\n"),
+        "environments.prod.model.uri",
+        11,
+        ("'ftp:' is not a scheme ml-gen fetches",),
+    ),
+    Bad(
+        "model-uri-plain-http",
+        prod(f"    model:\n      uri: http://models.example.com/iris.joblib\n      sha256: {SHA256}\n"),
+        "environments.prod.model.uri",
+        11,
+        ("plain http:// is not fetched", "use https://"),
+    ),
+    Bad(
+        "model-https-without-sha256",
+        prod("    model:\n      uri: https://models.example.com/iris.joblib\n"),
+        "environments.prod.model.uri",
+        11,
+        ("needs model.sha256", "unpinned download is refused"),
+    ),
+    Bad(
+        "model-uri-with-credentials",
+        prod("    model:\n      uri: s3://AKIAEXAMPLE:wJalrXUtnFEMI@models/iris.joblib\n"),
+        "environments.prod.model.uri",
+        11,
+        ("credentials written inline", "model.credentials.secret"),
+    ),
+    Bad(
+        "model-uri-signed-url",
+        prod(
+            "    model:\n      uri: https://models.example.com/iris.joblib?X-Amz-Signature=0f1e\n"
+            f"      sha256: {SHA256}\n"
+        ),
+        "environments.prod.model.uri",
+        11,
+        ("'X-Amz-Signature' looks like a credential",),
+    ),
+    Bad(
+        "model-credential-in-plain-env",
+        prod("    env:\n      AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI\n"),
+        "environments.prod.env.AWS_SECRET_ACCESS_KEY",
+        11,
+        ("a credential written inline", "secretEnv", "model.credentials.secret"),
+    ),
+    Bad(
+        "model-registry-without-tracking-uri",
+        prod("    model:\n      uri: models:/iris/3\n"),
+        "environments.prod.model.uri",
+        11,
+        ("set model.mlflow.trackingUri",),
+    ),
+    Bad(
+        "model-registry-uri-without-version",
+        prod("    model:\n      uri: models:/iris\n      mlflow: {trackingUri: http://mlflow:5000}\n"),
+        "environments.prod.model.uri",
+        11,
+        ("models:/NAME/VERSION", "models:/NAME@ALIAS"),
+    ),
+    Bad(
+        "model-hf-without-revision",
+        prod("    model:\n      uri: hf://acme/iris\n"),
+        "environments.prod.model.uri",
+        11,
+        ("names no revision", "hf://acme/iris@REVISION"),
+    ),
+    Bad(
+        "model-pvc-path-escapes-the-claim",
+        prod("    model:\n      uri: pvc://models/iris/../../etc\n"),
+        "environments.prod.model.uri",
+        11,
+        ("escapes the claim 'models'",),
+    ),
+    Bad(
+        "model-sha256-on-a-mounted-model",
+        prod(f"    model:\n      uri: pvc://models/iris\n      sha256: {SHA256}\n"),
+        "environments.prod.model.sha256",
+        12,
+        ("a pvc:// model is mounted", "not fetched"),
+    ),
+    Bad(
+        "model-sha256-on-a-tree",
+        prod(f"    model:\n      uri: s3://models/iris/3/\n      sha256: {SHA256}\n"),
+        "environments.prod.model.sha256",
+        12,
+        ("names one file", "is a tree of files"),
+    ),
+    Bad(
+        "model-size-limit-above-ephemeral-storage",
+        prod("    model:\n      uri: s3://models/iris/\n      fetch:\n        sizeLimit: 2Gi\n"),
+        "environments.prod.model.fetch.sizeLimit",
+        13,
+        ("2Gi plus tmpSizeLimit 1Gi is above the ephemeral-storage limit 2Gi",),
+    ),
+    Bad(
+        "model-fetch-behind-closed-egress",
+        prod("    model: {uri: 's3://models/iris/'}\n    networkPolicy:\n      egress: {restricted: true}\n"),
+        "environments.prod.networkPolicy.egress.restricted",
+        12,
+        ("cannot reach s3:// storage", "networkPolicy.egress.cidrs"),
+    ),
+    Bad(
+        "model-store-namespace-not-allowed",
+        prod(
+            "    model:\n      uri: models:/iris/3\n      mlflow: {trackingUri: 'http://mlflow.mlflow.svc:5000'}\n"
+            "    networkPolicy:\n      egress: {restricted: true, namespaces: [storage]}\n"
+        ),
+        "environments.prod.networkPolicy.egress.namespaces",
+        14,
+        ("does not list 'mlflow'", "model.mlflow.trackingUri (http://mlflow.mlflow.svc:5000)"),
+    ),
+    Bad(
+        "model-path-set-by-hand",
+        prod("    model: {uri: 's3://models/iris/'}\n    env:\n      MODEL_PATH: /models\n"),
+        "environments.prod.env.MODEL_PATH",
+        12,
+        ("set by ml-gen", "/mnt/models"),
+    ),
+    Bad(
+        "model-fetch-command-empty",
+        prod("    model:\n      uri: gs://models/iris.joblib\n      fetch: {command: []}\n"),
+        "environments.prod.model.fetch.command",
+        12,
+        ("must name a command",),
+    ),
+]
+
+
 def _replace(work: Path, make: Callable[[Path], object]) -> None:
     """Put something else than a regular file where ml-model.yaml is."""
     (work / "ml-model.yaml").unlink()

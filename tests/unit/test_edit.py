@@ -135,6 +135,22 @@ def test_example_set_model(example):
     assert settings["model"]["version"] == "1.5.0" and settings["model"]["name"] == "iris-classifier"
 
 
+def test_set_model_pins_a_download_and_refuses_a_stale_checksum(example):
+    """CI's bump after registering a model: only the model changes; a checksum never outlives its file."""
+    sha = "d" * 64
+    url = "https://models.example.com/iris/1.5.0/model.joblib"
+    result = run("set-model", "prod", "--version", "1.5.0", "--uri", url, "--sha256", sha)
+    assert result.exit_code == 0, result.output
+    settings = config.load("ml-model.yaml").resolve("prod").settings
+    assert (settings["model"]["uri"], settings["model"]["sha256"]) == (url, sha)
+    assert settings["image"] == config.load("ml-model.yaml").resolve("staging").settings["image"]
+    before = example.read_bytes()
+    result = run("set-model", "prod", "--version", "1.6.0", "--uri", url.replace("1.5.0", "1.6.0"))
+    assert result.exit_code == 2
+    assert "environments.prod.model.sha256: is the checksum of " + url in result.stderr
+    assert example.read_bytes() == before
+
+
 def test_commented_config_keeps_its_layout(commented):
     before = commented.read_text()
     assert run("set-image", "dev", "--tag", "1.0", "-c", "ml-model.yaml").exit_code == 0
@@ -251,6 +267,11 @@ def test_render_flag_renders_the_edited_environments(example):
         (["set-model", "dev", "--version", " "], "ml-model.yaml: model.version: --version must not be empty"),
         (["set-model", "dev", "--version", "1", "--uri", ""], "ml-model.yaml: model.uri: --uri must not be empty"),
         (["set-image", "dev", "--tag", "1", "-c", "missing.yaml"], "missing.yaml: no such file"),
+        (["set-model", "dev", "--version", "2", "--sha256", "abc"], "model.sha256: --sha256 'abc' is not a sha256"),
+        (  # an unpinned download is refused after the edit, like in render
+            ["set-model", "dev", "--version", "2", "--uri", "https://models.example.com/iris.joblib"],
+            "environments.dev.model.uri: an https:// download needs model.sha256",
+        ),
     ],
 )
 def test_bad_input_changes_nothing(example, args, message):

@@ -54,6 +54,12 @@ def _examples(schema: dict) -> list[tuple[str, str]]:
         "^(100|[1-9]?[0-9])%$": "25%",
         "^([0-9]+(ms|s|m|h))+$": "1m30s",
         "^(([0-9]{1,3}\\.){3}[0-9]{1,3}/[0-9]{1,2}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/[0-9]{1,3})$": "10.0.0.0/8",
+        # the model's store (issue 16)
+        "^[a-f0-9]{64}$": "a" * 64,
+        "^https?://[^\\x00-\\x20\\x7F-\\x9F\u2028\u2029@/?#]+(/[^\\x00-\\x20\\x7F-\\x9F\u2028\u2029]*)?$": "https://minio.storage:9000",
+        "^[a-z0-9][-a-z0-9]*$": "eu-west-1",
+        "^[a-z0-9]+([._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*)*(:[A-Za-z0-9][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$": "myorg/fetcher:1.0",  # noqa: E501
+        "^([^/\\x00-\\x20\\x7F-\\x9F\u2028\u2029][^\\x00-\\x20\\x7F-\\x9F\u2028\u2029]*)?$": "models/iris",
     }
     out = []
     for pattern in dict.fromkeys(patterns.all_patterns(schema)):

@@ -123,3 +123,25 @@ def test_bad_promotions_change_nothing(dev_built, args, message):
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert dev_built.read_bytes() == before and dev_built.stat().st_mtime_ns == mtime
+
+
+def test_promotion_carries_the_checksum_with_the_uri(dev_built):
+    url, sha = "https://models.example.com/iris/1.6.0/model.joblib", "e" * 64
+    assert run("set-model", "dev", "--version", "1.6.0", "--uri", url, "--sha256", sha).exit_code == 0
+    result = run("promote", "dev", "prod")
+    assert result.exit_code == 0, result.output
+    assert "prod: model.sha256 (unset) -> " + sha in result.stdout
+    model = config.load("ml-model.yaml").resolve("prod").settings["model"]
+    assert (model["uri"], model["sha256"]) == (url, sha)
+
+
+def test_promotion_never_leaves_a_checksum_of_another_file(dev_built):
+    """prod pins an https download; dev runs an S3 object without a checksum: copying dev's uri would leave
+    prod's checksum on a file it does not belong to (and the edit cannot delete a key)."""
+    url = "https://models.example.com/iris/1.4.0/model.joblib"
+    assert run("set-model", "prod", "--version", "1.4.0", "--uri", url, "--sha256", "f" * 64).exit_code == 0
+    before = dev_built.read_bytes()
+    result = run("promote", "dev", "prod")
+    assert result.exit_code == 2
+    assert f"environments.prod.model.sha256: is the checksum of {url}" in result.stderr
+    assert dev_built.read_bytes() == before

@@ -245,16 +245,26 @@ def set_image(
 @main.command("set-model")
 @click.argument("envs", nargs=-1, required=True)
 @click.option("--version", "version", required=True, help="Model version, e.g. 1.5.0.")
-@click.option("--uri", help="Where the server loads the artifact from.")
+@click.option("--uri", help="Where the model comes from, e.g. models:/iris/3 or s3://bucket/iris/3/.")
+@click.option("--sha256", help="The sha256 of the new model file (needed for https://).")
 @click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help="The model config to edit.")
 @render_option
 def set_model(
-    envs: tuple[str, ...], version: str, uri: str | None, configs: tuple[str, ...], render_after: bool
+    envs: tuple[str, ...],
+    version: str,
+    uri: str | None,
+    sha256: str | None,
+    configs: tuple[str, ...],
+    render_after: bool,
 ) -> None:
-    """Set environments.ENV.model.version (and .uri) in the config, keeping its comments and layout."""
+    """Set environments.ENV.model.version (and .uri, .sha256) in the config, keeping its comments and layout.
+
+    Only the model changes: the rollout fetches the new model with the same image.
+    """
     from ml_gen import edit
 
-    _report_edit(edit.set_model(edit.config_file(_configs(configs)), list(envs), version, uri), render_after)
+    file = edit.config_file(_configs(configs))
+    _report_edit(edit.set_model(file, list(envs), version, uri, sha256), render_after)
 
 
 @main.command()
@@ -264,7 +274,7 @@ def set_model(
 @click.option("--config", "-c", "configs", multiple=True, metavar="PATH", help="The model config to edit.")
 @render_option
 def promote(source: str, target: str, allow_tag: bool, configs: tuple[str, ...], render_after: bool) -> None:
-    """Set environment TO's image digest, model version and uri to what FROM runs, keeping comments and layout.
+    """Set environment TO's image digest, model version, uri and sha256 to what FROM runs, keeping comments and layout.
 
     Promotion is by digest ("TO runs what FROM ran"): refused when FROM runs a tag, unless --allow-tag.
     """

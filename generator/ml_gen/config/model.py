@@ -53,6 +53,16 @@ DEFAULTS: dict[str, Any] = {
     "terminationGracePeriodSeconds": 30,
     "shutdownDelaySeconds": 0,
     "tmpSizeLimit": "1Gi",
+    "model": {
+        "fetch": {
+            "sizeLimit": "1Gi",
+            "command": ["python", "-m", "model_server.fetch"],
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "256Mi"},
+                "limits": {"memory": "512Mi", "ephemeral-storage": "1Gi"},
+            },
+        },
+    },
     "security": {
         "restricted": True,
         "runAsUser": 10001,
@@ -160,17 +170,22 @@ _FREE_FORM: set[FieldPath] = {
     ("ingress", "annotations"),
     ("metrics", "serviceMonitor", "labels"),
     ("metrics", "alerts", "labels"),
+    ("model", "credentials"),  # `credentials: {}`: an environment whose store needs none (a public hub, a claim)
 }
 # Keys of which a layer sets at most one: an override that sets either replaces both.
 _ONE_OF: dict[FieldPath, tuple[str, ...]] = {
     ("image",): ("tag", "digest"),
     ("podDisruptionBudget",): ("minAvailable", "maxUnavailable"),
 }
+# A key and the key that belongs to its value: an override that sets the first without the second drops
+# the inherited second (a checksum is the checksum of one file).
+_TIED: dict[FieldPath, tuple[str, str]] = {("model",): ("uri", "sha256")}
 
 
 def merge(base: dict[str, Any], override: dict[str, Any], path: FieldPath = ()) -> dict[str, Any]:
     """A new map: maps merge deeply, lists and scalars replace, an empty user-keyed map clears; an
-    image tag or digest (a PDB's minAvailable or maxUnavailable) replaces both. Inputs are not changed."""
+    image tag or digest (a PDB's minAvailable or maxUnavailable) replaces both; a model.uri without its
+    sha256 drops the inherited sha256. Inputs are not changed."""
     out = dict(base)
     for key, value in override.items():
         here = path + (key,)
@@ -183,6 +198,9 @@ def merge(base: dict[str, Any], override: dict[str, Any], path: FieldPath = ()) 
             one_of: tuple[str, ...] = _ONE_OF.get(here, ())
             if any(k in value for k in one_of):
                 old = {k: v for k, v in old.items() if k not in one_of}
+            key_of, tied = _TIED.get(here, ("", ""))
+            if key_of in value and tied not in value:
+                old = {k: v for k, v in old.items() if k != tied}
             out[key] = merge(old, value, here)
     return out
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ml_gen.config.model_source import MOUNT_PATH, service_namespace, source, stores, uri_problem
 from ml_gen.k8s.fields import cidr_problem, ingress_path_problem, is_ipv4_address, toleration_problem
 from ml_gen.k8s.image import repository_problem
 from ml_gen.k8s.names import label_key_problem, label_value_problem
@@ -20,9 +21,20 @@ if TYPE_CHECKING:
     from ml_gen.config.model import EnvConfig
 
 MIN_RESTRICTED_ID = 10000
-BYTE_QUANTITIES = ("memory", "ephemeral-storage", "tmpSizeLimit")
+BYTE_QUANTITIES = ("memory", "ephemeral-storage", "tmpSizeLimit", "sizeLimit")
 """Resources counted in bytes: a fraction of a byte is a typo (512m is half a byte, not 512 MiB)."""
 MODEL_ENV = {"name": "MODEL_NAME", "version": "MODEL_VERSION", "uri": "MODEL_URI", "framework": "MODEL_FRAMEWORK"}
+CREDENTIAL_ENV = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "AZURE_STORAGE_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+)
+"""Variables that hold a store's or registry's secret: never a plain env value."""
 
 # Characters Helm's toYaml cannot carry: DEL, the C1 controls (U+0085 comes back mangled) and
 # the non-characters U+FFFE/U+FFFF. Helm drops the whole value (every env var, every annotation) without
@@ -34,7 +46,7 @@ def check(env: EnvConfig) -> None:
     """Raise a ConfigError for the first rule the merged settings break."""
     s = env.settings
     checkers = (_text, _image, _replicas, _resources, _env_names, _security, _probes, _labels, _tolerations)
-    more = (_ingress, _pull_secrets, _tmp, _network_policy, _ports, _monitoring, _thresholds, _durations)
+    more = (_ingress, _pull_secrets, _tmp, _network_policy, _ports, _monitoring, _thresholds, _durations, _model)
     for checker in (*checkers, *more):
         checker(env, s)
 
@@ -87,16 +99,20 @@ def _replicas(env: EnvConfig, s: dict[str, Any]) -> None:
 
 
 def _resources(env: EnvConfig, s: dict[str, Any]) -> None:
-    requests, limits = s["resources"]["requests"], s["resources"]["limits"]  # DEFAULTS has both, merged into
+    _resource_lists(env, s["resources"], ("resources",))
+
+
+def _resource_lists(env: EnvConfig, resources: dict[str, Any], where: FieldPath) -> None:
+    requests, limits = resources["requests"], resources["limits"]  # DEFAULTS has both, merged into
     for bucket, given in (("requests", requests), ("limits", limits)):
         for name, value in given.items():
             problem = quantity_problem(name, value) or _fraction_of_a_byte(name, value)
             if problem:
-                raise env.error("resources", bucket, name, message=problem)
+                raise env.error(*where, bucket, name, message=problem)
     for name in sorted(set(requests) & set(limits)):
         if quantity(requests[name]) > quantity(limits[name]):
             raise env.error(
-                "resources",
+                *where,
                 "requests",
                 name,
                 message=f"request {requests[name]} is above the limit {limits[name]}",
@@ -123,6 +139,18 @@ def _env_names(env: EnvConfig, s: dict[str, Any]) -> None:
         if field in s.get("model", {}) and (var in plain or var in secret):
             where = "env" if var in plain else "secretEnv"
             raise env.error(where, var, message=f"'{var}' is set by ml-gen from model.{field}")
+    uri = s["model"].get("uri")
+    if uri and "MODEL_PATH" in {**plain, **secret} and not uri_problem(uri, True, True) and source(uri).how != "image":
+        where = "env" if "MODEL_PATH" in plain else "secretEnv"
+        raise env.error(where, "MODEL_PATH", message=f"'MODEL_PATH' is set by ml-gen: the model is at {MOUNT_PATH}")
+    for name in plain:
+        if name in CREDENTIAL_ENV:
+            raise env.error(
+                "env",
+                name,
+                message=f"'{name}' is a credential written inline: put it in a Secret and reference it "
+                "(secretEnv for the server, model.credentials.secret for the model fetcher)",
+            )
 
 
 def _security(env: EnvConfig, s: dict[str, Any]) -> None:
@@ -312,3 +340,87 @@ def _duration_problem(text: str) -> str | None:
     if total > MAX_DURATION_NS:
         return f"'{text}' is beyond the longest Prometheus duration (about 292 years)"
     return None
+
+
+def _model(env: EnvConfig, s: dict[str, Any]) -> None:
+    """model.uri is a URI ml-gen fetches (or a path), pinned where it must be; a fetched model fits its
+    volume, the volume fits the pod's ephemeral storage, and a restricted egress lets the fetcher out."""
+    model = s["model"]
+    uri = model.get("uri")
+    if not uri:
+        return
+    problem = uri_problem(uri, "sha256" in model, "trackingUri" in model.get("mlflow", {}))
+    if problem:
+        raise env.error("model", "uri", message=problem)
+    where = source(uri)
+    if where.how != "fetch":
+        if "sha256" in model:
+            kind = "a pvc:// model is mounted" if where.how == "pvc" else "a local model is in the image"
+            raise env.error("model", "sha256", message=f"is checked by the fetcher, but {kind}, not fetched: remove it")
+        return
+    tree = where.scheme in ("hf", "models") or uri.endswith("/")
+    if "sha256" in model and tree:
+        raise env.error(
+            "model",
+            "sha256",
+            message=f"names one file, but {uri} is a tree of files (a repository, a registered model or a prefix/): "
+            "remove it, or point model.uri at the one object or archive",
+        )
+    _fetch(env, s, model["fetch"])
+    _egress(env, s, where.scheme)
+
+
+def _egress(env: EnvConfig, s: dict[str, Any], scheme: str) -> None:
+    """A restricted egress lets the fetcher out: ml-gen cannot open it itself (a NetworkPolicy names no host,
+    and it sees a Service's pod port, not the port in the URL), but refuses a policy that surely blocks it."""
+    egress = s["networkPolicy"]["egress"]
+    if not (s["networkPolicy"]["enabled"] and egress["restricted"]) or egress["cidrs"]:
+        return
+    if not egress["namespaces"]:
+        raise env.error(
+            "networkPolicy",
+            "egress",
+            "restricted",
+            message=f"allows only DNS, so the fetcher cannot reach {scheme}:// storage: list the store's "
+            "addresses in networkPolicy.egress.cidrs (or its namespace in networkPolicy.egress.namespaces)",
+        )
+    for path, url in stores(s["model"], scheme):
+        namespace = service_namespace(url)
+        if namespace and namespace not in egress["namespaces"]:
+            raise env.error(
+                "networkPolicy",
+                "egress",
+                "namespaces",
+                message=f"does not list '{namespace}', the namespace of {'.'.join(path)} ({url}), and no "
+                "egress CIDR is given: the fetcher could not reach it; add it",
+            )
+
+
+def _fetch(env: EnvConfig, s: dict[str, Any], fetch: dict[str, Any]) -> None:
+    if not fetch["command"]:
+        raise env.error(
+            "model", "fetch", "command", message="must name a command (default: python -m model_server.fetch)"
+        )
+    image = fetch.get("image", "")
+    if image.endswith(":latest") and not s["security"]["allowLatestTag"]:
+        raise env.error(
+            "model",
+            "fetch",
+            "image",
+            message="the tag 'latest' is not reproducible; pin a version or a digest, "
+            "or set security.allowLatestTag: true",
+        )
+    _resource_lists(env, fetch["resources"], ("model", "fetch", "resources"))
+    size = fetch["sizeLimit"]
+    problem = quantity_problem("sizeLimit", size) or _fraction_of_a_byte("sizeLimit", size)
+    if problem or quantity(size) == 0:
+        raise env.error("model", "fetch", "sizeLimit", message=problem or "must be above 0 (the model is stored there)")
+    limit = s["resources"]["limits"].get("ephemeral-storage")
+    if limit is not None and quantity(size) + quantity(s["tmpSizeLimit"]) > quantity(limit):
+        raise env.error(
+            "model",
+            "fetch",
+            "sizeLimit",
+            message=f"{size} plus tmpSizeLimit {s['tmpSizeLimit']} is above the ephemeral-storage limit {limit}: the "
+            "pod would be evicted before the volumes are full; raise resources.limits.ephemeral-storage",
+        )

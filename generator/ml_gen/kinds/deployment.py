@@ -8,6 +8,7 @@ from ml_gen.kinds.helpers import Context, data, without_nulls
 from ml_gen.kinds.kind import Kind, Object, ObjectIndex, matches
 
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+FETCH_CONTAINER = "fetch-model"
 
 
 def _container(ctx: Context) -> dict[str, Any]:
@@ -32,8 +33,43 @@ def _container(ctx: Context) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     if v["configFiles"]:
         mounts.append({"name": "config", "mountPath": v["configMountPath"], "readOnly": True})
+    model = v["model"]
+    if model["source"] != "image":
+        mount = {"name": "model", "mountPath": model["mountPath"], "readOnly": True}
+        if model["source"] == "pvc" and model["pvc"]["subPath"]:
+            mount["subPath"] = model["pvc"]["subPath"]
+        mounts.append(mount)
     container["volumeMounts"] = mounts
     return container
+
+
+def _fetch_container(ctx: Context) -> dict[str, Any]:
+    """The init container that fills the model volume: the fetcher's image (default: the server's own)."""
+    v = ctx.values
+    fetch = v["model"]["fetch"]
+    container: dict[str, Any] = {
+        "name": FETCH_CONTAINER,
+        "image": fetch["image"] or ctx.image,
+        "imagePullPolicy": fetch["pullPolicy"] or v["image"]["pullPolicy"],
+        "command": list(fetch["command"]),
+    }
+    if fetch["env"]:
+        container["env"] = data(fetch["env"])
+    if fetch["credentialsSecret"]:
+        container["envFrom"] = [{"secretRef": {"name": fetch["credentialsSecret"]}}]
+    container["resources"] = data(fetch["resources"])
+    container["securityContext"] = data(v["securityContext"])
+    container["volumeMounts"] = [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "model", "mountPath": v["model"]["mountPath"]},
+    ]
+    return container
+
+
+def _model_volume(model: dict[str, Any]) -> dict[str, Any]:
+    if model["source"] == "pvc":
+        return {"name": "model", "persistentVolumeClaim": {"claimName": model["pvc"]["claimName"], "readOnly": True}}
+    return {"name": "model", "emptyDir": {"sizeLimit": model["fetch"]["sizeLimit"]}}
 
 
 def _pod_spec(ctx: Context) -> dict[str, Any]:
@@ -45,10 +81,14 @@ def _pod_spec(ctx: Context) -> dict[str, Any]:
     spec["automountServiceAccountToken"] = v["serviceAccount"]["automount"]
     spec["securityContext"] = data(v["podSecurityContext"])
     spec["terminationGracePeriodSeconds"] = v["terminationGracePeriodSeconds"]
+    if v["model"]["source"] == "fetch":
+        spec["initContainers"] = [_fetch_container(ctx)]
     spec["containers"] = [_container(ctx)]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": data(v["tmpVolume"])}]
     if v["configFiles"]:
         volumes.append({"name": "config", "configMap": {"name": ctx.fullname}})
+    if v["model"]["source"] != "image":
+        volumes.append(_model_volume(v["model"]))
     spec["volumes"] = volumes
     spread = v["topologySpread"]
     if spread["enabled"]:
