@@ -74,7 +74,8 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> IO[bytes]:
         return _opener.open(request, timeout=TIMEOUT)  # type: ignore[no-any-return]
     except urllib.error.HTTPError as err:
         detail = _error_detail(err)
-        if err.code == 404 or "RESOURCE_DOES_NOT_EXIST" in detail:
+        missing = "RESOURCE_DOES_NOT_EXIST" in detail or (err.code == 400 and "not found" in detail)  # MLflow's
+        if err.code == 404 or missing:
             raise FetchError(f"not found (HTTP {err.code} from {_where(url)}{detail})") from None
         if err.code in (401, 403):
             raise FetchError(f"access denied (HTTP {err.code} from {_where(url)}{detail})") from None

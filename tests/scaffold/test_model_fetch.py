@@ -1,0 +1,410 @@
+"""The scaffold's fetcher (`python -m model_server.fetch`) against real stores on loopback, then its server serving
+what it fetched: versitygw (an S3 server, credentials required) and an MLflow tracking server (SQLite, artifacts
+served by the tracking server; a scikit-learn model registered twice with the MLflow client, an alias on version 2).
+HTTPS is a local TLS server; the Hugging Face Hub is a stand-in that answers the two Hub API calls the fetcher makes
+(the revision's file list, `resolve/` with the LFS-style redirect to another host). One versitygw and one MLflow
+server per session; each started and stopped by the pid this module started."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ACCESS_KEY, SECRET_KEY = "mlgen-fetch-test", "mlgen-fetch-test-secret"
+BUCKET = "models"
+IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+IRIS_PREDICTIONS = ["setosa", "virginica"]
+VERSION_2_PREDICTIONS = ["virginica", "virginica"]  # version 2: a constant classifier, saved with cloudpickle
+HF_TOKEN = "hf_test_token"
+HF_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+# Registers version 2 of iris (run by the MLflow client in MLflow's own virtualenv) and points the alias at it.
+REGISTER_VERSION_2 = """
+import mlflow, sys
+from mlflow import MlflowClient
+from sklearn.datasets import load_iris
+from sklearn.dummy import DummyClassifier
+
+iris = load_iris()
+model = DummyClassifier(strategy="constant", constant="virginica").fit(iris.data, iris.target_names[iris.target])
+with mlflow.start_run():
+    info = mlflow.sklearn.log_model(
+        model, name="model", registered_model_name="iris", serialization_format="cloudpickle"
+    )
+MlflowClient().set_registered_model_alias("iris", "champion", info.registered_model_version)
+print(info.registered_model_version)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A server process this module started (its output in a log file); stopped by its own pid."""
+
+    def __init__(self, command: list[str], log: Path, port: int, env: dict[str, str] | None = None):
+        self.log, self.port = log, port
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def wait_listening(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"{self.log.name}: exited {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.2)
+        pytest.fail(f"{self.log.name}: not listening on 127.0.0.1:{self.port} after {seconds}s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# -- the stores -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(pinned, tmp_path_factory) -> Iterator[str]:
+    """versitygw on loopback, posix backend in a temporary directory, with one access key."""
+    root = tmp_path_factory.mktemp("versitygw")
+    (root / "data").mkdir()
+    port = free_port()
+    command = [pinned("versitygw"), "--access", ACCESS_KEY, "--secret", SECRET_KEY, "--port", f"127.0.0.1:{port}"]
+    server = Server([*command, "--quiet", "posix", str(root / "data")], root / "versitygw.log", port)
+    try:
+        server.wait_listening(30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def bucket(s3_endpoint, artifact) -> dict[str, bytes]:
+    """The bucket's objects (key -> bytes): the model alone, a tree under a prefix, a .tar.gz."""
+    objects = {
+        "iris/model.joblib": artifact.read_bytes(),
+        "tree/model/model.joblib": artifact.read_bytes(),
+        "tree/README.md": b"the iris model\n",
+        "archive/model.tar.gz": tar_gz({"model/model.joblib": artifact.read_bytes()}),
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    client.create_bucket(Bucket=BUCKET)
+    for key, data in objects.items():
+        client.put_object(Bucket=BUCKET, Key=key, Body=data)
+    return objects
+
+
+@pytest.fixture(scope="session")
+def mlflow_python(pinned) -> str:
+    """The Python of MLflow's own virtualenv (scripts/install-tools mlflow): the MLflow client runs there."""
+    return pinned("mlflow-python")
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(pinned, mlflow_python, project, tmp_path_factory) -> Iterator[str]:
+    """An MLflow tracking server (SQLite, --serve-artifacts) holding iris version 1 (train.py) and 2 (@champion)."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [pinned("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--serve-artifacts"]
+    command += ["--artifacts-destination", str(root / "artifacts")]
+    server = Server(command, root / "mlflow.log", port, env)
+    try:
+        server.wait_listening(120)
+        uri = f"http://127.0.0.1:{port}"
+        client_env = {**env, "MLFLOW_TRACKING_URI": uri}
+        train = [mlflow_python, str(project / "train.py"), "--out", str(root / "model.joblib"), "--registered-model"]
+        done = subprocess.run([*train, "iris"], cwd=root, env=client_env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads(done.stdout.splitlines()[-1])["model_uri"] == "models:/iris/1"  # train.py's registration
+        done = subprocess.run([mlflow_python, "-c", REGISTER_VERSION_2], cwd=root, env=client_env, capture_output=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        yield uri
+    finally:
+        server.stop()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves the `routes` of its server: path -> (status, headers, body); a route may check a header."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        route = self.server.routes.get(self.path)  # type: ignore[attr-defined]
+        status, headers, body = route(self) if callable(route) else route or (404, {}, b'{"error": "not found"}')
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def serve(context: ssl.SSLContext | None = None) -> Any:
+    """A threaded HTTP(S) server on loopback, serving its .routes (set them before requests come)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.routes = {}  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def http_server() -> Iterator[Any]:
+    """serve() without TLS; stopped after the test."""
+    server = serve()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+# -- running the fetcher and the server -------------------------------------------------------------------
+
+
+def fetch(project: Path, target: Path, uri: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m model_server.fetch` as the init container runs it (the server's own environment)."""
+    target.mkdir(exist_ok=True)
+    environ = {
+        "MODEL_URI": uri,
+        "MODEL_PATH": str(target),
+        "HOME": str(target.parent),
+        "PATH": os.environ["PATH"],
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",  # never ask a cloud's metadata address for credentials
+        **env,
+    }
+    command = [sys.executable, "-m", "model_server.fetch"]
+    return subprocess.run(command, cwd=project, env=environ, capture_output=True, text=True, timeout=180)
+
+
+def s3_env(endpoint: str, secret: str = SECRET_KEY) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": "us-east-1",
+        "S3_ADDRESSING_STYLE": "path",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": secret,
+    }
+
+
+def fetched_ok(done: subprocess.CompletedProcess[str], uri: str) -> None:
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith("fetch-model: fetched ")
+    assert done.stdout.rstrip().endswith(f": {uri}")
+
+
+def failed(done: subprocess.CompletedProcess[str], uri: str, what: str) -> None:
+    """Exit 1 with one line: fetch-model: <what failed ...>: <uri>."""
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"fetch-model: {what}") and done.stderr.rstrip().endswith(f": {uri}"), done.stderr
+
+
+def predictions(server: Any, target: Path, uri: str) -> list[str]:
+    """Load what the fetcher wrote (MODEL_PATH) into the scaffold's server; its /predict answer for IRIS_ROWS."""
+    app = server.create_app({"MODEL_PATH": str(target), "MODEL_URI": uri, "MODEL_NAME": "iris"}, load=False)
+    app.extensions["model_state"].load()
+    client = app.test_client()
+    ready = client.get("/ready")
+    assert ready.status_code == 200, ready.get_json()
+    answer = client.post("/predict", json={"instances": IRIS_ROWS})
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["predictions"]  # type: ignore[no-any-return]
+
+
+# -- S3 ---------------------------------------------------------------------------------------------------
+
+
+def test_s3_object(project, server, bucket, s3_endpoint, tmp_path):
+    uri = f"s3://{BUCKET}/iris/model.joblib"
+    fetched_ok(fetch(project, tmp_path / "m", uri, **s3_env(s3_endpoint)), uri)
+    assert (tmp_path / "m" / "model.joblib").read_bytes() == bucket["iris/model.joblib"]
+    assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
+
+
+def test_s3_prefix_is_fetched_as_a_tree(project, server, bucket, s3_endpoint, tmp_path):
+    uri = f"s3://{BUCKET}/tree/"
+    fetched_ok(fetch(project, tmp_path / "m", uri, **s3_env(s3_endpoint)), uri)
+    assert (tmp_path / "m" / "README.md").read_bytes() == bucket["tree/README.md"]
+    assert (tmp_path / "m" / "model" / "model.joblib").is_file()
+    assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
+
+
+def test_s3_tar_gz_is_checked_and_unpacked(project, server, bucket, s3_endpoint, tmp_path):
+    uri = f"s3://{BUCKET}/archive/model.tar.gz"
+    sha256 = hashlib.sha256(bucket["archive/model.tar.gz"]).hexdigest()
+    done = fetch(project, tmp_path / "m", uri, MODEL_SHA256=sha256, **s3_env(s3_endpoint))
+    fetched_ok(done, uri)
+    assert "unpacked model.tar.gz" in done.stdout
+    assert not (tmp_path / "m" / "model.tar.gz").exists()
+    assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
+
+
+def test_s3_wrong_credentials(project, bucket, s3_endpoint, tmp_path):
+    uri = f"s3://{BUCKET}/iris/model.joblib"
+    failed(fetch(project, tmp_path / "m", uri, **s3_env(s3_endpoint, secret="wrong")), uri, "access denied")
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_s3_missing_key(project, bucket, s3_endpoint, tmp_path):
+    uri = f"s3://{BUCKET}/iris/no-such-model.joblib"
+    failed(fetch(project, tmp_path / "m", uri, **s3_env(s3_endpoint)), uri, "not found")
+
+
+def test_s3_checksum_mismatch(project, bucket, s3_endpoint, tmp_path):
+    uri = f"s3://{BUCKET}/iris/model.joblib"
+    done = fetch(project, tmp_path / "m", uri, MODEL_SHA256="ab" * 32, **s3_env(s3_endpoint))
+    failed(done, uri, "checksum mismatch")
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_s3_size_limit(project, bucket, s3_endpoint, tmp_path):
+    uri = f"s3://{BUCKET}/tree/"
+    limit = len(bucket["tree/model/model.joblib"])  # the model fits, the model and the README do not
+    failed(fetch(project, tmp_path / "m", uri, MODEL_SIZE_LIMIT=str(limit), **s3_env(s3_endpoint)), uri, "too large")
+
+
+# -- MLflow's registry ------------------------------------------------------------------------------------
+
+
+def test_mlflow_model_version(project, server, tracking_uri, tmp_path):
+    uri = "models:/iris/1"
+    fetched_ok(fetch(project, tmp_path / "m", uri, MLFLOW_TRACKING_URI=tracking_uri), uri)
+    assert (tmp_path / "m" / "MLmodel").is_file()  # an MLflow model directory, as the registry holds it
+    assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
+
+
+def test_mlflow_alias(project, server, tracking_uri, tmp_path):
+    uri = "models:/iris@champion"
+    fetched_ok(fetch(project, tmp_path / "m", uri, MLFLOW_TRACKING_URI=tracking_uri), uri)
+    assert predictions(server, tmp_path / "m", uri) == VERSION_2_PREDICTIONS
+
+
+def test_mlflow_missing_version(project, tracking_uri, tmp_path):
+    uri = "models:/iris/9"
+    failed(fetch(project, tmp_path / "m", uri, MLFLOW_TRACKING_URI=tracking_uri), uri, "not found")
+
+
+def test_mlflow_missing_alias(project, tracking_uri, tmp_path):
+    uri = "models:/iris@nobody"
+    failed(fetch(project, tmp_path / "m", uri, MLFLOW_TRACKING_URI=tracking_uri), uri, "not found")
+
+
+# -- HTTPS and the Hub stand-in -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls(tmp_path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 (openssl) and a server context using it."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+def test_https_with_sha256(project, server, artifact, tls, tmp_path):
+    cert, context = tls
+    https = serve(context)
+    try:
+        https.routes["/models/model.joblib"] = (200, {}, artifact.read_bytes())
+        uri = f"https://127.0.0.1:{https.server_port}/models/model.joblib"
+        sha256 = hashlib.sha256(artifact.read_bytes()).hexdigest()
+        fetched_ok(fetch(project, tmp_path / "m", uri, MODEL_SHA256=sha256, SSL_CERT_FILE=str(cert)), uri)
+        assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
+        done = fetch(project, tmp_path / "n", uri, MODEL_SHA256="0" * 64, SSL_CERT_FILE=str(cert))
+        failed(done, uri, "checksum mismatch")
+        untrusted = fetch(project, tmp_path / "o", uri, MODEL_SHA256=sha256)  # no SSL_CERT_FILE: a self-signed cert
+        failed(untrusted, uri, "cannot reach")
+    finally:
+        https.shutdown()
+        https.server_close()
+
+
+def test_hf_repository_at_a_revision(project, server, artifact, http_server, tmp_path):
+    """The Hub stand-in: GET /api/models/<repo>/revision/<rev> (the file list and the commit it resolved to), and
+    GET /<repo>/resolve/<commit>/<file>, which for a large file redirects to another host (the Hub's CDN) where
+    the token must not follow."""
+    base, cdn = f"http://127.0.0.1:{http_server.server_port}", f"http://localhost:{http_server.server_port}"
+
+    def authorized(body: bytes):  # type: ignore[no-untyped-def]
+        def answer(handler):  # type: ignore[no-untyped-def]
+            ok = handler.headers.get("Authorization") == f"Bearer {HF_TOKEN}"
+            return (200, {"Content-Type": "application/json"}, body) if ok else (401, {}, b'{"error": "no token"}')
+
+        return answer
+
+    def cdn_file(handler):  # type: ignore[no-untyped-def]
+        return (400, {}, b"token sent to the CDN") if "Authorization" in handler.headers else (200, {}, model)
+
+    model = artifact.read_bytes()
+    info = {
+        "id": "acme/iris",
+        "sha": HF_COMMIT,
+        "siblings": [{"rfilename": "model.joblib"}, {"rfilename": "README.md"}],
+    }
+    http_server.routes.update(
+        {
+            "/api/models/acme/iris/revision/v1.0": authorized(json.dumps(info).encode()),
+            f"/acme/iris/resolve/{HF_COMMIT}/README.md": authorized(b"# iris\n"),
+            f"/acme/iris/resolve/{HF_COMMIT}/model.joblib": (302, {"Location": f"{cdn}/cdn/model.joblib"}, b""),
+            "/cdn/model.joblib": cdn_file,
+        }
+    )
+    uri = "hf://acme/iris@v1.0"
+    fetched_ok(fetch(project, tmp_path / "m", uri, HF_ENDPOINT=base, HF_TOKEN=HF_TOKEN), uri)
+    assert (tmp_path / "m" / "README.md").read_bytes() == b"# iris\n"
+    assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
+    failed(fetch(project, tmp_path / "n", uri, HF_ENDPOINT=base), uri, "access denied")
