@@ -2,7 +2,9 @@
 what it fetched: versitygw (an S3 server, credentials required) and an MLflow tracking server (SQLite, artifacts
 served by the tracking server; a scikit-learn model registered twice with the MLflow client, an alias on version 2).
 HTTPS is a local TLS server; the Hugging Face Hub is a stand-in that answers the two Hub API calls the fetcher makes
-(the revision's file list, `resolve/` with the LFS-style redirect to another host). One versitygw and one MLflow
+(the revision's file list, `resolve/` with the LFS-style redirect to another host), and Google Cloud Storage one
+that answers the three JSON API calls it makes (an object's metadata, a listing by prefix in pages, `alt=media`),
+as fake-gcs-server does behind STORAGE_EMULATOR_HOST. One versitygw and one MLflow
 server per session; each started and stopped by the pid this module started."""
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import tarfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,10 +173,12 @@ def tracking_uri(pinned, mlflow_python, project, tmp_path_factory) -> Iterator[s
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves the `routes` of its server: path -> (status, headers, body); a route may check a header."""
+    """Serves the `routes` of its server: path (with its query, or without) -> (status, headers, body), or a function
+    of the request handler returning that."""
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
-        route = self.server.routes.get(self.path)  # type: ignore[attr-defined]
+        routes = self.server.routes  # type: ignore[attr-defined]
+        route = routes.get(self.path) or routes.get(self.path.partition("?")[0])
         status, headers, body = route(self) if callable(route) else route or (404, {}, b'{"error": "not found"}')
         self.send_response(status)
         for name, value in {**headers, "Content-Length": str(len(body))}.items():
@@ -408,3 +413,43 @@ def test_hf_repository_at_a_revision(project, server, artifact, http_server, tmp
     assert (tmp_path / "m" / "README.md").read_bytes() == b"# iris\n"
     assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
     failed(fetch(project, tmp_path / "n", uri, HF_ENDPOINT=base), uri, "access denied")
+
+
+def test_gs_object_and_prefix(project, server, artifact, http_server, tmp_path):
+    """The GCS stand-in: GET /storage/v1/b/<bucket>/o/<object> (metadata), ...?alt=media (the bytes), and
+    GET /storage/v1/b/<bucket>/o?prefix=... (names, in pages joined by nextPageToken)."""
+    objects = {"iris/model.joblib": artifact.read_bytes(), "iris/docs/README.md": b"# iris\n"}
+
+    def listing(handler):  # type: ignore[no-untyped-def]
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
+        names = sorted(n for n in objects if n.startswith(query["prefix"][0]))
+        first, rest = names[:1], names[1:]
+        page = {"items": [{"name": n} for n in (rest if "pageToken" in query else first)]}
+        if rest and "pageToken" not in query:
+            page["nextPageToken"] = "2"
+        return 200, {"Content-Type": "application/json"}, json.dumps(page).encode()
+
+    def get(name: str):  # type: ignore[no-untyped-def]
+        def answer(handler):  # type: ignore[no-untyped-def]
+            if handler.path.endswith("?alt=media"):
+                return 200, {}, objects[name]
+            return 200, {"Content-Type": "application/json"}, json.dumps({"name": name}).encode()
+
+        return answer
+
+    http_server.routes["/storage/v1/b/models/o"] = listing
+    for name in objects:
+        http_server.routes[f"/storage/v1/b/models/o/{urllib.parse.quote(name, safe='')}"] = get(name)
+    emulator = f"127.0.0.1:{http_server.server_port}"
+    uri = "gs://models/iris/model.joblib"
+    fetched_ok(fetch(project, tmp_path / "m", uri, STORAGE_EMULATOR_HOST=emulator), uri)
+    assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
+    uri = "gs://models/iris/"
+    fetched_ok(fetch(project, tmp_path / "n", uri, STORAGE_EMULATOR_HOST=emulator), uri)
+    assert (tmp_path / "n" / "docs" / "README.md").read_bytes() == b"# iris\n"
+    assert predictions(server, tmp_path / "n", uri) == IRIS_PREDICTIONS
+    failed(
+        fetch(project, tmp_path / "o", "gs://models/nothing", STORAGE_EMULATOR_HOST=emulator),
+        "gs://models/nothing",
+        "not found",
+    )

@@ -143,7 +143,9 @@ def test_requirements_are_locked_with_hashes_to_what_the_tests_run(project):
     versions this test environment runs (setup.cfg's test extra pins the direct ones the same)."""
     locked = _locked(project)
     direct = [line.split("==") for line in (project / "requirements.in").read_text().splitlines() if "==" in line]
-    assert {name for name, _ in direct} == {"flask", "gunicorn", "joblib", "numpy", "prometheus-client", "scikit-learn"}
+    assert {name for name, _ in direct} == {
+        *("boto3", "flask", "gunicorn", "joblib", "numpy", "prometheus-client", "pyyaml", "scikit-learn", "skops")
+    }
     for name, version in direct:
         assert locked[name][0] == version, name
     for name, (version, hashes) in locked.items():
