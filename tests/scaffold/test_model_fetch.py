@@ -38,13 +38,18 @@ VERSION_2_PREDICTIONS = ["virginica", "virginica"]  # version 2: a constant clas
 HF_TOKEN = "hf_test_token"
 HF_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
-# Registers version 2 of iris (run by the MLflow client in MLflow's own virtualenv) and points the alias at it.
-REGISTER_VERSION_2 = """
-import mlflow, sys
+# Run by MLflow's own Python (the MLflow client): train.py registers version 1 of iris (as a user would run it, with
+# MLFLOW_TRACKING_URI set), then version 2 is registered and given the alias. One process: MLflow loads once.
+REGISTER = """
+import runpy, sys
+import mlflow
 from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 from sklearn.dummy import DummyClassifier
 
+train, out = sys.argv[1:]
+sys.argv = [train, "--out", out, "--registered-model", "iris"]
+runpy.run_path(train, run_name="__main__")  # prints {"artifact": ..., "model_uri": "models:/iris/1"}
 iris = load_iris()
 model = DummyClassifier(strategy="constant", constant="virginica").fit(iris.data, iris.target_names[iris.target])
 with mlflow.start_run():
@@ -52,7 +57,7 @@ with mlflow.start_run():
         model, name="model", registered_model_name="iris", serialization_format="cloudpickle"
     )
 MlflowClient().set_registered_model_alias("iris", "champion", info.registered_model_version)
-print(info.registered_model_version)
+print(f"version 2: {info.registered_model_version}")
 """
 
 
@@ -161,12 +166,13 @@ def tracking_uri(pinned, mlflow_python, project, tmp_path_factory) -> Iterator[s
         server.wait_listening(120)
         uri = f"http://127.0.0.1:{port}"
         client_env = {**env, "MLFLOW_TRACKING_URI": uri}
-        train = [mlflow_python, str(project / "train.py"), "--out", str(root / "model.joblib"), "--registered-model"]
-        done = subprocess.run([*train, "iris"], cwd=root, env=client_env, capture_output=True, text=True)
+        register = [mlflow_python, "-c", REGISTER, str(project / "train.py"), str(root / "model.joblib")]
+        done = subprocess.run(register, cwd=root, env=client_env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]
-        assert json.loads(done.stdout.splitlines()[-1])["model_uri"] == "models:/iris/1"  # train.py's registration
-        done = subprocess.run([mlflow_python, "-c", REGISTER_VERSION_2], cwd=root, env=client_env, capture_output=True)
-        assert done.returncode == 0, done.stderr[-3000:]
+        lines = done.stdout.splitlines()  # MLflow prints links to each run too
+        trained = json.loads(next(line for line in lines if line.startswith('{"artifact"')))
+        assert trained["model_uri"] == "models:/iris/1"  # train.py's registration
+        assert "version 2: 2" in lines
         yield uri
     finally:
         server.stop()
