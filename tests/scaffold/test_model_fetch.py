@@ -14,85 +14,27 @@ import http.server
 import io
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
 import tarfile
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-ACCESS_KEY, SECRET_KEY = "mlgen-fetch-test", "mlgen-fetch-test-secret"
+import model_stores
+from model_stores import ACCESS_KEY, SECRET_KEY
+
 BUCKET = "models"
 IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 IRIS_PREDICTIONS = ["setosa", "virginica"]
 VERSION_2_PREDICTIONS = ["virginica", "virginica"]  # version 2: a constant classifier, saved with cloudpickle
 HF_TOKEN = "hf_test_token"
 HF_COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-# Run by MLflow's own Python (the MLflow client): train.py registers version 1 of iris (as a user would run it, with
-# MLFLOW_TRACKING_URI set), then version 2 is registered and given the alias. One process: MLflow loads once.
-REGISTER = """
-import runpy, sys
-import mlflow
-from mlflow import MlflowClient
-from sklearn.datasets import load_iris
-from sklearn.dummy import DummyClassifier
-
-train, out = sys.argv[1:]
-sys.argv = [train, "--out", out, "--registered-model", "iris"]
-runpy.run_path(train, run_name="__main__")  # prints {"artifact": ..., "model_uri": "models:/iris/1"}
-iris = load_iris()
-model = DummyClassifier(strategy="constant", constant="virginica").fit(iris.data, iris.target_names[iris.target])
-with mlflow.start_run():
-    info = mlflow.sklearn.log_model(
-        model, name="model", registered_model_name="iris", serialization_format="cloudpickle"
-    )
-MlflowClient().set_registered_model_alias("iris", "champion", info.registered_model_version)
-print(f"version 2: {info.registered_model_version}")
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A server process this module started (its output in a log file); stopped by its own pid."""
-
-    def __init__(self, command: list[str], log: Path, port: int, env: dict[str, str] | None = None):
-        self.log, self.port = log, port
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-    def wait_listening(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.log.name}: exited {self.process.returncode}: {self.log.read_text()[-2000:]}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.2)
-        pytest.fail(f"{self.log.name}: not listening on 127.0.0.1:{self.port} after {seconds}s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 # -- the stores -------------------------------------------------------------------------------------------
@@ -101,14 +43,9 @@ class Server:
 @pytest.fixture(scope="session")
 def s3_endpoint(pinned, tmp_path_factory) -> Iterator[str]:
     """versitygw on loopback, posix backend in a temporary directory, with one access key."""
-    root = tmp_path_factory.mktemp("versitygw")
-    (root / "data").mkdir()
-    port = free_port()
-    command = [pinned("versitygw"), "--access", ACCESS_KEY, "--secret", SECRET_KEY, "--port", f"127.0.0.1:{port}"]
-    server = Server([*command, "--quiet", "posix", str(root / "data")], root / "versitygw.log", port)
+    server = model_stores.start_versitygw(pinned("versitygw"), tmp_path_factory.mktemp("versitygw"))
     try:
-        server.wait_listening(30)
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
         server.stop()
 
@@ -132,17 +69,7 @@ def bucket(s3_endpoint, artifact) -> dict[str, bytes]:
         "tree/README.md": b"the iris model\n",
         "archive/model.tar.gz": tar_gz({"model/model.joblib": artifact.read_bytes()}),
     }
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
-    )
-    client.create_bucket(Bucket=BUCKET)
-    for key, data in objects.items():
-        client.put_object(Bucket=BUCKET, Key=key, Body=data)
+    model_stores.put_objects(s3_endpoint, BUCKET, objects)
     return objects
 
 
@@ -156,24 +83,10 @@ def mlflow_python(pinned) -> str:
 def tracking_uri(pinned, mlflow_python, project, tmp_path_factory) -> Iterator[str]:
     """An MLflow tracking server (SQLite, --serve-artifacts) holding iris version 1 (train.py) and 2 (@champion)."""
     root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [pinned("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    command += ["--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--serve-artifacts"]
-    command += ["--artifacts-destination", str(root / "artifacts")]
-    server = Server(command, root / "mlflow.log", port, env)
+    server = model_stores.start_mlflow(pinned("mlflow"), root)
     try:
-        server.wait_listening(120)
-        uri = f"http://127.0.0.1:{port}"
-        client_env = {**env, "MLFLOW_TRACKING_URI": uri}
-        register = [mlflow_python, "-c", REGISTER, str(project / "train.py"), str(root / "model.joblib")]
-        done = subprocess.run(register, cwd=root, env=client_env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        lines = done.stdout.splitlines()  # MLflow prints links to each run too
-        trained = json.loads(next(line for line in lines if line.startswith('{"artifact"')))
-        assert trained["model_uri"] == "models:/iris/1"  # train.py's registration
-        assert "version 2: 2" in lines
-        yield uri
+        model_stores.register_iris(mlflow_python, project / "train.py", root, server.url)
+        yield server.url
     finally:
         server.stop()
 
@@ -329,12 +242,14 @@ def test_mlflow_model_version(project, server, tracking_uri, tmp_path):
     uri = "models:/iris/1"
     fetched_ok(fetch(project, tmp_path / "m", uri, MLFLOW_TRACKING_URI=tracking_uri), uri)
     assert (tmp_path / "m" / "MLmodel").is_file()  # an MLflow model directory, as the registry holds it
+    assert (tmp_path / "m" / "model.skops").is_file()  # MLflow 3's default format for scikit-learn
     assert predictions(server, tmp_path / "m", uri) == IRIS_PREDICTIONS
 
 
 def test_mlflow_alias(project, server, tracking_uri, tmp_path):
     uri = "models:/iris@champion"
     fetched_ok(fetch(project, tmp_path / "m", uri, MLFLOW_TRACKING_URI=tracking_uri), uri)
+    assert (tmp_path / "m" / "model.pkl").is_file()  # version 2 was saved with cloudpickle
     assert predictions(server, tmp_path / "m", uri) == VERSION_2_PREDICTIONS
 
 
