@@ -77,6 +77,18 @@ def test_a_zip_is_unpacked(tmp_path, monkeypatch):
     assert (tmp_path / "model.joblib").read_bytes() == ARTIFACT.read_bytes()
 
 
+def test_an_archive_with_a_link_is_refused(tmp_path, monkeypatch):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        link = tarfile.TarInfo("model")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+        tar.addfile(link)
+    store(monkeypatch, {"model.tar.gz": buffer.getvalue()})
+    with pytest.raises(fetch.FetchError, match="model is not a file"):
+        run(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("member", ["../evil.txt", "/etc/evil.txt"])
 def test_an_archive_escaping_model_path_is_refused(tmp_path, monkeypatch, member):
     store(monkeypatch, {"model.tar.gz": tar_gz({member: b"x"})})
