@@ -10,7 +10,7 @@ The contract, for this server or any other (a bring-your-own server's fetcher im
        HF_TOKEN, MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN (or _USERNAME/_PASSWORD)
   out: the files under MODEL_PATH, relative paths kept (an S3/GCS prefix, a Hub repository, an MLflow model
        directory); one downloaded .tar/.tar.gz/.tgz/.zip is unpacked there instead (KServe's storage
-       initializer does the same).
+       initializer does the same): files and directories only, none outside MODEL_PATH.
   One line on stderr (and in /dev/termination-log, which `kubectl describe pod` shows) on failure,
   `fetch-model: <what failed>: <MODEL_URI>`, exit 1 (2: the settings cannot work, e.g. an unsupported
   scheme); one line on stdout on success, naming what was fetched and its size, exit 0.
