@@ -73,6 +73,7 @@ RUN_TOGETHER = (
     "tests/live/",
     "tests/container/test_workflow_registry.py",  # its own images and registry: beside the other image tests
     "tests/container/",
+    "tests/scaffold/test_model_fetch.py",  # its stores (versitygw, an MLflow server): beside the other scaffold tests
     "tests/scaffold/",
 )
 _relayed_summary: list[str] = []

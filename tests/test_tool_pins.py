@@ -40,3 +40,12 @@ def test_the_kubernetes_staging_modules_are_the_release_s_own() -> None:
     minor = pins()["KUBERNETES_VERSION"].removeprefix("v1.")
     assert staging, "tools/go.mod replaces no k8s.io staging module"
     assert {version for _, version in staging} == {f"v0.{minor}"}
+
+
+def test_mlflow_is_locked_at_the_version_versions_env_names() -> None:
+    """tools/mlflow/requirements.txt (what scripts/install-tools mlflow installs) holds MLFLOW_VERSION, hashed."""
+    version = pins()["MLFLOW_VERSION"]
+    assert f"mlflow=={version}\n" in (TOOLS / "mlflow" / "requirements.in").read_text("utf-8")
+    lock = (TOOLS / "mlflow" / "requirements.txt").read_text("utf-8")
+    assert re.search(rf"^mlflow=={re.escape(version)} \\\n    --hash=sha256:[0-9a-f]{{64}}", lock, re.MULTILINE)
+    assert all("--hash=sha256:" in entry for entry in re.split(r"\n(?=[a-z])", lock.split("\n", 2)[2]))

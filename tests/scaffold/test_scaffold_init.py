@@ -27,13 +27,17 @@ PROJECT_FILES = [
     "ml-model.schema.json",
     "ml-model.yaml",
     "model_server/__init__.py",
+    "model_server/fetch.py",
     "model_server/logs.py",
     "model_server/metrics.py",
     "model_server/model.py",
     "model_server/server.py",
+    "model_server/sources.py",
+    "model_server/unpack.py",
     "pyproject.toml",
     "requirements.in",
     "requirements.txt",
+    "tests/test_fetch.py",
     "tests/test_server.py",
     "train.py",
 ]
@@ -139,7 +143,9 @@ def test_requirements_are_locked_with_hashes_to_what_the_tests_run(project):
     versions this test environment runs (setup.cfg's test extra pins the direct ones the same)."""
     locked = _locked(project)
     direct = [line.split("==") for line in (project / "requirements.in").read_text().splitlines() if "==" in line]
-    assert {name for name, _ in direct} == {"flask", "gunicorn", "joblib", "numpy", "prometheus-client", "scikit-learn"}
+    assert {name for name, _ in direct} == {
+        *("boto3", "flask", "gunicorn", "joblib", "numpy", "prometheus-client", "pyyaml", "scikit-learn", "skops")
+    }
     for name, version in direct:
         assert locked[name][0] == version, name
     for name, (version, hashes) in locked.items():

@@ -65,7 +65,7 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
         variables=VARIABLES,
     )
     assert results.ok, results.steps[-1]
-    assert "4 passed" in next(r.stdout for r in results.steps if r.name == "Test the server")
+    assert "29 passed" in next(r.stdout for r in results.steps if r.name == "Test the server")
 
     dev_ws = tmp_path / "deploy-dev"
     checkout(remote, dev_ws, "main")

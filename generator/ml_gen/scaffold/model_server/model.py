@@ -18,15 +18,66 @@ class StartupError(Exception):
     """The server cannot start with these settings; the message says which variable to change."""
 
 
-def _load_joblib(path: Path) -> Any:
-    # joblib (pickle) runs code from the file it loads: only load artifacts you built yourself.
+ARTIFACT_SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops")
+"""The files a directory may hold the model in (MODEL_PATH without an MLmodel file: exactly one of them)."""
+
+
+def _load_sklearn(path: Path) -> Any:
+    """A scikit-learn model from a file, or from a directory: an MLflow model (MLmodel) or one artifact file."""
+    if path.is_dir():
+        path, serialization, trusted = _artifact_in(path)
+    else:
+        serialization, trusted = _format_of(path), None
+    if serialization == "skops":
+        return _load_skops(path, trusted)
+    # joblib and pickle (cloudpickle writes pickles) run code from the file they load: only load artifacts you
+    # trust, from stores only your pipeline can write to.
     import joblib
 
-    return joblib.load(path)
+    return joblib.load(path)  # joblib reads plain pickles too
 
 
-LOADERS: dict[str, Callable[[Path], Any]] = {"sklearn": _load_joblib}
-"""MODEL_FRAMEWORK -> the function that loads its artifact; add a framework here."""
+def _format_of(path: Path) -> str:
+    return "skops" if path.suffix == ".skops" else "pickle"
+
+
+def _artifact_in(directory: Path) -> tuple[Path, str, list[str] | None]:
+    """(the file, its serialization, skops' trusted types) of the model a directory holds."""
+    mlmodel = directory / "MLmodel"
+    if mlmodel.is_file():
+        import yaml
+
+        flavors = (yaml.safe_load(mlmodel.read_text("utf-8")) or {}).get("flavors") or {}
+        sklearn = flavors.get("sklearn")
+        if not isinstance(sklearn, dict) or "pickled_model" not in sklearn:
+            raise ValueError(f"{mlmodel} has no sklearn flavor (flavors: {', '.join(flavors) or 'none'})")
+        file = directory / sklearn["pickled_model"]
+        serialization = sklearn.get("serialization_format") or _format_of(file)
+        if serialization not in ("skops", "pickle", "cloudpickle"):
+            raise ValueError(f"{mlmodel}: serialization_format {serialization!r} is not supported")
+        trusted = sklearn.get("skops_trusted_types")
+        return file, "skops" if serialization == "skops" else "pickle", trusted if isinstance(trusted, list) else None
+    found = sorted(p for p in directory.rglob("*") if p.suffix in ARTIFACT_SUFFIXES and p.is_file())
+    if len(found) != 1:
+        names = ", ".join(str(p.relative_to(directory)) for p in found) or "none"
+        raise ValueError(
+            f"{directory} must hold an MLmodel file or exactly one {'/'.join(ARTIFACT_SUFFIXES)} file (found: {names})"
+        )
+    return found[0], _format_of(found[0]), None
+
+
+def _load_skops(path: Path, trusted: list[str] | None) -> Any:
+    """A skops file, refusing types outside skops' default trusted set and TRUSTED (the MLmodel's list)."""
+    import skops.io
+
+    untrusted = [t for t in skops.io.get_untrusted_types(file=path) if t not in (trusted or [])]
+    if untrusted:
+        raise ValueError(f"{path} holds types skops does not trust: {', '.join(untrusted)}")
+    return skops.io.load(path, trusted=trusted or None)
+
+
+LOADERS: dict[str, Callable[[Path], Any]] = {"sklearn": _load_sklearn}
+"""MODEL_FRAMEWORK -> the function that loads its artifact (a file or a directory); add a framework here."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +99,9 @@ class Settings:
         limit = environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024))
         if not limit.isdigit() or int(limit) == 0:
             raise StartupError(f"MAX_CONTENT_LENGTH={limit!r} must be a positive number of bytes")
+        fetched = environ.get("MODEL_PATH", "")  # the directory the fetcher (model_server.fetch) filled
         return cls(
-            path=local_path(environ.get("MODEL_URI", "")),
+            path=Path(fetched) if fetched else local_path(environ.get("MODEL_URI", "")),
             framework=framework,
             name=environ.get("MODEL_NAME", "model"),
             version=environ.get("MODEL_VERSION", "unknown"),
@@ -58,7 +110,7 @@ class Settings:
 
 
 def local_path(uri: str) -> Path:
-    """MODEL_URI as a local path: a plain path or file:///path; other schemes are not supported yet."""
+    """MODEL_URI as a local path: a plain path or file:///path (other URIs are fetched: MODEL_PATH)."""
     if not uri:
         raise StartupError("MODEL_URI is not set (a local path or file:///path to the model artifact)")
     parsed = urlparse(uri)
@@ -66,7 +118,10 @@ def local_path(uri: str) -> Path:
         return Path(uri)
     if parsed.scheme == "file" and parsed.netloc in ("", "localhost") and parsed.path:
         return Path(unquote(parsed.path))
-    raise StartupError(f"MODEL_URI={uri!r} is not supported: use a local path or file:///path (the image's copy)")
+    raise StartupError(
+        f"MODEL_URI={uri!r} is not supported without MODEL_PATH: use a local path or file:///path, or fetch it "
+        "(python -m model_server.fetch) into the directory MODEL_PATH names"
+    )
 
 
 class ModelState:

@@ -1,0 +1,123 @@
+"""The model stores the fetcher's tests fetch from, as real servers: versitygw (S3) and an MLflow tracking server,
+each started on a free port and stopped by the pid it was started with; iris registered in MLflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ACCESS_KEY, SECRET_KEY = "mlgen-fetch-test", "mlgen-fetch-test-secret"
+
+# Run by MLflow's own Python (the MLflow client): train.py registers version 1 of iris (as a user would run it, with
+# MLFLOW_TRACKING_URI set), then version 2 is registered and given the alias. One process: MLflow loads once.
+REGISTER = """
+import runpy, sys
+import mlflow
+from mlflow import MlflowClient
+from sklearn.datasets import load_iris
+from sklearn.dummy import DummyClassifier
+
+train, out = sys.argv[1:]
+sys.argv = [train, "--out", out, "--registered-model", "iris"]
+runpy.run_path(train, run_name="__main__")  # prints {"artifact": ..., "model_uri": "models:/iris/1"}
+iris = load_iris()
+model = DummyClassifier(strategy="constant", constant="virginica").fit(iris.data, iris.target_names[iris.target])
+with mlflow.start_run():
+    info = mlflow.sklearn.log_model(
+        model, name="model", registered_model_name="iris", serialization_format="cloudpickle"
+    )
+MlflowClient().set_registered_model_alias("iris", "champion", info.registered_model_version)
+print(f"version 2: {info.registered_model_version}")
+"""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A server process started here (its output in a log file), listening on host:port; stopped by its own pid."""
+
+    def __init__(self, command: list[str], log: Path, host: str, port: int, env: dict[str, str] | None = None):
+        self.log, self.host, self.port = log, host, port
+        self.url = f"http://{host}:{port}"
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def wait_listening(self, seconds: float) -> Server:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"{self.log.name}: exited {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            with socket.socket() as s:
+                if s.connect_ex((self.host, self.port)) == 0:
+                    return self
+            time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"{self.log.name}: not listening on {self.host}:{self.port} after {seconds}s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_versitygw(binary: str, root: Path, host: str = "127.0.0.1") -> Server:
+    """versitygw with the posix backend in ROOT/data and one access key (ACCESS_KEY, SECRET_KEY), on HOST."""
+    (root / "data").mkdir()
+    port = free_port(host)
+    command = [binary, "--access", ACCESS_KEY, "--secret", SECRET_KEY, "--port", f"{host}:{port}", "--quiet"]
+    return Server([*command, "posix", str(root / "data")], root / "versitygw.log", host, port).wait_listening(30)
+
+
+def put_objects(endpoint: str, bucket: str, objects: dict[str, bytes]) -> None:
+    """Create BUCKET on the S3 server at ENDPOINT and put OBJECTS (key -> bytes) in it."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    client.create_bucket(Bucket=bucket)
+    for key, data in objects.items():
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def start_mlflow(binary: str, root: Path, host: str = "127.0.0.1") -> Server:
+    """An MLflow tracking server on HOST: SQLite in ROOT, artifacts served by it (--serve-artifacts) from ROOT."""
+    port = free_port(host)
+    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [binary, "server", "--host", host, "--port", str(port), "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--serve-artifacts"]
+    command += ["--artifacts-destination", str(root / "artifacts")]
+    return Server(command, root / "mlflow.log", host, port, env).wait_listening(120)
+
+
+def register_iris(mlflow_python: str, train_py: Path, root: Path, tracking_uri: str) -> None:
+    """iris version 1 by the scaffold's train.py, version 2 (a constant 'virginica') with the alias champion."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    register = [mlflow_python, "-c", REGISTER, str(train_py), str(root / "model.joblib")]
+    done = subprocess.run(
+        register, cwd=root, env={**env, "MLFLOW_TRACKING_URI": tracking_uri}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()  # MLflow prints links to each run too
+    trained = json.loads(next(line for line in lines if line.startswith('{"artifact"')))
+    assert trained["model_uri"] == "models:/iris/1"  # train.py's registration
+    assert "version 2: 2" in lines
