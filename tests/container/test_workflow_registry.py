@@ -12,7 +12,8 @@ What stands in for GitHub (tests/workflow_run.py names the general ones):
 - docker/build-push-action: `scripts/local-image build` (podman, no registry for the base image), then
   `podman push` of IMAGE:<sha> to the registry; its `digest` output is the manifest digest the registry
   serves for that tag (HTTP HEAD /v2/.../manifests/<sha>), checked equal to what podman pushed;
-- `gh pr create`: a stand-in that records its arguments and token; the pushed branch is checked instead;
+- `gh pr list` and `gh pr create`: a stand-in that records its arguments and token and finds no open pull
+  request; the pushed branch is checked instead;
 - IMAGE: the workflow's and the config's image repository point at the loopback registry, as a user
   names their own registry.
 """
@@ -302,8 +303,9 @@ def test_the_workflow_runs_as_written_against_a_real_registry(tmp_path, registry
         model = {e["name"]: e.get("value") for e in container["env"] if e["name"].startswith("MODEL_")}
         runs[env] = (container["image"], model)
     assert runs["prod"] == runs["dev"] == (f"{pipe.image}@{digest2}", runs["dev"][1])  # what dev runs, not rebuilt
-    gh = (tmp_path / "gh.log").read_text()
-    assert gh.startswith(f"GH_TOKEN=github_pat_stand_in pr create --base main --head {branch} ")  # CI will run on it
+    gh = (tmp_path / "gh.log").read_text().splitlines()
+    assert gh[0].startswith(f"GH_TOKEN=github_pat_stand_in pr list --head {branch} ")  # none open yet
+    assert gh[1].startswith(f"GH_TOKEN=github_pat_stand_in pr create --base main --head {branch} ")  # CI will run on it
     assert git("rev-parse", "main", cwd=pipe.remote) == main_before  # the change waits for review in the PR
     for line in pipe.pip_log.read_text().splitlines():  # what the jobs asked pip for
         assert line in (
