@@ -2,7 +2,8 @@
 
 What needs GitHub itself is stood in for, and each stand-in is named where it happens:
 - `actions/checkout`: the test clones the repository from a local bare remote (`checkout` below);
-- `actions/setup-python`: the interpreter running the tests, with ml-gen of this checkout (`python_shims`);
+- `actions/setup-python`: the interpreter running the tests, with ml-gen of this checkout (`python_shims`),
+  or a fresh virtualenv in which the job's `pip install` runs for real (`fresh_python`);
 - `${{ ... }}` expressions: the values the test gives (`expressions`), e.g. a job output; an expression
   the test does not give fails the run, so nothing is substituted silently;
 - GitHub's default variables (GITHUB_SHA, GITHUB_REF, GITHUB_REF_NAME, GITHUB_OUTPUT, ...): set from the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -169,6 +171,68 @@ def python_shims(bin_dir: Path, log: Path) -> dict[str, str]:
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+# The files pip needs to build ml-gen from a Git repository (setup.cfg reads README.md).
+PACKAGE_FILES = ("pyproject.toml", "setup.cfg", "README.md", "generator")
+FIXED_DATE = "2000-01-01T00:00:00+00:00"  # the commit's id depends on the sources only: pip's wheel cache hits
+
+
+def ml_gen_repository(checkout: Path, repository: Path) -> str:
+    """A Git repository at REPOSITORY holding ml-gen's sources as they are in CHECKOUT (its working tree,
+    uncommitted changes included), in one commit; returns the commit id a pinned requirement names."""
+    repository.mkdir(parents=True)
+    for name in PACKAGE_FILES:
+        source = checkout / name
+        if source.is_dir():
+            shutil.copytree(source, repository / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, repository / name)
+    git("init", "--quiet", "--initial-branch=main", cwd=repository)
+    git("add", "-A", cwd=repository)
+    dates = {"GIT_AUTHOR_DATE": FIXED_DATE, "GIT_COMMITTER_DATE": FIXED_DATE}
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "ml-gen"],
+        cwd=repository,
+        env={**os.environ, **dates},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return git("rev-parse", "HEAD", cwd=repository)
+
+
+def fresh_python(venv: Path, libraries: Path, urls: Mapping[str, Path], base_env: Mapping[str, str]) -> dict[str, str]:
+    """Stand-in for actions/setup-python where the job's `pip install` runs for real: a new virtualenv at
+    VENV (`python`, `pip`; ml-gen not installed), whose pip installs into it. The libraries ml-gen needs come
+    from LIBRARIES (a directory of them, without ml-gen: `libraries_without_ml_gen`), so pip finds them
+    installed and fetches only ml-gen's build backend for its build; Git fetches each URL prefix in URLS from
+    the local repository it maps to (git's url.<base>.insteadOf), so a requirement pinned to github.com
+    installs from a repository here. Returns BASE_ENV with VENV's bin first on PATH (BASE_ENV's PATH must
+    not hold `python_shims`)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site_packages,) = venv.glob("lib/python*/site-packages")
+    (site_packages / "libraries.pth").write_text(f"{libraries}\n")
+    pip = venv / "bin" / "pip"
+    pip.write_text(f'#!/bin/sh\nexec {venv / "bin" / "python"} -m pip "$@"\n')
+    pip.chmod(0o755)
+    env = {**base_env, "PATH": f"{venv / 'bin'}{os.pathsep}{base_env['PATH']}", "PYTHONDONTWRITEBYTECODE": "1"}
+    env["GIT_CONFIG_COUNT"] = str(len(urls))
+    for index, (url, repository) in enumerate(urls.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = f"url.{repository.as_uri()}.insteadOf"
+        env[f"GIT_CONFIG_VALUE_{index}"] = url
+    return env
+
+
+def libraries_without_ml_gen(directory: Path) -> Path:
+    """DIRECTORY holding links to every library of the interpreter running the tests except ml-gen (pip and
+    ml-gen's dependencies among them), for `fresh_python`."""
+    directory.mkdir(parents=True)
+    (site_packages,) = (p for p in map(Path, sys.path) if p.name == "site-packages" and p.is_relative_to(sys.prefix))
+    for entry in site_packages.iterdir():
+        if not entry.name.startswith(("ml_gen", "__editable__")):
+            (directory / entry.name).symlink_to(entry)
+    return directory
 
 
 def git(*args: str, cwd: Path) -> str:

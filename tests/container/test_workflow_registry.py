@@ -6,13 +6,20 @@ a tag that promotes.
 
 What stands in for GitHub (tests/workflow_run.py names the general ones):
 - actions/checkout: a clone of the bare remote at the ref the step names (or the event's);
-- actions/setup-python: this test environment's interpreter (with ml-gen and the server's dependencies);
-  `pip` records its command lines and installs nothing (the test checks them; nothing is fetched);
+- actions/setup-python: in the test job, this test environment's interpreter (with ml-gen and the server's
+  dependencies), where `pip` records its command lines and installs nothing (the test checks them); in the
+  deploy-dev and promote-prod jobs, a fresh virtualenv without ml-gen where `pip install "$ML_GEN_REQUIREMENT"`
+  runs for real: pip clones the pinned commit, builds ml-gen and installs it, and the job's later steps run
+  that ml-gen. ML_GEN_REQUIREMENT names github.com/example/ml-gen at the commit of a local Git repository
+  holding this checkout's sources, which Git fetches instead (url.<base>.insteadOf); ml-gen's dependencies
+  are this environment's (pip finds them installed), and pip's build isolation gets the build backend
+  (setuptools, wheel) from the package index pip is configured with here, as on GitHub;
 - docker/setup-buildx-action, docker/login-action: nothing (the loopback registry needs no login);
 - docker/build-push-action: `scripts/local-image build` (podman, no registry for the base image), then
   `podman push` of IMAGE:<sha> to the registry; its `digest` output is the manifest digest the registry
   serves for that tag (HTTP HEAD /v2/.../manifests/<sha>), checked equal to what podman pushed;
-- `gh pr create`: a stand-in that records its arguments and token; the pushed branch is checked instead;
+- `gh pr list` and `gh pr create`: a stand-in that records its arguments and token and finds no open pull
+  request; the pushed branch is checked instead;
 - IMAGE: the workflow's and the config's image repository point at the loopback registry, as a user
   names their own registry.
 """
@@ -20,6 +27,7 @@ What stands in for GitHub (tests/workflow_run.py names the general ones):
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -34,12 +42,23 @@ import yaml
 from podman_run import _START_ENV, LOCAL_IMAGE, podman
 
 from ml_gen import starter
-from workflow_run import Event, JobRun, checkout, git, load, python_shims, run_job
+from workflow_run import (
+    Event,
+    JobRun,
+    checkout,
+    fresh_python,
+    git,
+    libraries_without_ml_gen,
+    load,
+    ml_gen_repository,
+    python_shims,
+    run_job,
+)
 
 pytestmark = pytest.mark.container
 
-PINNED = "ml-gen @ git+https://github.com/example/ml-gen@" + "0123456789" * 4
-VARIABLES = {"ML_GEN_REQUIREMENT": PINNED}
+REPO = Path(__file__).resolve().parents[2]
+ML_GEN_URL = "https://github.com/example/ml-gen"  # where the requirement says ml-gen comes from (Git: a repo here)
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.oci.image.manifest.v1+json",
@@ -110,11 +129,29 @@ class Pipeline:
         self.image = f"{registry}/myorg/demo"
         self.remote = tmp_path / "remote.git"
         self.pip_log = tmp_path / "pip.log"
-        self.env = python_shims(tmp_path / "bin", self.pip_log)
-        gh = tmp_path / "bin" / "gh"
+        self.ml_gen_source = tmp_path / "ml-gen-source"
+        self.ml_gen_commit = ml_gen_repository(REPO, self.ml_gen_source)
+        self.requirement = f"ml-gen @ git+{ML_GEN_URL}@{self.ml_gen_commit}"
+        self.libraries = libraries_without_ml_gen(tmp_path / "libraries")
+        gh_bin = tmp_path / "gh-bin"
+        gh_bin.mkdir()
+        gh = gh_bin / "gh"
         gh.write_text(f'#!/bin/sh\nprintf "GH_TOKEN=%s %s\\n" "$GH_TOKEN" "$*" >> {tmp_path / "gh.log"}\n')
         gh.chmod(0o755)
+        shims = python_shims(tmp_path / "bin", self.pip_log)
+        self.env = dict(shims, PATH=f"{gh_bin}{os.pathsep}{shims['PATH']}")
+        self.plain_env = dict(os.environ, PATH=f"{gh_bin}{os.pathsep}{os.environ['PATH']}")
         self.pushed: list[str] = []
+
+    def fresh(self, name: str) -> dict[str, str]:
+        """A job env whose `pip install` runs for real, into a fresh virtualenv (workflow_run.fresh_python)."""
+        venv = self.tmp / "venvs" / name
+        return fresh_python(venv, self.libraries, {ML_GEN_URL: self.ml_gen_source}, self.plain_env)
+
+    def installed_from(self, name: str) -> dict:
+        """What pip recorded of where the ml-gen in the fresh virtualenv NAME came from (direct_url.json)."""
+        (record,) = (self.tmp / "venvs" / name).glob("lib/python*/site-packages/ml_gen-*.dist-info/direct_url.json")
+        return dict(json.loads(record.read_text()))
 
     def workspace(self, name: str) -> Path:
         return self.tmp / "runs" / name
@@ -144,7 +181,7 @@ class Pipeline:
             expressions=expressions or {},
             base_env=kw.get("env", self.env),
             uses=uses,
-            variables=VARIABLES,
+            variables={"ML_GEN_REQUIREMENT": self.requirement},
         )
 
     def build_and_push(self, workspace: Path, step: dict, event: Event) -> str:
@@ -176,7 +213,7 @@ class Pipeline:
 def _project(pipe: Pipeline) -> str:
     """init, pointed at the loopback registry, rendered, committed and pushed to main; the commit."""
     source = pipe.tmp / "source"
-    starter.write("demo", source, ml_gen_requirement=PINNED)
+    starter.write("demo", source, ml_gen_requirement=pipe.requirement)
     for rel in ("ml-model.yaml", ".github/workflows/deploy.yaml"):
         path = source / rel
         path.write_text(path.read_text().replace("ghcr.io/myorg/demo", pipe.image))
@@ -222,7 +259,23 @@ def test_the_workflow_runs_as_written_against_a_real_registry(tmp_path, registry
     _assert_ok(build)
     digest1 = build.outputs["digest"]
     assert digest1.startswith("sha256:") and len(digest1) == 71
-    _assert_ok(pipe.run("deploy-dev", first, "1-deploy-dev", {"needs.build.outputs.digest": digest1}))
+    started = time.monotonic()
+    deploy = pipe.run("deploy-dev", first, "1-deploy-dev", {"needs.build.outputs.digest": digest1}, env=pipe.fresh("1"))
+    _assert_ok(deploy)
+    # pip installed ml-gen from the pinned commit, and that ml-gen did the bump (nothing else was on PATH).
+    assert deploy.steps[0].name == 'pip install "$ML_GEN_REQUIREMENT"'
+    assert "Successfully installed ml-gen-" in deploy.steps[0].stdout, deploy.steps[0].stdout
+    commit = pipe.ml_gen_commit
+    vcs = {"vcs": "git", "commit_id": commit, "requested_revision": commit}
+    assert pipe.installed_from("1") == {"url": ML_GEN_URL, "vcs_info": vcs}
+    print(f"deploy-dev with a real pip install of {pipe.requirement}: {time.monotonic() - started:.1f}s")
+    # That ml-gen's `init` records the pinned source it was installed from: the next project's CI installs it again.
+    initialised = pipe.tmp / "init-by-installed"
+    init = subprocess.run(
+        [str(pipe.tmp / "venvs/1/bin/ml-gen"), "init", "again", str(initialised)], capture_output=True, text=True
+    )
+    assert init.returncode == 0, init.stderr
+    assert pipe.requirement in (initialised / ".github/workflows/deploy.yaml").read_text()
     assert pipe.dev_digest() == digest1
     deployment = yaml.safe_load(git("show", "main:manifests/dev/deployment-demo.yaml", cwd=pipe.remote))
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -255,7 +308,8 @@ def test_the_workflow_runs_as_written_against_a_real_registry(tmp_path, registry
         f'exec {real_git} "$@"\n'
     )
     (mover / "git").chmod(0o755)
-    moving_env = dict(pipe.env, PATH=f"{mover}{os.pathsep}{pipe.env['PATH']}")
+    fresh = pipe.fresh("2")
+    moving_env = dict(fresh, PATH=f"{mover}{os.pathsep}{fresh['PATH']}")
     run = pipe.run("deploy-dev", second, "2-deploy-dev", {"needs.build.outputs.digest": digest2}, env=moving_env)
     _assert_ok(run)
     assert "main moved during the run (try 1 of 3)" in run.steps[-1].stdout
@@ -276,7 +330,8 @@ def test_the_workflow_runs_as_written_against_a_real_registry(tmp_path, registry
     tokens = {"github.token": "ghs_stand_in_github_token", "secrets.PROMOTION_TOKEN": "github_pat_stand_in"}
     git("tag", "v0.9.0", first.sha, cwd=dev)
     git("push", "--quiet", "origin", "v0.9.0", cwd=dev)
-    stale = pipe.run("promote-prod", Event(sha=first.sha, ref="refs/tags/v0.9.0"), "3-stale-tag", tokens)
+    stale_tag = Event(sha=first.sha, ref="refs/tags/v0.9.0")
+    stale = pipe.run("promote-prod", stale_tag, "3-stale-tag", tokens, env=pipe.fresh("3-stale"))
     assert not stale.ok and stale.steps[-1].name == "Check that dev runs the tagged commit"
     assert stale.steps[-1].stdout.startswith(f"::error::dev does not run v0.9.0 ({first.sha}) but {second.sha}: ")
     assert stale.steps[-1].stdout.count("\n") == 1
@@ -284,7 +339,7 @@ def test_the_workflow_runs_as_written_against_a_real_registry(tmp_path, registry
     git("push", "--quiet", "origin", "v1.0.0", cwd=dev)
     tag = Event(sha=second.sha, ref="refs/tags/v1.0.0")
     _assert_ok(pipe.run("test", tag, "3-test"))
-    promote = pipe.run("promote-prod", tag, "3-promote-prod", tokens)
+    promote = pipe.run("promote-prod", tag, "3-promote-prod", tokens, env=pipe.fresh("3"))
     assert [s.name for s in promote.steps][:2] == [
         'pip install "$ML_GEN_REQUIREMENT"',
         "Check that dev runs the tagged commit",
@@ -302,12 +357,11 @@ def test_the_workflow_runs_as_written_against_a_real_registry(tmp_path, registry
         model = {e["name"]: e.get("value") for e in container["env"] if e["name"].startswith("MODEL_")}
         runs[env] = (container["image"], model)
     assert runs["prod"] == runs["dev"] == (f"{pipe.image}@{digest2}", runs["dev"][1])  # what dev runs, not rebuilt
-    gh = (tmp_path / "gh.log").read_text()
-    assert gh.startswith(f"GH_TOKEN=github_pat_stand_in pr create --base main --head {branch} ")  # CI will run on it
+    gh = (tmp_path / "gh.log").read_text().splitlines()
+    assert gh[0].startswith(f"GH_TOKEN=github_pat_stand_in pr list --head {branch} ")  # none open yet
+    assert gh[1].startswith(f"GH_TOKEN=github_pat_stand_in pr create --base main --head {branch} ")  # CI will run on it
     assert git("rev-parse", "main", cwd=pipe.remote) == main_before  # the change waits for review in the PR
-    for line in pipe.pip_log.read_text().splitlines():  # what the jobs asked pip for
-        assert line in (
-            "install --require-hashes -r requirements.txt",
-            f"install pytest==9.2.0 {PINNED}",
-            f"install {PINNED}",
-        )
+    assert pipe.installed_from("3") == {"url": ML_GEN_URL, "vcs_info": vcs}
+    server, test_tools = "install --require-hashes -r requirements.txt", f"install pytest==9.2.0 {pipe.requirement}"
+    # what the test and build jobs (1-test, 1-build, 2-build, 3-test) asked the recording pip for
+    assert pipe.pip_log.read_text().splitlines() == [server, test_tools, server, server, server, test_tools]

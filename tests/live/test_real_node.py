@@ -1,9 +1,12 @@
 """The release really serves: ``ml-gen init``'s model server on the local cluster's real node.
 
 These tests run containers. The session's cluster gets its real node for them (the ``real_node``
-fixture of conftest.py): containerd, kubelet, kube-proxy and kube-router on this machine. The images are built once
-per session with ``scripts/local-image`` (podman) and copied onto the node with
-``scripts/local-cluster load``; pods are pinned to the node by its label and toleration.
+fixture of conftest.py): containerd, kubelet, kube-proxy and kube-router on this machine, and the image
+registry on loopback its containerd pulls from. The images are built once per session with
+``scripts/local-image`` (podman) and pushed to that registry with ``scripts/local-cluster push``, as CI
+pushes; the releases name them by the digest the registry returned, and the node pulls them by that
+digest (nothing is imported into containerd but the pause image). Pods are pinned to the node by its
+label and toleration.
 
 What they prove, beyond the KWOK tests in test_helm_live.py: Helm's ``--wait`` waits for real
 startup and readiness probes; ``helm test`` fetches the health path through the Service; the model
@@ -56,6 +59,8 @@ PINNED = {  # the real node's label and taint
     "nodeSelector": {NODE_LABEL: "true"},
     "tolerations": [{"key": NODE_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
 }
+# A second good version of the demo image: the first plus a label, so a new digest with the same layers.
+SECOND_VERSION = 'FROM {image}\nLABEL dev.ml-gen.test.version="2"\n'
 FAST_PROBES = {  # short periods keep the suite quick; the server loads the model in about a second
     "startup": {"periodSeconds": 1, "failureThreshold": 60},
     "readiness": {"periodSeconds": 1, "failureThreshold": 2},
@@ -86,7 +91,7 @@ def restricted_pod(
                 {
                     "name": container,
                     "image": image,
-                    "imagePullPolicy": "Never",
+                    "imagePullPolicy": "IfNotPresent",
                     "command": command,
                     "securityContext": {
                         "allowPrivilegeEscalation": False,
@@ -113,10 +118,17 @@ def ml_gen(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return run(sys.executable, "-m", "ml_gen", *args)
 
 
-def write_config(project: Path, out: Path, namespace: str, tag: str, **overrides: Any) -> Path:
-    """The project's ml-model.yaml with one environment ``live`` in ``namespace`` on the real node."""
+def by_digest(reference: str) -> dict[str, str]:
+    """The config's ``image`` for REPOSITORY@sha256:..., as ``set-image --digest`` writes it."""
+    repository, digest = reference.split("@")
+    return {"repository": repository, "digest": digest}
+
+
+def write_config(project: Path, out: Path, namespace: str, image: str, **overrides: Any) -> Path:
+    """The project's ml-model.yaml with one environment ``live`` in ``namespace`` on the real node,
+    running IMAGE (a reference by digest)."""
     config = yaml.safe_load((project / "ml-model.yaml").read_text())
-    config["image"] = {"repository": DEMO, "tag": tag}
+    config["image"] = by_digest(image)
     config.update(PINNED, probes=FAST_PROBES, replicas=2)
     config["resources"] = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
     config["terminationGracePeriodSeconds"] = 10
@@ -231,11 +243,31 @@ def _on_the_real_node(real_node: Cluster) -> None:
     """Every test here needs the cluster's real node."""
 
 
-def _load(cluster: Cluster, *images: str) -> None:
+def local_cluster(cluster: Cluster, *args: str) -> list[str]:
+    """``scripts/local-cluster ARGS`` for the session's cluster; its output lines."""
     env = dict(START_ENV)
     if cluster.name:  # else an existing cluster (ML_GEN_TEST_KUBECONFIG): ML_GEN_CLUSTER_NAME names it
         env["ML_GEN_CLUSTER_NAME"] = cluster.name
-    run(LOCAL_CLUSTER, "load", *images, env=env, timeout=600)
+    return run(LOCAL_CLUSTER, *args, env=env, timeout=600).stdout.splitlines()
+
+
+def push(cluster: Cluster, *images: str) -> list[str]:
+    """Push podman images to the real node's registry; their references by digest. None of them is on
+    the node yet: the pods that run them make the node pull them."""
+    references = local_cluster(cluster, "push", *images)
+    assert len(references) == len(images) and all("@sha256:" in r for r in references), references
+    on_node = "\n".join(local_cluster(cluster, "images"))
+    assert not [r for r in references if r.split("@")[1] in on_node], f"already on the node: {on_node}"
+    return references
+
+
+def assert_pulled(cluster: Cluster, live: list[dict[str, Any]], reference: str) -> None:
+    """The pods run REFERENCE as the node pulled it from the registry: the runtime reports that
+    digest as the image's ID, and containerd holds the image under the registry's reference."""
+    for pod in live:
+        (status,) = pod["status"]["containerStatuses"]
+        assert (pod["spec"]["containers"][0]["image"], status["imageID"]) == (reference, reference), status
+    assert reference in local_cluster(cluster, "images")
 
 
 @pytest.fixture(scope="session")
@@ -247,13 +279,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_image(real_node: Cluster, project: Path) -> Iterator[str]:
-    """The project's image built once as ``DEMO:1``, also tagged ``:2`` (a second good version), on the node."""
+def demo_image(real_node: Cluster, project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The project's image built once as ``DEMO:1`` and a second good version ``DEMO:2`` (the first
+    plus a label: another digest), both pushed to the node's registry; their references by digest."""
     run(LOCAL_IMAGE, "build", project, f"{DEMO}:1", timeout=1800)
     try:
-        run(LOCAL_IMAGE, "podman", "tag", f"{DEMO}:1", f"{DEMO}:2")
-        _load(real_node, f"{DEMO}:1", f"{DEMO}:2")
-        yield DEMO
+        context = tmp_path_factory.mktemp("second-version")
+        (context / "Containerfile").write_text(SECOND_VERSION.format(image=f"{DEMO}:1"))
+        run(LOCAL_IMAGE, "podman", "build", "--pull=never", "--quiet", "-t", f"{DEMO}:2", context)
+        one, two = push(real_node, f"{DEMO}:1", f"{DEMO}:2")
+        assert one.split("@")[1] != two.split("@")[1]
+        yield {"1": one, "2": two}
     finally:  # the names only: the layers stay in podman's cache for the next build
         _untag(f"{DEMO}:1", f"{DEMO}:2")
 
@@ -270,11 +306,15 @@ def security(project: Path) -> tuple[int, int]:
 
 
 @pytest.fixture
-def release(cluster: Cluster, namespace: str, project: Path, demo_image: str, tmp_path: Path) -> Callable[..., Helm]:
-    """Render the demo config for ``namespace`` (tag and overrides as given) and helm-install it."""
+def release(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], tmp_path: Path
+) -> Callable[..., Helm]:
+    """Render the demo config for ``namespace`` (version "1" or "2" by digest, overrides as given) and
+    helm-install it."""
 
-    def install(tag: str = "1", *extra: str, check: bool = True, **overrides: Any) -> Helm:
-        rendered = write_config(project, tmp_path / f"r-{uuid.uuid4().hex[:6]}", namespace, tag, **overrides)
+    def install(version: str = "1", *extra: str, check: bool = True, **overrides: Any) -> Helm:
+        out = tmp_path / f"r-{uuid.uuid4().hex[:6]}"
+        rendered = write_config(project, out, namespace, demo_image[version], **overrides)
         return helm_upgrade(cluster, "demo", namespace, rendered, *extra, check=check)
 
     return install
@@ -284,8 +324,9 @@ def release(cluster: Cluster, namespace: str, project: Path, demo_image: str, tm
 
 
 def test_helm_waits_for_real_probes_and_the_model_serves(
-    cluster: Cluster, namespace: str, release: Callable[..., Helm], security: tuple[int, int]
-) -> None:
+    cluster: Cluster, namespace: str, release: Callable[..., Helm], demo_image: dict[str, str],
+    security: tuple[int, int],
+) -> None:  # fmt: skip
     started = time.monotonic()
     release("1")
     waited = time.monotonic() - started
@@ -297,6 +338,7 @@ def test_helm_waits_for_real_probes_and_the_model_serves(
         (status,) = pod["status"]["containerStatuses"]
         assert status["ready"] and status["started"] and status["containerID"].startswith("containerd://")
         assert status["restartCount"] == 0
+    assert_pulled(cluster, live, demo_image["1"])
 
     # helm test: a Job pod on the same node fetches the health path through the Service.
     test = cluster.helm("test", "demo", "-n", namespace, "--timeout", HELM_TIMEOUT, timeout=300)
@@ -347,15 +389,16 @@ def test_helm_waits_for_real_probes_and_the_model_serves(
 
 
 def test_rolling_update_and_bad_version_rollback_lose_no_request(
-    cluster: Cluster, namespace: str, release: Callable[..., Helm], security: tuple[int, int]
-) -> None:
+    cluster: Cluster, namespace: str, release: Callable[..., Helm], demo_image: dict[str, str],
+    security: tuple[int, int],
+) -> None:  # fmt: skip
     """One client pod calls the Service through both changes (one release, to keep the suite short)."""
     release("1")
-    client = Client(cluster, namespace, "demo", f"{DEMO}:1", security[0])
+    client = Client(cluster, namespace, "demo", demo_image["1"], security[0])
 
     release("2")  # good -> good; maxSurge 1, maxUnavailable 0: a new pod is Ready before an old one goes
     live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
-    assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:2"}
+    assert_pulled(cluster, live, demo_image["2"])
     during_update = client.counts()
     assert_all_served(during_update)
 
@@ -369,7 +412,7 @@ def test_rolling_update_and_bad_version_rollback_lose_no_request(
     assert "Rollback to 2" in history[-1]["description"], history
     cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=120s")
     live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
-    assert {p["spec"]["containers"][0]["image"] for p in live} == {f"{DEMO}:2"} and all(ready(p) for p in live)
+    assert {p["spec"]["containers"][0]["image"] for p in live} == {demo_image["2"]} and all(ready(p) for p in live)
     env = {e["name"]: e.get("value") for e in live[0]["spec"]["containers"][0]["env"]}
     assert env["MODEL_URI"] == "file:///app/model/model.joblib"
 
@@ -382,13 +425,14 @@ def test_rolling_update_and_bad_version_rollback_lose_no_request(
 
 
 def test_gitops_apply_gives_ready_pods(
-    cluster: Cluster, namespace: str, project: Path, demo_image: str, tmp_path: Path
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], tmp_path: Path
 ) -> None:
-    rendered = write_config(project, tmp_path / "gitops", namespace, "1", replicas=1)
+    rendered = write_config(project, tmp_path / "gitops", namespace, demo_image["1"], replicas=1)
     cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", str(rendered / "manifests" / "live"))
     cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=150s", timeout=200)
     live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
     assert len(live) == 1 and ready(live[0])
+    assert_pulled(cluster, live, demo_image["1"])
     with port_forward(cluster, namespace, "service/demo", 80) as url:
         status, body = http(url + "/predict", {"instances": [VIRGINICA]})
     assert (status, json.loads(body)) == (200, {"predictions": ["virginica"]})
@@ -428,13 +472,13 @@ def test_bring_your_own_image_runs_restricted_with_tcp_probes(cluster: Cluster, 
     (src / "Dockerfile").write_text(BYO_DOCKERFILE)
     run(LOCAL_IMAGE, "build", src, f"{BYO}:1", timeout=1200)
     try:
-        _load(cluster, f"{BYO}:1")
+        (reference,) = push(cluster, f"{BYO}:1")
     finally:
         _untag(f"{BYO}:1")
 
     config = {
         "name": "byo",
-        "image": {"repository": BYO, "tag": "1"},
+        "image": by_digest(reference),
         "port": 5000,
         "replicas": 1,
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
@@ -459,6 +503,7 @@ def test_bring_your_own_image_runs_restricted_with_tcp_probes(cluster: Cluster, 
     )  # fmt: skip
     (pod,) = pods(cluster, namespace, "app.kubernetes.io/instance=byo")
     assert ready(pod) and pod["spec"]["securityContext"]["runAsUser"] == 10001
+    assert_pulled(cluster, [pod], reference)
     test = cluster.helm("test", "byo", "-n", namespace, "--timeout", HELM_TIMEOUT, timeout=300)  # a TCP connect
     assert re.search(r"^Phase:\s+Succeeded$", test.stdout, re.M), test.stdout
     with port_forward(cluster, namespace, "service/byo", 80) as url:
@@ -515,15 +560,16 @@ def probe_result(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:
 
 
 def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
-    cluster: Cluster, namespace: str, make_namespace: Callable[[], str], project: Path, demo_image: str,
-    security: tuple[int, int], tmp_path: Path,
+    cluster: Cluster, namespace: str, make_namespace: Callable[[], str], project: Path,
+    demo_image: dict[str, str], security: tuple[int, int], tmp_path: Path,
 ) -> None:  # fmt: skip
     """ml-gen's NetworkPolicy (``networkPolicy.allowNamespaces`` naming one namespace) is applied as
     rendered, selects exactly the server's pods and is enforced by the node: clients of the server's
     own and of the allowed namespace connect, directly and through the Service; one of another
     namespace is blocked; the kubelet's probes still reach the pods, which stay Ready."""
     allowed, other = make_namespace(), make_namespace()
-    rendered = write_config(project, tmp_path / "r", namespace, "1", networkPolicy={"allowNamespaces": [allowed]})
+    policy_config = {"allowNamespaces": [allowed]}
+    rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], networkPolicy=policy_config)
     (manifest,) = (rendered / "manifests" / "live").glob("networkpolicy-*.yaml")
     policy = yaml.safe_load(manifest.read_text())
     helm_upgrade(cluster, "demo", namespace, rendered)
@@ -536,7 +582,7 @@ def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
     service = cluster.get("service", "demo", "-n", namespace)["spec"]
     urls = [f"http://{servers[0]['status']['podIP']}:5000/ready", f"http://{service['clusterIP']}:80/ready"]
     started = time.monotonic()
-    probes = {ns: start_probe(cluster, ns, f"{DEMO}:1", security[0], urls) for ns in (namespace, allowed, other)}
+    probes = {ns: start_probe(cluster, ns, demo_image["1"], security[0], urls) for ns in (namespace, allowed, other)}
 
     # The policy's pod selector picks exactly the Deployment's pods: not the probe beside them.
     selector = ",".join(f"{k}={v}" for k, v in sorted(selector_labels.items()))

@@ -15,6 +15,7 @@ from workflow_run import Event, checkout, git, load, python_shims, run_job
 
 DIGEST = "sha256:" + "ab" * 32  # stands in for the build job's output (the registry's answer to the push)
 PINNED = "ml-gen @ git+https://github.com/example/ml-gen@" + "0123456789" * 4
+PR_URL = "https://github.com/example/demo/pull/1"  # what the stand-in `gh` answers for the open pull request
 VARIABLES = {"ML_GEN_REQUIREMENT": PINNED}  # the repository variable the README tells the user to set
 
 
@@ -98,8 +99,12 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
     # A release tag on the commit dev runs: promote-prod, with the config where the user put it. No
     # PROMOTION_TOKEN secret: the pull request is opened with GITHUB_TOKEN and the job warns.
     git("push", "--quiet", str(remote), f"{sha}:refs/tags/v1.0.0", cwd=tmp_path / "source")
-    gh = tmp_path / "bin" / "gh"  # stands in for the GitHub CLI's `gh pr create`
-    gh.write_text(f'#!/bin/sh\nprintf "GH_TOKEN=%s %s\\n" "$GH_TOKEN" "$*" >> {tmp_path / "gh.log"}\n')
+    gh_log = tmp_path / "gh.log"
+    gh = tmp_path / "bin" / "gh"  # stands in for the GitHub CLI: `gh pr list` answers the PR `pr create` opened
+    gh.write_text(
+        f'#!/bin/sh\nprintf "GH_TOKEN=%s %s\\n" "$GH_TOKEN" "$*" >> {gh_log}\n'
+        f'if [ "$2" = list ] && grep -q " pr create " {gh_log}; then echo {PR_URL}; fi\n'
+    )
     gh.chmod(0o755)
 
     def promote(workspace_name: str):
@@ -127,14 +132,39 @@ def test_test_and_deploy_dev_jobs_run_as_written_with_the_chosen_config(tmp_path
         str(out / "manifests/prod/deployment-demo.yaml")
         in git("show", "--name-only", "--format=", branch, cwd=remote).splitlines()
     )
-    assert (tmp_path / "gh.log").read_text().startswith(f"GH_TOKEN=ghs_stand_in pr create --base main --head {branch} ")
+    calls = gh_log.read_text().splitlines()
+    assert calls[0].startswith(f"GH_TOKEN=ghs_stand_in pr list --head {branch} --base main --state open ")
+    assert calls[1].startswith(f"GH_TOKEN=ghs_stand_in pr create --base main --head {branch} ")
+
+    # Run again before the merge, after main moved: the branch is replaced by the promotion on top of
+    # today's main (a forced push of the job's own branch), and the open pull request is not opened twice.
+    other = tmp_path / "other"
+    checkout(remote, other, "main")
+    (other / "NOTES.md").write_text("A note.\n")
+    git("add", "NOTES.md", cwd=other)
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "notes", cwd=other)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=other)
+    results = promote("promote-prod-rerun")
+    assert results.ok, results.steps[-1]
+    assert f"the promotion pull request is open: {PR_URL}" in results.steps[-1].stdout
+    assert git("show", f"{branch}:NOTES.md", cwd=remote) == "A note."
+    assert git("rev-parse", f"{branch}~1", cwd=remote) == git("rev-parse", "main", cwd=remote)
+    promoted = yaml.safe_load(git("show", f"{branch}:{config_file}", cwd=remote))["environments"]["prod"]
+    assert promoted["image"]["digest"] == DIGEST
+    # Once more with nothing new: the branch already holds it, nothing is pushed.
+    before = git("rev-parse", branch, cwd=remote)
+    results = promote("promote-prod-rerun-2")
+    assert results.ok, results.steps[-1]
+    assert f"{branch} already holds this promotion" in results.steps[-1].stdout
+    assert git("rev-parse", branch, cwd=remote) == before
+    assert gh_log.read_text().count(" pr create ") == 1
 
     # The pull request merged, the job runs again for the tag: nothing to promote, nothing pushed or opened.
     git("update-ref", "refs/heads/main", f"refs/heads/{branch}", cwd=remote)  # merged: main fast-forwards
     results = promote("promote-prod-again")
     assert results.ok, results.steps[-1]
     assert results.steps[-1].stdout == "prod already runs what dev runs\n"
-    assert (tmp_path / "gh.log").read_text().count("pr create") == 1
+    assert gh_log.read_text().count(" pr create ") == 1
 
 
 def _first_step(tmp_path: Path, variables: dict[str, str], requirement: str | None = None):
