@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +49,11 @@ class Removal:
         return self.root / self.relative
 
 
+def _token() -> str:
+    """8 random hex digits for a hidden temporary name (as secrets.token_hex(4), without importing secrets)."""
+    return os.urandom(4).hex()
+
+
 def file_type(path: Path, follow: bool = False) -> str:
     """What is at a path: file, directory, symlink, FIFO, socket, character device, block device, or
     missing; a symlink is followed only with `follow` (then a dangling one is missing)."""
@@ -62,21 +66,21 @@ def file_type(path: Path, follow: bool = False) -> str:
     return _TYPES.get(stat.S_IFMT(mode), "special file")
 
 
-def check_path(root: Path, relative: Path) -> bool:
+def check_path(root: Path, relative: Path, checked: set[Path] | None = None) -> bool:
     """Refuse, before anything is written, a path ml-gen must not write: below the root, a symlink or
     anything but a directory on the way, and a symlink or anything but a regular file at the path.
     The root is the caller's (a directory the user named): it may be a link, and when it is missing
     the nearest thing above it must be a directory. Whether a file is there now.
 
-    Only stat and lstat are used: a FIFO, socket or device is never opened."""
-    existing = root
-    while (found := file_type(existing, follow=True)) == "missing" and existing != existing.parent:
-        if file_type(existing) == "symlink":
-            raise OutputError(f"{existing}: is a dangling symlink, where ml-gen needs a directory")
-        existing = existing.parent
-    if found != "directory":
-        raise OutputError(f"{existing}: is a {found}, where ml-gen needs a directory")
+    Only stat and lstat are used: a FIFO, socket or device is never opened. `checked`: the root and
+    directories that passed in this same pass over many paths (filled in here), not looked at again."""
+    checked = set() if checked is None else checked
+    if root not in checked:
+        _check_root(root)
+        checked.add(root)
     for directory in (root / parent for parent in reversed(relative.parents[:-1])):
+        if directory in checked:
+            continue
         found = file_type(directory)
         if found == "symlink":
             raise OutputError(f"{directory}: is a symlink; ml-gen does not write through links")
@@ -84,12 +88,24 @@ def check_path(root: Path, relative: Path) -> bool:
             break  # everything below is missing too, and will be made
         if found != "directory":
             raise OutputError(f"{directory}: is a {found}, where ml-gen needs a directory")
+        checked.add(directory)
     found = file_type(root / relative)
     if found == "symlink":
         raise OutputError(f"{root / relative}: is a symlink; ml-gen does not write through links")
     if found not in ("missing", "file"):
         raise OutputError(f"{root / relative}: is a {found}; ml-gen will not replace it")
     return found == "file"
+
+
+def _check_root(root: Path) -> None:
+    """The root may be a link; when it is missing, the nearest thing above it must be a directory."""
+    existing = root
+    while (found := file_type(existing, follow=True)) == "missing" and existing != existing.parent:
+        if file_type(existing) == "symlink":
+            raise OutputError(f"{existing}: is a dangling symlink, where ml-gen needs a directory")
+        existing = existing.parent
+    if found != "directory":
+        raise OutputError(f"{existing}: is a {found}, where ml-gen needs a directory")
 
 
 def read_file(path: Path) -> bytes | None:
@@ -126,15 +142,16 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     is swapped in (for a user's own files; generated output can be generated again, faster)."""
     writes, removals = list(writes), list(removals)
     existed: dict[Path, int] = {}  # the mode of every file that is replaced
+    checked: set[Path] = set()
     for write in writes:
-        if check_path(write.root, write.relative):
+        if check_path(write.root, write.relative, checked):
             existed[write.path] = stat.S_IMODE(os.lstat(write.path).st_mode)
         if write.unchanged is not None and read_file(write.path) != write.unchanged:
             raise OutputError(f"{write.path}: changed on disk since ml-gen read it; nothing was changed")
     for removal in removals:
-        check_path(removal.root, removal.relative)
+        check_path(removal.root, removal.relative, checked)
     emptied = _emptied(writes, removals)
-    token = secrets.token_hex(4)
+    token = _token()
     asides = [(r.path, r.root / f".ml-gen.{token}.{n}.bak") for n, r in enumerate(removals)]
     pending: list[tuple[Path, Path, bool]] = []  # (temporary, target, a file is there now)
     created: list[Path] = []
@@ -171,7 +188,7 @@ def _emptied(writes: list[Write], removals: list[Removal]) -> list[Path]:
 
 def _write_temporary(path: Path, data: bytes, mode: int | None, durable: bool) -> Path:
     """DATA in a new hidden file beside PATH (created, never opened if something is there), with MODE."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(f".{path.name}.{_token()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
         view = memoryview(data)
@@ -250,7 +267,7 @@ def _swap(pending: list[tuple[Path, Path, bool]], asides: list[tuple[Path, Path]
 
 def _backup(path: Path) -> Path:
     """A hard link to the file's current content."""
-    backup = path.with_name(f".{path.name}.{secrets.token_hex(4)}.bak")
+    backup = path.with_name(f".{path.name}.{_token()}.bak")
     os.link(path, backup)
     return backup
 
