@@ -11,7 +11,7 @@ import string
 import sys
 from pathlib import Path
 
-from bench import before_after
+from bench import before_after, freshness
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "bench" / "benchmarks.md.in"
@@ -149,6 +149,11 @@ def machine_text(m: dict) -> str:
         f"- helm {m['helm']}" + (f"; {m['kubectl']}" if m.get("kubectl") else ""),
         f"- taken {m['date']}; load average (1/5/15 min) {load} at the start, {end} at the end",
     ]
+    if m.get("fingerprint"):
+        lines.append(
+            f"- {freshness.record(m['fingerprint'])} (SHA-256 of {', '.join(freshness.MEASURED)} but "
+            f"{', '.join(freshness.NOT_MEASURED)}, as on disk when the run started)"
+        )
     return "\n".join(lines)
 
 
