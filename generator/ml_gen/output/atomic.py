@@ -66,29 +66,30 @@ def file_type(path: Path, follow: bool = False) -> str:
     return _TYPES.get(stat.S_IFMT(mode), "special file")
 
 
-def check_path(root: Path, relative: Path, checked: set[Path] | None = None) -> bool:
+def check_path(root: Path, relative: Path, checked: dict[Path, bool] | None = None) -> bool:
     """Refuse, before anything is written, a path ml-gen must not write: below the root, a symlink or
     anything but a directory on the way, and a symlink or anything but a regular file at the path.
     The root is the caller's (a directory the user named): it may be a link, and when it is missing
     the nearest thing above it must be a directory. Whether a file is there now.
 
-    Only stat and lstat are used: a FIFO, socket or device is never opened. `checked`: the root and
-    directories that passed in this same pass over many paths (filled in here), not looked at again."""
-    checked = set() if checked is None else checked
+    Only stat and lstat are used: a FIFO, socket or device is never opened. `checked`: what one pass over
+    many paths found so far (filled in here), so that no directory is looked at twice: the root and each
+    directory that passed, with whether it is there (True) or missing (False)."""
+    checked = {} if checked is None else checked
     if root not in checked:
         _check_root(root)
-        checked.add(root)
+        checked[root] = True
     for directory in (root / parent for parent in reversed(relative.parents[:-1])):
-        if directory in checked:
-            continue
-        found = file_type(directory)
-        if found == "symlink":
-            raise OutputError(f"{directory}: is a symlink; ml-gen does not write through links")
-        if found == "missing":
-            break  # everything below is missing too, and will be made
-        if found != "directory":
-            raise OutputError(f"{directory}: is a {found}, where ml-gen needs a directory")
-        checked.add(directory)
+        there = checked.get(directory)
+        if there is None:
+            found = file_type(directory)
+            if found == "symlink":
+                raise OutputError(f"{directory}: is a symlink; ml-gen does not write through links")
+            if found not in ("missing", "directory"):
+                raise OutputError(f"{directory}: is a {found}, where ml-gen needs a directory")
+            there = checked[directory] = found == "directory"
+        if not there:
+            return False  # everything below is missing too, and will be made
     found = file_type(root / relative)
     if found == "symlink":
         raise OutputError(f"{root / relative}: is a symlink; ml-gen does not write through links")
@@ -142,7 +143,7 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     is swapped in (for a user's own files; generated output can be generated again, faster)."""
     writes, removals = list(writes), list(removals)
     existed: dict[Path, int] = {}  # the mode of every file that is replaced
-    checked: set[Path] = set()
+    checked: dict[Path, bool] = {}
     for write in writes:
         if check_path(write.root, write.relative, checked):
             existed[write.path] = stat.S_IMODE(os.lstat(write.path).st_mode)
@@ -155,11 +156,14 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     asides = [(r.path, r.root / f".ml-gen.{token}.{n}.bak") for n, r in enumerate(removals)]
     pending: list[tuple[Path, Path, bool]] = []  # (temporary, target, a file is there now)
     created: list[Path] = []
+    ready: set[Path] = set()  # directories known to be there now
     target = Path()
     try:
         for write in writes:
             target = write.path
-            _make_dirs(target.parent, created)
+            if target.parent not in ready:
+                _make_dirs(target.parent, created)
+                ready.add(target.parent)
             mode = write.mode if write.mode is not None else existed.get(target)
             pending.append((_write_temporary(target, write.data, mode, durable), target, target in existed))
     except OSError as err:

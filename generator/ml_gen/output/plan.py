@@ -79,7 +79,7 @@ class Plan:
         """Raise an OutputError, before anything is written, where this plan would write through a
         symlink, into something that is not a regular file (the atomic writer's check), or over a file
         ml-gen did not write (or wrote from another config)."""
-        checked: set[Path] = set()
+        checked: dict[Path, bool] = {}
         there = {rel: check_path(self.root, rel, checked) for rel in sorted(self.files)}
         for rel, is_file in there.items():
             if rel == VALUES_SCHEMA and (not is_file or _is_values_schema(self.root / rel)):
