@@ -7,6 +7,7 @@ import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ml_gen.errors import OutputError, os_reason
@@ -32,7 +33,7 @@ class Write:
     mode: int | None = None  # None: the replaced file's mode, or for a new file 0o666 less the umask (as open())
     unchanged: bytes | None = None  # the bytes the file held when the caller read it: refused if it holds others
 
-    @property
+    @cached_property  # asked for several times a file: joined once
     def path(self) -> Path:
         return self.root / self.relative
 
@@ -44,7 +45,7 @@ class Removal:
     root: Path
     relative: Path
 
-    @property
+    @cached_property  # asked for several times a file: joined once
     def path(self) -> Path:
         return self.root / self.relative
 
