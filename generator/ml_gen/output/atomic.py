@@ -67,7 +67,11 @@ def file_type(path: Path, follow: bool = False) -> str:
     return _TYPES.get(stat.S_IFMT(mode), "special file")
 
 
-def check_path(root: Path, relative: Path, checked: dict[Path, bool] | None = None) -> bool:
+Checked = dict[tuple[Path, tuple[str, ...]], bool]
+"""What one pass over many paths found: (root, directory below it) -> there (True) or missing (False)."""
+
+
+def check_path(root: Path, relative: Path, checked: Checked | None = None) -> bool:
     """Refuse, before anything is written, a path ml-gen must not write: below the root, a symlink or
     anything but a directory on the way, and a symlink or anything but a regular file at the path.
     The root is the caller's (a directory the user named): it may be a link, and when it is missing
@@ -77,18 +81,20 @@ def check_path(root: Path, relative: Path, checked: dict[Path, bool] | None = No
     many paths found so far (filled in here), so that no directory is looked at twice: the root and each
     directory that passed, with whether it is there (True) or missing (False)."""
     checked = {} if checked is None else checked
-    if root not in checked:
+    if (root, ()) not in checked:
         _check_root(root)
-        checked[root] = True
-    for directory in (root / parent for parent in reversed(relative.parents[:-1])):
-        there = checked.get(directory)
+        checked[root, ()] = True
+    parts = relative.parts
+    for depth in range(1, len(parts)):
+        there = checked.get((root, parts[:depth]))
         if there is None:
+            directory = root.joinpath(*parts[:depth])
             found = file_type(directory)
             if found == "symlink":
                 raise OutputError(f"{directory}: is a symlink; ml-gen does not write through links")
             if found not in ("missing", "directory"):
                 raise OutputError(f"{directory}: is a {found}, where ml-gen needs a directory")
-            there = checked[directory] = found == "directory"
+            there = checked[root, parts[:depth]] = found == "directory"
         if not there:
             return False  # everything below is missing too, and will be made
     found = file_type(root / relative)
@@ -144,7 +150,7 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     is swapped in (for a user's own files; generated output can be generated again, faster)."""
     writes, removals = list(writes), list(removals)
     existed: dict[Path, int] = {}  # the mode of every file that is replaced
-    checked: dict[Path, bool] = {}
+    checked: Checked = {}
     for write in writes:
         if check_path(write.root, write.relative, checked):
             existed[write.path] = stat.S_IMODE(os.lstat(write.path).st_mode)

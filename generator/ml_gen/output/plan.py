@@ -13,7 +13,7 @@ from typing import Any
 from ml_gen import chart, yamlio
 from ml_gen.errors import OutputError
 from ml_gen.output import layout
-from ml_gen.output.atomic import check_path, file_type
+from ml_gen.output.atomic import Checked, check_path, file_type
 from ml_gen.output.layout import SCHEMA_LINE, VALUES_SCHEMA
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
@@ -79,7 +79,7 @@ class Plan:
         """Raise an OutputError, before anything is written, where this plan would write through a
         symlink, into something that is not a regular file (the atomic writer's check), or over a file
         ml-gen did not write (or wrote from another config)."""
-        checked: dict[Path, bool] = {}
+        checked: Checked = {}
         there = {rel: check_path(self.root, rel, checked) for rel in sorted(self.files)}
         for rel, is_file in there.items():
             if rel == VALUES_SCHEMA and (not is_file or _is_values_schema(self.root / rel)):
