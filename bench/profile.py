@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench import generate
+from bench.run import compile_bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_GEN = Path(sys.executable).parent / "ml-gen"
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "profile.txt")
     args = parser.parse_args()
+    compile_bytecode()
     text = render_profile(args.models, args.seed, args.top)
     text += "\n" + import_profile("ml-gen --help", ["--help"], args.top)
     with tempfile.TemporaryDirectory(prefix="ml-gen-profile-") as tmp:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import generate
+from bench import freshness, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "ml-model-api"
@@ -97,9 +97,17 @@ def machine(helm: Path) -> dict:
         "helm": output([helm, "version", "--short"]),
         "commit": output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
         "dirty": bool(output(["git", "-C", ROOT, "status", "--porcelain", "generator", "charts"])),
+        "fingerprint": freshness.fingerprint(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "loadavg_start": list(os.getloadavg()),
     }
+
+
+def compile_bytecode() -> None:
+    """Byte-compile ml-gen's modules before anything is timed, as `pip install` does: an editable install
+    writes them on its first run, unless PYTHONDONTWRITEBYTECODE is set, when every process would compile
+    every module from source again (about 40 ms a process on the machine of docs/benchmarks.md)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", ROOT / "generator" / "ml_gen"], check=True)
 
 
 def targets_of(models: Path) -> list[tuple[str, Path, str, str]]:
@@ -288,6 +296,7 @@ def main() -> None:
     if not ML_GEN.exists():
         sys.exit(f"bench: {ML_GEN} not found: pip install -e '.[bench]' with this Python")
     helm = find_tool("helm", args.helm)
+    compile_bytecode()
     results = {
         "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
         "machine": machine(helm),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,6 +62,8 @@ def export(target: str | Path) -> Path:
     if dest.exists():
         raise OutputError(f"{dest}: already exists; remove it or choose another directory")
     try:
+        import shutil  # export only
+
         shutil.copytree(directory(), dest)
     except OSError as err:
         raise OutputError(f"{dest}: cannot write the chart: {err}") from None

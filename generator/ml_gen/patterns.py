@@ -13,19 +13,16 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-NOT_PORTABLE = re.compile(r"(?<!\\)(?:\\\\)*\\[dDsSwWbB]")
-"""Escapes whose meaning differs between Python, Go RE2 and ECMA-262."""
-
-
-_LEADING_FLAGS = re.compile(r"\^\(\?([ims]+)\)")
-"""Go flags right after a leading `^` (`^(?i)...`, as CRDs write them); Python takes flags only first."""
+_LEADING_FLAGS = r"\^\(\?([ims]+)\)"
+"""Go flags right after a leading `^` (`^(?i)...`, as CRDs write them); Python takes flags only first.
+(Compiled when a pattern has them, not at import: no config pattern does.)"""
 
 
 def translate(pattern: str) -> str:
     """The Python regex that means what `pattern` means to Go RE2 and ECMA-262: `$` is `\\Z`, and flags
     after a leading `^` move to the front (other flag positions still raise `re.error`)."""
     if pattern.startswith("^(?"):
-        pattern = _LEADING_FLAGS.sub(r"(?\1)^", pattern, count=1)
+        pattern = re.sub(_LEADING_FLAGS, r"(?\1)^", pattern, count=1)
     out, in_class, escaped = [], False, False
     for char in pattern:
         if escaped:

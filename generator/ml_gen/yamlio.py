@@ -254,14 +254,15 @@ def _emit(data: Any, indent: int, out: list[str]) -> None:
     pad = " " * indent
     if isinstance(data, dict):
         for key, value in data.items():
+            text = _string(key) if type(key) is str else scalar(key)  # the usual key: straight to the cache
             if isinstance(value, dict) and value:
-                out.append(f"{pad}{scalar(key)}:\n")
+                out.append(f"{pad}{text}:\n")
                 _emit(value, indent + 2, out)
             elif isinstance(value, list) and value:
-                out.append(f"{pad}{scalar(key)}:\n")
+                out.append(f"{pad}{text}:\n")
                 _emit(value, indent, out)
             else:
-                out.append(f"{pad}{scalar(key)}: {_inline(value)}\n")
+                out.append(f"{pad}{text}: {_inline(value)}\n")
         return
     for item in data:
         if isinstance(item, (dict, list)) and item:
@@ -274,6 +275,8 @@ def _emit(data: Any, indent: int, out: list[str]) -> None:
 
 
 def _inline(value: Any) -> str:
+    if type(value) is str:  # most values: straight to the cache
+        return _string(value)
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list):

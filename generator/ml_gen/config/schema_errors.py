@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +83,8 @@ def describe(error: Any, written: Callable[[FieldPath], str | None] = lambda pat
         known = list(schema.get("properties", {}))
         unknown = sorted(k for k in value if k not in known)
         key = unknown[0]
+        import difflib  # an unknown key only
+
         hint = difflib.get_close_matches(key, known, n=1)
         suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (expected one of: {', '.join(known)})"
         return path + (key,), f"unknown key '{key}'{suggestion}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ml_gen.errors import OutputError, os_reason
@@ -33,7 +33,7 @@ class Write:
     mode: int | None = None  # None: the replaced file's mode, or for a new file 0o666 less the umask (as open())
     unchanged: bytes | None = None  # the bytes the file held when the caller read it: refused if it holds others
 
-    @property
+    @cached_property  # asked for several times a file: joined once
     def path(self) -> Path:
         return self.root / self.relative
 
@@ -45,9 +45,14 @@ class Removal:
     root: Path
     relative: Path
 
-    @property
+    @cached_property  # asked for several times a file: joined once
     def path(self) -> Path:
         return self.root / self.relative
+
+
+def _token() -> str:
+    """8 random hex digits for a hidden temporary name (as secrets.token_hex(4), without importing secrets)."""
+    return os.urandom(4).hex()
 
 
 def file_type(path: Path, follow: bool = False) -> str:
@@ -62,13 +67,46 @@ def file_type(path: Path, follow: bool = False) -> str:
     return _TYPES.get(stat.S_IFMT(mode), "special file")
 
 
-def check_path(root: Path, relative: Path) -> bool:
+Checked = dict[tuple[Path, tuple[str, ...]], bool]
+"""What one pass over many paths found: (root, directory below it) -> there (True) or missing (False)."""
+
+
+def check_path(root: Path, relative: Path, checked: Checked | None = None) -> bool:
     """Refuse, before anything is written, a path ml-gen must not write: below the root, a symlink or
     anything but a directory on the way, and a symlink or anything but a regular file at the path.
     The root is the caller's (a directory the user named): it may be a link, and when it is missing
     the nearest thing above it must be a directory. Whether a file is there now.
 
-    Only stat and lstat are used: a FIFO, socket or device is never opened."""
+    Only stat and lstat are used: a FIFO, socket or device is never opened. `checked`: what one pass over
+    many paths found so far (filled in here), so that no directory is looked at twice: the root and each
+    directory that passed, with whether it is there (True) or missing (False)."""
+    checked = {} if checked is None else checked
+    if (root, ()) not in checked:
+        _check_root(root)
+        checked[root, ()] = True
+    parts = relative.parts
+    for depth in range(1, len(parts)):
+        there = checked.get((root, parts[:depth]))
+        if there is None:
+            directory = root.joinpath(*parts[:depth])
+            found = file_type(directory)
+            if found == "symlink":
+                raise OutputError(f"{directory}: is a symlink; ml-gen does not write through links")
+            if found not in ("missing", "directory"):
+                raise OutputError(f"{directory}: is a {found}, where ml-gen needs a directory")
+            there = checked[root, parts[:depth]] = found == "directory"
+        if not there:
+            return False  # everything below is missing too, and will be made
+    found = file_type(root / relative)
+    if found == "symlink":
+        raise OutputError(f"{root / relative}: is a symlink; ml-gen does not write through links")
+    if found not in ("missing", "file"):
+        raise OutputError(f"{root / relative}: is a {found}; ml-gen will not replace it")
+    return found == "file"
+
+
+def _check_root(root: Path) -> None:
+    """The root may be a link; when it is missing, the nearest thing above it must be a directory."""
     existing = root
     while (found := file_type(existing, follow=True)) == "missing" and existing != existing.parent:
         if file_type(existing) == "symlink":
@@ -76,20 +114,6 @@ def check_path(root: Path, relative: Path) -> bool:
         existing = existing.parent
     if found != "directory":
         raise OutputError(f"{existing}: is a {found}, where ml-gen needs a directory")
-    for directory in (root / parent for parent in reversed(relative.parents[:-1])):
-        found = file_type(directory)
-        if found == "symlink":
-            raise OutputError(f"{directory}: is a symlink; ml-gen does not write through links")
-        if found == "missing":
-            break  # everything below is missing too, and will be made
-        if found != "directory":
-            raise OutputError(f"{directory}: is a {found}, where ml-gen needs a directory")
-    found = file_type(root / relative)
-    if found == "symlink":
-        raise OutputError(f"{root / relative}: is a symlink; ml-gen does not write through links")
-    if found not in ("missing", "file"):
-        raise OutputError(f"{root / relative}: is a {found}; ml-gen will not replace it")
-    return found == "file"
 
 
 def read_file(path: Path) -> bytes | None:
@@ -126,23 +150,27 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     is swapped in (for a user's own files; generated output can be generated again, faster)."""
     writes, removals = list(writes), list(removals)
     existed: dict[Path, int] = {}  # the mode of every file that is replaced
+    checked: Checked = {}
     for write in writes:
-        if check_path(write.root, write.relative):
+        if check_path(write.root, write.relative, checked):
             existed[write.path] = stat.S_IMODE(os.lstat(write.path).st_mode)
         if write.unchanged is not None and read_file(write.path) != write.unchanged:
             raise OutputError(f"{write.path}: changed on disk since ml-gen read it; nothing was changed")
     for removal in removals:
-        check_path(removal.root, removal.relative)
+        check_path(removal.root, removal.relative, checked)
     emptied = _emptied(writes, removals)
-    token = secrets.token_hex(4)
+    token = _token()
     asides = [(r.path, r.root / f".ml-gen.{token}.{n}.bak") for n, r in enumerate(removals)]
     pending: list[tuple[Path, Path, bool]] = []  # (temporary, target, a file is there now)
     created: list[Path] = []
+    ready: set[Path] = set()  # directories known to be there now
     target = Path()
     try:
         for write in writes:
             target = write.path
-            _make_dirs(target.parent, created)
+            if target.parent not in ready:
+                _make_dirs(target.parent, created)
+                ready.add(target.parent)
             mode = write.mode if write.mode is not None else existed.get(target)
             pending.append((_write_temporary(target, write.data, mode, durable), target, target in existed))
     except OSError as err:
@@ -171,7 +199,7 @@ def _emptied(writes: list[Write], removals: list[Removal]) -> list[Path]:
 
 def _write_temporary(path: Path, data: bytes, mode: int | None, durable: bool) -> Path:
     """DATA in a new hidden file beside PATH (created, never opened if something is there), with MODE."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(f".{path.name}.{_token()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
         view = memoryview(data)
@@ -250,7 +278,7 @@ def _swap(pending: list[tuple[Path, Path, bool]], asides: list[tuple[Path, Path]
 
 def _backup(path: Path) -> Path:
     """A hard link to the file's current content."""
-    backup = path.with_name(f".{path.name}.{secrets.token_hex(4)}.bak")
+    backup = path.with_name(f".{path.name}.{_token()}.bak")
     os.link(path, backup)
     return backup
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -14,7 +13,7 @@ from typing import Any
 from ml_gen import chart, yamlio
 from ml_gen.errors import OutputError
 from ml_gen.output import layout
-from ml_gen.output.atomic import check_path, file_type
+from ml_gen.output.atomic import Checked, check_path, file_type
 from ml_gen.output.layout import SCHEMA_LINE, VALUES_SCHEMA
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
@@ -46,6 +45,7 @@ class Plan:
     environments: set[str] | None = None  # every environment of the config: files of others are leftovers
     prune: bool = False  # also remove the files of environments no longer in the config
     releases: list[Release] = field(default_factory=list)  # what every environment of the config deploys where
+    _found: list[tuple[Path, Owner]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def add_environment(
         self, config_name: str, env: str, values: dict[str, Any], objects: list[dict[str, Any]]
@@ -79,7 +79,8 @@ class Plan:
         """Raise an OutputError, before anything is written, where this plan would write through a
         symlink, into something that is not a regular file (the atomic writer's check), or over a file
         ml-gen did not write (or wrote from another config)."""
-        there = {rel: check_path(self.root, rel) for rel in sorted(self.files)}
+        checked: Checked = {}
+        there = {rel: check_path(self.root, rel, checked) for rel in sorted(self.files)}
         for rel, is_file in there.items():
             if rel == VALUES_SCHEMA and (not is_file or _is_values_schema(self.root / rel)):
                 continue
@@ -99,7 +100,8 @@ class Plan:
     def stale(self) -> list[Path]:
         """Files this plan's config wrote that this render no longer produces: in the environment
         directories it renders, and (with prune) of environments no longer in the config."""
-        found = [rel for rel, who in self._generated() if rel not in self.files and who[1] in self._rendered()]
+        rendered = self._rendered()
+        found = [rel for rel, who in self._generated() if rel not in self.files and who[1] in rendered]
         if self.prune:
             found += self.leftovers()
         return sorted(found)
@@ -123,7 +125,15 @@ class Plan:
         return {env for _, env in self.owners.values()}
 
     def _generated(self) -> list[tuple[Path, Owner]]:
-        """Regular files under values/, manifests/*/ and delivery/*/ whose header names this plan's config."""
+        """Regular files under values/, manifests/*/ and delivery/*/ whose header names this plan's config,
+        as found the first time asked: the tree this plan replaces, read once. After a write only the notes
+        on what was left ask again (left, leftovers), and their answers do not change: the stale files the
+        write removed are no longer listed, and a leftover of an environment not rendered is untouched."""
+        if self._found is None:
+            self._found = self._scan()
+        return self._found
+
+    def _scan(self) -> list[tuple[Path, Owner]]:
         if self.config is None:
             return []
         candidates = [layout.VALUES_DIR / name for name in _names(self.root / layout.VALUES_DIR)]
@@ -152,6 +162,8 @@ class Plan:
 
     def diff(self) -> str:
         """A unified diff from the files on disk to the planned files."""
+        import difflib  # --check with stale files only
+
         changed, stale = self.changes()
         chunks: list[str] = []
         for rel in changed:
