@@ -272,7 +272,7 @@ _GONE = object()
          "image, imagePullSecrets, port, replicas, env, secretEnv, configFiles, resources, gpu, health, probes, "
          "autoscaling, service, ingress, metrics, networkPolicy, nodeSelector, tolerations, strategy, "
          "podDisruptionBudget, labels, annotations, partOf, terminationGracePeriodSeconds, shutdownDelaySeconds, "
-         "tmpSizeLimit, security, namespace)"),
+         "tmpSizeLimit, kserve, security, namespace)"),
         ((), "namespace", "x", "unknown key 'namespace' (did you mean 'name'?)"),
         (("environments", "prod"), "namespace", _GONE, "missing required key 'namespace'"),
         (("image",), "repository", _GONE, "missing required key 'repository'"),
@@ -281,7 +281,7 @@ _GONE = object()
          "tag, digest, pullPolicy)"),
         ((), "target", "deployment", None),
         (("environments", "prod"), "target", "deployment", None),
-        (("environments", "prod"), "target", "knative", "'knative' is not one of: deployment"),
+        (("environments", "prod"), "target", "knative", "'knative' is not one of: deployment, kserve"),
     ],
 )  # fmt: skip
 def test_which_keys_are_top_level_and_which_per_environment(where, key, value, problem):

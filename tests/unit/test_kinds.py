@@ -55,19 +55,36 @@ def _differences(a: object, b: object, path: str = "") -> set[str]:
     return set() if a == b else {path.rstrip(".")}
 
 
-def test_the_charts_defaults_are_ml_gens_defaults():
+def _leaves(values: object, path: str = "") -> set[str]:
+    if isinstance(values, dict) and values:
+        return {leaf for k, v in values.items() for leaf in _leaves(v, f"{path}{k}.")}
+    return {path.rstrip(".")}
+
+
+def _built(target: str) -> dict[str, object]:
+    text = MINIMAL.replace("environments:", f"target: {target}\nenvironments:")
+    return render.render_environment(config.parse(text, "ml-model.yaml"), "dev").values
+
+
+@pytest.mark.parametrize("target", sorted(targets.TARGETS))
+def test_the_charts_defaults_are_ml_gens_defaults(target):
     """config.DEFAULTS (through values.build) and the chart's values.yaml say the same, except what
-    names one release (names, image) and the chart-only helm test image."""
-    built = render.render_environment(config.parse(MINIMAL, "ml-model.yaml"), "dev").values
+    names one release (names, image), the chart-only helm test image, the target's name and the values
+    only other targets write (each target's own section is checked when that target is the one built)."""
+    built = _built(target)
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert _differences(built, chart_values) == {
+    only_others = set().union(*(_leaves(_built(t)) for t in targets.TARGETS if t != target)) - _leaves(built)
+    differences = {
+        d for d in _differences(built, chart_values) if not any(o == d or o.startswith(f"{d}.") for o in only_others)
+    }
+    assert differences == {
         "nameOverride",
         "fullnameOverride",
         "partOf",
         "image.repository",
         "image.tag",
         "tests.image",
-    }
+    } | ({"target"} if target != targets.DEFAULT else set())
 
 
 def test_changing_a_default_on_one_side_is_noticed(monkeypatch):
@@ -98,7 +115,7 @@ def test_a_custom_resource_kind_is_addressed_as_its_vendored_crd_says():
     from ml_gen.k8s import crd_data
 
     custom = [kind for kind in kinds.KINDS.values() if kind.schema == "crd"]
-    assert {k.kind for k in custom} == {"ServiceMonitor", "PrometheusRule"}
+    assert {k.kind for k in custom} == {"ServiceMonitor", "PrometheusRule", "InferenceService"}
     for kind in custom:
         assert crd_data.api_resources()[kind.kind] == (kind.path_prefix, kind.plural)
 

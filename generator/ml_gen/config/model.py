@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
             },
         },
     },
+    "kserve": {"deploymentMode": "RawDeployment", "predictor": "server"},
     "security": {
         "restricted": True,
         "runAsUser": 10001,
