@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ml_gen.kinds import WORKLOADS
+from ml_gen import kinds
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -38,7 +38,7 @@ def _is_hook(obj: dict[str, Any]) -> bool:
 def _normalise(obj: dict[str, Any]) -> dict[str, Any]:
     """The object with the managed-by label's value blanked wherever it appears (its own labels, and its pod
     template's where the kind's pod_template says, e.g. an InferenceService's predictor)."""
-    pods = WORKLOADS.get(obj["kind"])
+    pods = kinds.of(obj).pod_template
     for meta in (obj.get("metadata", {}), pods(obj)["metadata"] if pods else {}):
         labels = meta.get("labels") or {}
         if MANAGED_BY in labels:

@@ -114,7 +114,7 @@ def _restricted_problems(template: dict[str, Any]) -> list[str]:
 def test_every_workload_of_every_target_passes_the_restricted_profile(rendered, config):
     """Found through each kind's pod_template, so a Deployment's template and an InferenceService's predictor
     are both checked (a config that opts out of the restricted profile is left out)."""
-    from ml_gen.kinds import WORKLOADS
+    from ml_gen import kinds
 
     data = _config(config)
     out = rendered(config)
@@ -122,8 +122,9 @@ def test_every_workload_of_every_target_passes_the_restricted_profile(rendered, 
         if settings.get("security", data.get("security", {})).get("restricted", True) is False:
             continue
         for kind, obj in _objects_of(out, env):
-            if kind in WORKLOADS:
-                assert _restricted_problems(WORKLOADS[kind](obj)) == [], f"{config.parent.name}/{env} {kind}"
+            pods = kinds.of(obj).pod_template
+            if pods is not None:
+                assert _restricted_problems(pods(obj)) == [], f"{config.parent.name}/{env} {kind}"
 
 
 def _objects_of(out: Path, env: str) -> list[tuple[str, dict[str, Any]]]:

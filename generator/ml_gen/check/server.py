@@ -84,7 +84,7 @@ def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
 
 def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
-    kind = kinds.lookup(obj["kind"])
+    kind = kinds.of(obj)
     meta = obj["metadata"]
     name = quote(str(meta["name"]), safe="")  # quoted: the API server judges the name
     scope = f"namespaces/{quote(str(meta['namespace']), safe='')}/" if kind.namespaced else ""
