@@ -87,9 +87,9 @@ def _predictor(ctx: Context) -> dict[str, Any]:
         predictor["imagePullSecrets"] = data(v["imagePullSecrets"])
     predictor["serviceAccountName"] = ctx.service_account_name
     predictor["automountServiceAccountToken"] = v["serviceAccount"]["automount"]
-    if kserve["deploymentMode"] != SERVERLESS:  # Knative refuses a pod securityContext unless a flag allows it
-        predictor["securityContext"] = data(v["podSecurityContext"])
-    predictor["terminationGracePeriodSeconds"] = v["terminationGracePeriodSeconds"]
+    if kserve["deploymentMode"] != SERVERLESS:  # Knative's PodSpecMask: no pod securityContext (unless a flag
+        predictor["securityContext"] = data(v["podSecurityContext"])  # allows it), no grace period (timeoutSeconds)
+        predictor["terminationGracePeriodSeconds"] = v["terminationGracePeriodSeconds"]
     if kserve["predictor"] == "model":
         predictor["model"] = _model(ctx)
     else:
