@@ -3,6 +3,7 @@ chart's own defaults are ml-gen's; an unknown kind is a clear error."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_every_release_kind_has_a_chart_template_of_its_name_and_every_template_
 def test_every_target_lists_registered_kinds_only():
     for target in targets.TARGETS.values():
         assert set(target.kinds) <= set(kinds.KINDS), f"{target.name} lists a kind the registry lacks"
-        assert [k.kind for k in target.kind_list()] == list(target.kinds)
+        assert [k.key for k in target.kind_list()] == list(target.kinds)
 
 
 def test_an_unknown_kind_is_a_clear_error():
@@ -61,19 +62,33 @@ def _leaves(values: object, path: str = "") -> set[str]:
     return {path.rstrip(".")}
 
 
+def _minimal(target: str) -> config.Config:
+    return config.parse(MINIMAL.replace("environments:", f"target: {target}\nenvironments:"), "ml-model.yaml")
+
+
+@cache
 def _built(target: str) -> dict[str, object]:
-    text = MINIMAL.replace("environments:", f"target: {target}\nenvironments:")
-    return render.render_environment(config.parse(text, "ml-model.yaml"), "dev").values
+    return render.render_environment(_minimal(target), "dev").values
+
+
+def _decided(target: str) -> set[str]:
+    """Shared values a target sets itself (e.g. a controller that scales the pods turns their PDB off): the
+    leaves of its own section that every target writes."""
+    shared = set.intersection(*(_leaves(_built(t)) for t in targets.TARGETS))
+    return _leaves(targets.TARGETS[target].values(_minimal(target).resolve("dev"))) & shared
 
 
 @pytest.mark.parametrize("target", sorted(targets.TARGETS))
 def test_the_charts_defaults_are_ml_gens_defaults(target):
     """config.DEFAULTS (through values.build) and the chart's values.yaml say the same, except what
-    names one release (names, image), the chart-only helm test image, the target's name and the values
-    only other targets write (each target's own section is checked when that target is the one built)."""
+    names one release (names, image), the chart-only helm test image, the target's name, the values
+    only other targets write (each target's own section is checked when that target is the one built) and
+    the shared values a target other than the default decides itself."""
     built = _built(target)
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
     only_others = set().union(*(_leaves(_built(t)) for t in targets.TARGETS if t != target)) - _leaves(built)
+    if target != targets.DEFAULT:
+        only_others |= _decided(target)
     differences = {
         d for d in _differences(built, chart_values) if not any(o == d or o.startswith(f"{d}.") for o in only_others)
     }
