@@ -162,3 +162,41 @@ def test_kserve_maps_the_config_the_kserve_way(rendered):
     local = _objects(out, "local")["InferenceService"]["spec"]["predictor"]
     assert (local["minReplicas"], local["maxReplicas"]) == (1, 1)
     assert all(e["name"] != "STORAGE_URI" for e in local["containers"][0]["env"])  # the model is in the image
+
+
+KNATIVE = SCENARIOS / "knative" / "ml-model.yaml"
+
+
+def test_knative_maps_the_config_the_knative_way(rendered):
+    """prod: scale bounds and metric as annotations, one http1 port, the fetch-model init container, the
+    canary split with tags; dev: the server fetches the model itself; no companion Knative makes itself."""
+    out = rendered(KNATIVE)
+    prod = _objects(out, "prod")
+    assert set(prod) == {"ServiceAccount", "Service", "PrometheusRule"}
+    service = prod["Service"]
+    assert service["apiVersion"] == "serving.knative.dev/v1"
+    template = service["spec"]["template"]
+    scale = {k: v for k, v in template["metadata"]["annotations"].items() if k.startswith("autoscaling.knative.dev/")}
+    assert scale == {
+        "autoscaling.knative.dev/min-scale": "1",
+        "autoscaling.knative.dev/max-scale": "8",
+        "autoscaling.knative.dev/metric": "concurrency",
+        "autoscaling.knative.dev/target": "15",
+    }
+    pod = template["spec"]
+    assert (pod["containerConcurrency"], pod["timeoutSeconds"]) == (20, 60)
+    assert "securityContext" not in pod and "terminationGracePeriodSeconds" not in pod
+    (container,) = pod["containers"]
+    assert container["ports"] == [{"name": "http1", "containerPort": 8080, "protocol": "TCP"}]
+    assert "lifecycle" not in container and container["readinessProbe"]["httpGet"]["port"] == "http1"
+    assert [c["name"] for c in pod["initContainers"]] == ["fetch-model"]
+    assert service["spec"]["traffic"] == [
+        {"percent": 90, "revisionName": "iris-knative-00003", "tag": "stable"},
+        {"latestRevision": True, "percent": 10, "tag": "canary"},
+    ]
+    dev = _objects(out, "dev")["Service"]["spec"]["template"]["spec"]
+    assert "initContainers" not in dev
+    (server,) = dev["containers"]
+    assert {"name": "MODEL_URI", "value": "s3://models/iris/3/"} in server["env"]
+    assert server["envFrom"] == [{"secretRef": {"name": "iris-model-store"}}]
+    assert {"name": "model", "mountPath": "/mnt/models"} in server["volumeMounts"]  # writable: it fetches

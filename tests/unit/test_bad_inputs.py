@@ -1133,6 +1133,56 @@ CASES += [
         11,
         ("kserve.predictor: model",),
     ),
+    # target knative: what Knative's webhook refuses with its default features (ml_gen/targets/knative.py)
+    Bad(
+        "knative-reserved-port",
+        prod("    target: knative\n    port: 8012\n"),
+        "environments.prod.port",
+        11,
+        ("reserves port 8012",),
+    ),
+    Bad(
+        "knative-second-port",
+        prod("    target: knative\n    metrics: {enabled: true, port: 9100}\n"),
+        "environments.prod.metrics.port",
+        11,
+        ("one port",),
+    ),
+    Bad(
+        "knative-reserved-env",
+        prod("    target: knative\n    env: {PORT: '9000'}\n"),
+        "environments.prod.env.PORT",
+        11,
+        ("Knative sets it",),
+    ),
+    Bad(
+        "knative-lifecycle",
+        prod("    target: knative\n    shutdownDelaySeconds: 5\n"),
+        "environments.prod.shutdownDelaySeconds",
+        11,
+        ("lifecycle hook",),
+    ),
+    Bad(
+        "knative-pvc-model",
+        prod("    target: knative\n    model: {uri: 'pvc://models/iris'}\n"),
+        "environments.prod.model.uri",
+        11,
+        ("kubernetes.podspec-persistent-volume-claim",),
+    ),
+    Bad(
+        "knative-cpu-target",
+        prod("    target: knative\n    autoscaling: {enabled: true, targetCPUUtilizationPercentage: 70}\n"),
+        "environments.prod.autoscaling.targetCPUUtilizationPercentage",
+        11,
+        ("concurrency or rps",),
+    ),
+    Bad(
+        "knative-network-policy",
+        prod("    target: knative\n    networkPolicy: {enabled: true}\n"),
+        "environments.prod.networkPolicy.enabled",
+        11,
+        ("activator and queue-proxy",),
+    ),
 ]
 
 

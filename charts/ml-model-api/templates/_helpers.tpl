@@ -86,6 +86,11 @@ fits, then 5 characters (ml_gen/targets/deployment.py pod_name_pattern). */}}
 <fullname>-predictor-<5 digits>-deployment (Serverless), and their pods after it (ml_gen/targets/kserve.py). */}}
 {{- $workload := printf "%s-predictor(-[0-9]{5}-deployment)?" $name }}
 {{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-predictor-.+" $name)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=~%q}" $ns $workload) "workload" "InferenceService" | toJson }}
+{{- else if eq .Values.target "knative" }}
+{{- /* The revisions' pods: each revision <fullname>-<5 digits> runs Deployment <revision>-deployment
+(ml_gen/targets/knative.py). */}}
+{{- $workload := printf "%s-[0-9]{5}-deployment" $name }}
+{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-.+" $workload)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=~%q}" $ns $workload) "workload" "Knative Service" | toJson }}
 {{- else }}
 {{- fail (printf "target %q has no pod query" .Values.target) }}
 {{- end }}
