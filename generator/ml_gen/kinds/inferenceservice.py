@@ -152,6 +152,20 @@ def wiring(isvc: Object, rendered: ObjectIndex) -> list[str]:
     return problems
 
 
+def deployment_mode_kept(live: Object, isvc: Object) -> list[str]:
+    """KServe's validateDeploymentMode: the mode the live InferenceService was created in (its status, else
+    its annotation) cannot change."""
+    mode_key = "serving.kserve.io/deploymentMode"
+    was = live.get("status", {}).get("deploymentMode") or live["metadata"].get("annotations", {}).get(mode_key)
+    now = isvc["metadata"].get("annotations", {}).get(mode_key)
+    if was and now and was != now:
+        return [
+            f"the live InferenceService runs in {was} mode, which cannot change to {now} (KServe refuses the update): "
+            "delete it first, or keep kserve.deploymentMode"
+        ]
+    return []
+
+
 KIND = Kind(
     "InferenceService",
     "serving.kserve.io/v1beta1",
@@ -163,4 +177,5 @@ KIND = Kind(
     wiring=wiring,
     pod_template=pod_template,
     config_field="env",
+    live_check=deployment_mode_kept,
 )

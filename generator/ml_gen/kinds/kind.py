@@ -36,6 +36,9 @@ class Kind:
     """For a workload: where its pod template (metadata and spec) sits in its object."""
     config_field: str = "annotations"
     """The config field to blame when the object as a whole is over etcd's size limit."""
+    live_check: Callable[[Object, Object], list[str]] | None = None
+    """validate --server: why the live object (first) cannot become the rendered one, where only the kind's
+    admission webhook would say so (a cluster without it accepts the dry run)."""
     name: str = ""
     """The registry's name for the kind when `kind` alone is taken (Knative's Service is KnativeService);
     "": the kind itself. Targets list kinds by this name; objects are matched by apiVersion and kind."""
