@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_gen.alerts import PodQuery
 from ml_gen.config.model_source import source
-from ml_gen.targets.target import Target
+from ml_gen.targets.target import Target, asks
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig
@@ -99,7 +99,7 @@ def rules(env: EnvConfig) -> None:
 
 def _companions(env: EnvConfig, s: dict[str, Any]) -> None:
     """The objects a Knative Service makes its own, or that cannot work with it."""
-    if _asks(env, "networkPolicy", "enabled"):
+    if asks(env, "networkPolicy", "enabled"):
         raise env.error(
             "networkPolicy",
             "enabled",
@@ -116,17 +116,6 @@ def _companions(env: EnvConfig, s: dict[str, Any]) -> None:
         )
     if s["service"]["type"] != "ClusterIP" or s["service"]["port"] != 80:
         raise env.error("service", message="Knative makes the Service's Services itself (its routes listen on 80)")
-
-
-def _asks(env: EnvConfig, *path: str) -> bool:
-    """Whether the config itself (the environment, else the top level) turns a setting on, not a default."""
-    for layer in (env.override, env.config.data):
-        node: Any = layer
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        if node is not None:
-            return bool(node)
-    return False
 
 
 def pod_query(name: str, namespace: str) -> PodQuery:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ml_gen.alerts import PodQuery
 from ml_gen.config.model_source import source
 from ml_gen.targets import deployment
-from ml_gen.targets.target import Target
+from ml_gen.targets.target import Target, asks
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig
@@ -74,6 +74,7 @@ def values(env: EnvConfig) -> dict[str, Any]:
         },
         "podDisruptionBudget": {**deployment.values(env)["podDisruptionBudget"], "enabled": raw_pdb},
         "serviceAccount": {"secrets": [{"name": secret}] if secret else []},
+        "networkPolicy": {"enabled": s["networkPolicy"]["enabled"] and mode == RAW},  # Serverless: rules
     }
 
 
@@ -165,12 +166,12 @@ def _model_rules(env: EnvConfig, s: dict[str, Any], kserve: dict[str, Any], mode
 
 def _serverless_rules(env: EnvConfig, s: dict[str, Any]) -> None:
     """Serverless runs the predictor as a Knative Service, with Knative's default feature flags."""
-    if s["networkPolicy"]["enabled"]:
+    if asks(env, "networkPolicy", "enabled"):
         raise env.error(
             "networkPolicy",
             "enabled",
             message="in Serverless mode requests reach the pods through Knative's activator and queue-proxy "
-            "(port 8012), which ml-gen's NetworkPolicy does not open: turn it off and use the platform's policy",
+            "(port 8012), which ml-gen's NetworkPolicy does not open: leave it out and use the platform's policy",
         )
     longest = 63 - len("-predictor-00001")
     if len(env.config.name) > longest:
