@@ -24,6 +24,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from ml_gen import kinds as registry
 from ml_gen.cli import main
 
 SWITCH = "ML_GEN_UPDATE_GOLDEN"
@@ -136,8 +137,10 @@ def test_goldens_are_not_trivially_empty(scenario_env):
     config, env = scenario_env
     files = _golden(_golden_dir(config, env))
     assert "values.yaml" in files
-    kinds = {yaml.safe_load(text)["kind"] for name, text in files.items() if name.startswith("manifests/")}
-    assert {"Deployment", "Service", "ServiceAccount"} <= kinds, f"{_scenario(config)}/{env}"
+    objects = [yaml.safe_load(text) for name, text in files.items() if name.startswith("manifests/")]
+    kinds = {obj["kind"] for obj in objects}
+    workloads = [obj for obj in objects if registry.of(obj).pod_template is not None]  # the target's workload
+    assert "ServiceAccount" in kinds and workloads, f"{_scenario(config)}/{env}"
 
 
 def test_committed_example_output_is_up_to_date():

@@ -41,5 +41,5 @@ def check_limits(env: EnvConfig, objects: list[dict[str, Any]]) -> None:
     config field that made it large: annotations, else the kind's own (configFiles, env)."""
     for obj in objects:
         for part, message in limits.problems(obj):
-            field = "annotations" if part == "annotations" else kinds.lookup(obj["kind"]).config_field
+            field = "annotations" if part == "annotations" else kinds.of(obj).config_field
             raise env.error(field, message=message)

@@ -24,7 +24,10 @@ CONFIG_MOUNT = "/etc/ml-model"
 def build(env: EnvConfig, target: Target) -> dict[str, Any]:
     """The chart values for one environment, in the order of the chart's values.yaml; ml-gen's manifests
     and the chart both render these."""
-    values = {"target": target.name, **_shared(env), **target.values(env)}
+    values: dict[str, Any] = {"target": target.name, **_shared(env)}
+    for key, section in target.values(env).items():  # a target's section adds to a shared one of the same name
+        shared = values.get(key)
+        values[key] = {**shared, **section} if isinstance(shared, dict) and isinstance(section, dict) else section
     order = chart.values_order()
     unknown = sorted(set(values) - set(order))
     if unknown:  # a target's section the chart's values.yaml does not document: a bug, not bad input

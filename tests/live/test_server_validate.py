@@ -28,7 +28,11 @@ SECURE_CONFIGS = {
     "byo-server": SCENARIOS / "byo-server" / "ml-model.yaml",
     "observability": SCENARIOS / "observability" / "ml-model.yaml",
     "model-registry": SCENARIOS / "model-registry" / "ml-model.yaml",  # fetch-model init container, a PVC
+    "kserve": SCENARIOS / "kserve" / "ml-model.yaml",  # InferenceService against KServe's CRD (no webhook here)
+    "knative": SCENARIOS / "knative" / "ml-model.yaml",  # Knative Service against its CRD (no webhook here)
 }
+WORKLOADS = {"kserve": "InferenceService/", "knative": "Service/"}
+"""The workload line each target's validation prints (default: the Deployment's)."""
 INSECURE = SCENARIOS / "insecure-opt-out" / "ml-model.yaml"
 ENVIRONMENTS = [
     pytest.param(key, env, id=f"{key}-{env}")
@@ -63,7 +67,7 @@ def test_every_environment_is_accepted_without_warnings(cluster, namespace, tmp_
     assert server_lines and all(line.startswith("ok") for line in server_lines), proc.stdout
     offline = [line for line in proc.stdout.splitlines() if line.startswith("ok") and "(server)" not in line]
     assert len(offline) == len(server_lines) + 1, proc.stdout  # the server's verdicts come beside, plus values
-    assert "Deployment/" in proc.stdout and "warning" not in "\n".join(server_lines).lower()
+    assert WORKLOADS.get(key, "Deployment/") in proc.stdout and "warning" not in "\n".join(server_lines).lower()
     # The only warnings allowed are validate's offline note on HTTP probes left on ml-gen's default path.
     warned = [line for line in proc.stdout.splitlines() if line.startswith("WARN")]
     assert all("ml-gen's default path" in line for line in warned), proc.stdout

@@ -1040,6 +1040,149 @@ CASES += [
         12,
         ("must name a command",),
     ),
+    # target kserve: what KServe's webhook or storage initializer would refuse or ignore (ml_gen/targets/kserve.py)
+    Bad(
+        "kserve-mlflow-uri",
+        prod(
+            "    target: kserve\n    model:\n      uri: models:/iris/3\n"
+            "      mlflow: {trackingUri: 'http://mlflow.mlflow.svc:5000'}\n"
+        ),
+        "environments.prod.model.uri",
+        12,
+        ("does not resolve MLflow models:/ URIs",),
+    ),  # fmt: skip
+    Bad(
+        "kserve-sha256-not-checked",
+        prod(
+            f"    target: kserve\n    model:\n      uri: https://models.example.com/m.joblib\n      sha256: {SHA256}\n"
+        ),
+        "environments.prod.model.sha256",
+        13,
+        ("does not check a checksum", "https:// needs one"),
+    ),
+    Bad(
+        "kserve-s3-settings",
+        prod(
+            "    target: kserve\n    model:\n      uri: s3://models/iris/\n"
+            "      s3: {endpoint: 'http://minio.storage.svc:9000'}\n"
+        ),
+        "environments.prod.model.s3",
+        13,
+        ("serving.kserve.io/s3-endpoint", "model.credentials.secret"),
+    ),  # fmt: skip
+    Bad(
+        "kserve-hf-without-organisation",
+        prod("    target: kserve\n    model:\n      uri: hf://iris@5f1c0ab\n"),
+        "environments.prod.model.uri",
+        12,
+        ("hf://ORG/MODEL",),
+    ),
+    Bad(
+        "kserve-canary-in-raw-mode",
+        prod("    target: kserve\n    kserve: {canaryTrafficPercent: 10}\n"),
+        "environments.prod.kserve.canaryTrafficPercent",
+        11,
+        ("ignores canaryTrafficPercent in RawDeployment",),
+    ),
+    Bad(
+        "kserve-memory-target",
+        prod("    target: kserve\n    autoscaling: {enabled: true, targetMemoryUtilizationPercentage: 80}\n"),
+        "environments.prod.autoscaling.targetMemoryUtilizationPercentage",
+        11,
+        ("one metric",),
+    ),
+    Bad(
+        "kserve-ingress",
+        prod("    target: kserve\n    ingress: {enabled: true}\n"),
+        "environments.prod.ingress.enabled",
+        11,
+        ("makes the predictor's Service (and its own Ingress",),
+    ),
+    Bad(
+        "kserve-service-monitor",
+        prod("    target: kserve\n    metrics: {enabled: true, serviceMonitor: {enabled: true}}\n"),
+        "environments.prod.metrics.serviceMonitor.enabled",
+        11,
+        ("prometheus.io annotations",),
+    ),
+    Bad(
+        "kserve-service-port",
+        prod("    target: kserve\n    service: {port: 8080}\n"),
+        "environments.prod.service",
+        11,
+        ("ClusterIP, port 80",),
+    ),
+    Bad(
+        "kserve-serverless-network-policy",
+        prod("    target: kserve\n    kserve: {deploymentMode: Serverless}\n    networkPolicy: {enabled: true}\n"),
+        "environments.prod.networkPolicy.enabled",
+        12,
+        ("activator and queue-proxy",),
+    ),
+    Bad(
+        "kserve-model-predictor-without-framework",
+        prod("    target: kserve\n    kserve: {predictor: model}\n    model: {uri: 's3://models/iris/'}\n"),
+        "environments.prod.kserve.predictor",
+        11,
+        ("needs model.framework",),
+    ),
+    Bad(
+        "kserve-runtime-without-model-predictor",
+        prod("    target: kserve\n    kserve: {runtime: kserve-sklearnserver}\n"),
+        "environments.prod.kserve.runtime",
+        11,
+        ("kserve.predictor: model",),
+    ),
+    # target knative: what Knative's webhook refuses with its default features (ml_gen/targets/knative.py)
+    Bad(
+        "knative-reserved-port",
+        prod("    target: knative\n    port: 8012\n"),
+        "environments.prod.port",
+        11,
+        ("reserves port 8012",),
+    ),
+    Bad(
+        "knative-second-port",
+        prod("    target: knative\n    metrics: {enabled: true, port: 9100}\n"),
+        "environments.prod.metrics.port",
+        11,
+        ("one port",),
+    ),
+    Bad(
+        "knative-reserved-env",
+        prod("    target: knative\n    env: {PORT: '9000'}\n"),
+        "environments.prod.env.PORT",
+        11,
+        ("Knative sets it",),
+    ),
+    Bad(
+        "knative-lifecycle",
+        prod("    target: knative\n    shutdownDelaySeconds: 5\n"),
+        "environments.prod.shutdownDelaySeconds",
+        11,
+        ("lifecycle hook",),
+    ),
+    Bad(
+        "knative-pvc-model",
+        prod("    target: knative\n    model: {uri: 'pvc://models/iris'}\n"),
+        "environments.prod.model.uri",
+        11,
+        ("kubernetes.podspec-persistent-volume-claim",),
+    ),
+    Bad(
+        "knative-cpu-target",
+        prod("    target: knative\n    autoscaling: {enabled: true, targetCPUUtilizationPercentage: 70}\n"),
+        "environments.prod.autoscaling.targetCPUUtilizationPercentage",
+        11,
+        ("concurrency or rps",),
+    ),
+    Bad(
+        "knative-network-policy",
+        prod("    target: knative\n    networkPolicy: {enabled: true}\n"),
+        "environments.prod.networkPolicy.enabled",
+        11,
+        ("activator and queue-proxy",),
+    ),
 ]
 
 

@@ -262,6 +262,9 @@ _MINIMAL = {
     "environments": {"prod": {"namespace": "p"}},
 }
 _GONE = object()
+TARGETS = config.schema()["$defs"]["target"]["enum"]
+TARGET_SECTIONS = "".join(f"{name}, " for name in TARGETS if name in config.schema()["properties"])
+"""The targets' own settings (kserve, ...), which sit before security in the schema."""
 
 
 @pytest.mark.parametrize(
@@ -272,7 +275,7 @@ _GONE = object()
          "image, imagePullSecrets, port, replicas, env, secretEnv, configFiles, resources, gpu, health, probes, "
          "autoscaling, service, ingress, metrics, networkPolicy, nodeSelector, tolerations, strategy, "
          "podDisruptionBudget, labels, annotations, partOf, terminationGracePeriodSeconds, shutdownDelaySeconds, "
-         "tmpSizeLimit, security, namespace)"),
+         f"tmpSizeLimit, {TARGET_SECTIONS}security, namespace)"),
         ((), "namespace", "x", "unknown key 'namespace' (did you mean 'name'?)"),
         (("environments", "prod"), "namespace", _GONE, "missing required key 'namespace'"),
         (("image",), "repository", _GONE, "missing required key 'repository'"),
@@ -281,7 +284,7 @@ _GONE = object()
          "tag, digest, pullPolicy)"),
         ((), "target", "deployment", None),
         (("environments", "prod"), "target", "deployment", None),
-        (("environments", "prod"), "target", "knative", "'knative' is not one of: deployment"),
+        (("environments", "prod"), "target", "bare-metal", f"'bare-metal' is not one of: {', '.join(TARGETS)}"),
     ],
 )  # fmt: skip
 def test_which_keys_are_top_level_and_which_per_environment(where, key, value, problem):

@@ -3,6 +3,7 @@ chart's own defaults are ml-gen's; an unknown kind is a clear error."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_every_release_kind_has_a_chart_template_of_its_name_and_every_template_
 def test_every_target_lists_registered_kinds_only():
     for target in targets.TARGETS.values():
         assert set(target.kinds) <= set(kinds.KINDS), f"{target.name} lists a kind the registry lacks"
-        assert [k.kind for k in target.kind_list()] == list(target.kinds)
+        assert [k.key for k in target.kind_list()] == list(target.kinds)
 
 
 def test_an_unknown_kind_is_a_clear_error():
@@ -55,19 +56,50 @@ def _differences(a: object, b: object, path: str = "") -> set[str]:
     return set() if a == b else {path.rstrip(".")}
 
 
-def test_the_charts_defaults_are_ml_gens_defaults():
+def _leaves(values: object, path: str = "") -> set[str]:
+    if isinstance(values, dict) and values:
+        return {leaf for k, v in values.items() for leaf in _leaves(v, f"{path}{k}.")}
+    return {path.rstrip(".")}
+
+
+def _minimal(target: str) -> config.Config:
+    return config.parse(MINIMAL.replace("environments:", f"target: {target}\nenvironments:"), "ml-model.yaml")
+
+
+@cache
+def _built(target: str) -> dict[str, object]:
+    return render.render_environment(_minimal(target), "dev").values
+
+
+def _decided(target: str) -> set[str]:
+    """Shared values a target sets itself (e.g. a controller that scales the pods turns their PDB off): the
+    leaves of its own section that every target writes."""
+    shared = set.intersection(*(_leaves(_built(t)) for t in targets.TARGETS))
+    return _leaves(targets.TARGETS[target].values(_minimal(target).resolve("dev"))) & shared
+
+
+@pytest.mark.parametrize("target", sorted(targets.TARGETS))
+def test_the_charts_defaults_are_ml_gens_defaults(target):
     """config.DEFAULTS (through values.build) and the chart's values.yaml say the same, except what
-    names one release (names, image) and the chart-only helm test image."""
-    built = render.render_environment(config.parse(MINIMAL, "ml-model.yaml"), "dev").values
+    names one release (names, image), the chart-only helm test image, the target's name, the values
+    only other targets write (each target's own section is checked when that target is the one built) and
+    the shared values a target other than the default decides itself."""
+    built = _built(target)
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert _differences(built, chart_values) == {
+    only_others = set().union(*(_leaves(_built(t)) for t in targets.TARGETS if t != target)) - _leaves(built)
+    if target != targets.DEFAULT:
+        only_others |= _decided(target)
+    differences = {
+        d for d in _differences(built, chart_values) if not any(o == d or o.startswith(f"{d}.") for o in only_others)
+    }
+    assert differences == {
         "nameOverride",
         "fullnameOverride",
         "partOf",
         "image.repository",
         "image.tag",
         "tests.image",
-    }
+    } | ({"target"} if target != targets.DEFAULT else set())
 
 
 def test_changing_a_default_on_one_side_is_noticed(monkeypatch):
@@ -98,7 +130,7 @@ def test_a_custom_resource_kind_is_addressed_as_its_vendored_crd_says():
     from ml_gen.k8s import crd_data
 
     custom = [kind for kind in kinds.KINDS.values() if kind.schema == "crd"]
-    assert {k.kind for k in custom} == {"ServiceMonitor", "PrometheusRule"}
+    assert {"ServiceMonitor", "PrometheusRule"} <= {k.kind for k in custom} <= set(crd_data.by_kind())
     for kind in custom:
         assert crd_data.api_resources()[kind.kind] == (kind.path_prefix, kind.plural)
 

@@ -22,6 +22,10 @@ CONFIG = (
 )
 
 
+CHART_SCHEMA = json.loads((ROOT / "charts/ml-model-api/values.schema.json").read_text())
+CHART_TARGETS = CHART_SCHEMA["properties"]["target"]["enum"]
+
+
 def test_the_registry_and_both_schemas_name_the_same_targets():
     registered = sorted(targets.TARGETS)
     assert sorted(config.schema()["$defs"]["target"]["enum"]) == registered
@@ -87,7 +91,7 @@ def test_companions_find_the_targets_pods(bare_pod):
     report = offline.offline([dev])
     failures = [line for line in report.lines() if line.startswith("FAIL")]
     # every object passes (schemas, names, wiring); only the chart does not know the target yet
-    assert failures == ["FAIL  ml-model.yaml:dev  values/dev.yaml: target: 'bare-pod' is not one of ['deployment']"]
+    assert failures == [f"FAIL  ml-model.yaml:dev  values/dev.yaml: target: 'bare-pod' is not one of {CHART_TARGETS}"]
     (rule,) = [o for o in dev.objects if o["kind"] == "PrometheusRule"]
     exprs = {r["alert"]: r["expr"] for r in rule["spec"]["groups"][0]["rules"]}
     assert exprs["ModelServerPodsNotReady"] == 'kube_pod_status_ready{pod="demo"} == 0 > 0'

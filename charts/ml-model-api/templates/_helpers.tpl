@@ -81,7 +81,27 @@ fits, then 5 characters (ml_gen/targets/deployment.py pod_name_pattern). */}}
 {{- $base := printf "%s-" $name | trunc 58 }}
 {{- $pod := printf "%s([a-z0-9]{1,10}-|[a-z0-9]{%d})[a-z0-9]{5}" $base (sub 58 (len $base)) }}
 {{- dict "pods" (printf "namespace=%q, pod=~%q" $ns $pod) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=%q}" $ns $name) "workload" "Deployment" | toJson }}
+{{- else if eq .Values.target "kserve" }}
+{{- /* The predictor's pods: Deployment <fullname>-predictor (RawDeployment) or the Knative revision's
+<fullname>-predictor-<5 digits>-deployment (Serverless), and their pods after it (ml_gen/targets/kserve.py). */}}
+{{- $workload := printf "%s-predictor(-[0-9]{5}-deployment)?" $name }}
+{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-predictor-.+" $name)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=~%q}" $ns $workload) "workload" "InferenceService" | toJson }}
+{{- else if eq .Values.target "knative" }}
+{{- /* The revisions' pods: each revision <fullname>-<5 digits> runs Deployment <revision>-deployment
+(ml_gen/targets/knative.py). */}}
+{{- $workload := printf "%s-[0-9]{5}-deployment" $name }}
+{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-.+" $workload)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=~%q}" $ns $workload) "workload" "Knative Service" | toJson }}
 {{- else }}
 {{- fail (printf "target %q has no pod query" .Values.target) }}
+{{- end }}
+{{- end }}
+
+{{/* The Service `helm test` reaches the pods through, per serving target; "": none whose address is in a pod's
+environment (the test hook is left out). */}}
+{{- define "ml-model-api.testService" -}}
+{{- if eq .Values.target "deployment" }}
+{{- include "ml-model-api.fullname" . }}
+{{- else if and (eq .Values.target "kserve") (eq .Values.kserve.deploymentMode "RawDeployment") }}
+{{- printf "%s-predictor" (include "ml-model-api.fullname" .) }}
 {{- end }}
 {{- end }}

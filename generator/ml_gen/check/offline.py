@@ -33,7 +33,7 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
         report.add(where, f"values/{item.env}.yaml", problems)
         index = kinds.index(item.objects)
         for obj in item.objects:
-            kind = kinds.lookup(obj["kind"])
+            kind = kinds.of(obj)
             problems = _schema(kind, obj, version) + _names(kind, obj) + kind.wiring(obj, index)
             if kind.pod_template is not None:
                 problems += [

@@ -84,7 +84,7 @@ def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
 
 def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
-    kind = kinds.lookup(obj["kind"])
+    kind = kinds.of(obj)
     meta = obj["metadata"]
     name = quote(str(meta["name"]), safe="")  # quoted: the API server judges the name
     scope = f"namespaces/{quote(str(meta['namespace']), safe='')}/" if kind.namespaced else ""
@@ -93,6 +93,11 @@ def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     if dry:
         query.append(("dryRun", "All"))
     try:
+        if kind.live_check is not None:  # what only the kind's admission webhook would see
+            live = _live(client, path)
+            found = kind.live_check(live, obj) if live is not None else []
+            if found:
+                return found
         # Sent as UTF-8 JSON text: the client's own JSON escapes characters past U+FFFF as surrogate
         # pairs, which the API server's YAML reader refuses ("invalid Unicode character escape code").
         body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -108,6 +113,17 @@ def warnings(headers: Any) -> list[str]:
     return [m.group(1).replace('\\"', '"') for m in _WARNING.finditer(raw)]
 
 
+def _live(client: Any, path: str) -> dict[str, Any] | None:
+    """The object at an API path as the server has it, or None when there is none."""
+    try:
+        response = _request(client, "GET", path)
+    except _HTTPError as err:
+        if err.status == 404:
+            return None
+        raise
+    return dict(json.loads(response.data))
+
+
 def _call(
     client: Any,
     method: str,
@@ -117,6 +133,18 @@ def _call(
     content_type: str = "application/json",
 ) -> Any:
     """One request through the client's configured connection; returns the response headers."""
+    return _request(client, method, path, query, body, content_type).headers
+
+
+def _request(
+    client: Any,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]] | None = None,
+    body: dict[str, Any] | bytes | None = None,
+    content_type: str = "application/json",
+) -> Any:
+    """One request through the client's configured connection; returns the response (its body read)."""
     method, url, headers, body, _ = client.param_serialize(
         method=method,
         resource_path=path,
@@ -132,7 +160,7 @@ def _call(
         raise ServerUnreachable(f"cannot reach the API server at {client.configuration.host}: {err}") from None
     if response.status >= 400:
         raise _HTTPError(response.status, _message(response))
-    return response.headers
+    return response
 
 
 def _message(response: Any) -> str:

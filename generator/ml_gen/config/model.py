@@ -63,6 +63,14 @@ DEFAULTS: dict[str, Any] = {
             },
         },
     },
+    "kserve": {"deploymentMode": "RawDeployment", "predictor": "server"},
+    "knative": {
+        "initContainers": False,
+        "containerConcurrency": 0,
+        "timeoutSeconds": 300,
+        "metric": "concurrency",
+        "target": 100,
+    },
     "security": {
         "restricted": True,
         "runAsUser": 10001,

@@ -7,7 +7,9 @@ from ml_gen.kinds import (
     configmap,
     deployment,
     hpa,
+    inferenceservice,
     ingress,
+    knativeservice,
     networkpolicy,
     pdb,
     prometheusrule,
@@ -18,12 +20,14 @@ from ml_gen.kinds import (
 from ml_gen.kinds.kind import Kind, Object, ObjectIndex
 
 KINDS: dict[str, Kind] = {
-    module.KIND.kind: module.KIND
+    module.KIND.key: module.KIND
     for module in (
         serviceaccount,
         configmap,
         service,
         deployment,
+        inferenceservice,
+        knativeservice,
         hpa,
         pdb,
         ingress,
@@ -39,16 +43,28 @@ WORKLOADS = {name: kind.pod_template for name, kind in KINDS.items() if kind.pod
 
 
 def index(objects: list[Object]) -> ObjectIndex:
-    """The rendered objects of one environment by kind and name, knowing where each workload keeps its pods."""
-    return ObjectIndex(objects, WORKLOADS)
+    """The rendered objects of one environment by registry name and name, knowing where each workload keeps
+    its pods."""
+    return ObjectIndex(objects, WORKLOADS, lambda obj: of(obj).key)
 
 
 def lookup(kind: str) -> Kind:
-    """The registered kind of that name, or a clear error naming the kinds ml-gen knows."""
+    """The registered kind of that name (Kind.key), or a clear error naming the kinds ml-gen knows."""
     try:
         return KINDS[kind]
     except KeyError:
         raise UnknownKind(f"unknown kind {kind!r}: ml-gen renders {', '.join(sorted(KINDS))}") from None
 
 
-__all__ = ["KINDS", "WORKLOADS", "Kind", "Object", "ObjectIndex", "UnknownKind", "index", "lookup"]
+def of(obj: Object) -> Kind:
+    """The registered kind of an object, by its apiVersion and kind (two groups may both have a Service)."""
+    for kind in KINDS.values():
+        if kind.kind == obj.get("kind") and kind.api_version == obj.get("apiVersion"):
+            return kind
+    served = [kind.api_version for kind in KINDS.values() if kind.kind == obj.get("kind")]
+    if not served:
+        return lookup(str(obj.get("kind")))  # the error naming the kinds ml-gen knows
+    raise UnknownKind(f"unknown kind {obj.get('kind')!r} of {obj.get('apiVersion')!r}: ml-gen renders it as {served}")
+
+
+__all__ = ["KINDS", "WORKLOADS", "Kind", "Object", "ObjectIndex", "UnknownKind", "index", "lookup", "of"]

@@ -43,7 +43,7 @@ def _container(ctx: Context) -> dict[str, Any]:
     return container
 
 
-def _fetch_container(ctx: Context) -> dict[str, Any]:
+def fetch_container(ctx: Context) -> dict[str, Any]:
     """The init container that fills the model volume: the fetcher's image (default: the server's own)."""
     v = ctx.values
     fetch = v["model"]["fetch"]
@@ -66,7 +66,7 @@ def _fetch_container(ctx: Context) -> dict[str, Any]:
     return container
 
 
-def _model_volume(model: dict[str, Any]) -> dict[str, Any]:
+def model_volume(model: dict[str, Any]) -> dict[str, Any]:
     if model["source"] == "pvc":
         return {"name": "model", "persistentVolumeClaim": {"claimName": model["pvc"]["claimName"], "readOnly": True}}
     return {"name": "model", "emptyDir": {"sizeLimit": model["fetch"]["sizeLimit"]}}
@@ -82,13 +82,13 @@ def _pod_spec(ctx: Context) -> dict[str, Any]:
     spec["securityContext"] = data(v["podSecurityContext"])
     spec["terminationGracePeriodSeconds"] = v["terminationGracePeriodSeconds"]
     if v["model"]["source"] == "fetch":
-        spec["initContainers"] = [_fetch_container(ctx)]
+        spec["initContainers"] = [fetch_container(ctx)]
     spec["containers"] = [_container(ctx)]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": data(v["tmpVolume"])}]
     if v["configFiles"]:
         volumes.append({"name": "config", "configMap": {"name": ctx.fullname}})
     if v["model"]["source"] != "image":
-        volumes.append(_model_volume(v["model"]))
+        volumes.append(model_volume(v["model"]))
     spec["volumes"] = volumes
     spread = v["topologySpread"]
     if spread["enabled"]:

@@ -36,6 +36,17 @@ class Kind:
     """For a workload: where its pod template (metadata and spec) sits in its object."""
     config_field: str = "annotations"
     """The config field to blame when the object as a whole is over etcd's size limit."""
+    live_check: Callable[[Object, Object], list[str]] | None = None
+    """validate --server: why the live object (first) cannot become the rendered one, where only the kind's
+    admission webhook would say so (a cluster without it accepts the dry run)."""
+    name: str = ""
+    """The registry's name for the kind when `kind` alone is taken (Knative's Service is KnativeService);
+    "": the kind itself. Targets list kinds by this name; objects are matched by apiVersion and kind."""
+
+    @property
+    def key(self) -> str:
+        """The kind's name in the registry, the targets' lists and ObjectIndex."""
+        return self.name or self.kind
 
     @property
     def path_prefix(self) -> str:
@@ -44,13 +55,19 @@ class Kind:
 
 
 class ObjectIndex:
-    """The objects of one environment by kind and name, for checks that look across objects."""
+    """The objects of one environment by registry name (Kind.key) and name, for checks that look across objects."""
 
-    def __init__(self, objects: list[Object], workloads: dict[str, Callable[[Object], Object]]):
-        """`workloads`: the pod-template accessor of every workload kind (kinds.index passes the registry's)."""
+    def __init__(
+        self,
+        objects: list[Object],
+        workloads: dict[str, Callable[[Object], Object]],
+        key: Callable[[Object], str] = lambda obj: str(obj["kind"]),
+    ):
+        """`workloads`: the pod-template accessor of every workload kind by registry name; `key`: an object's
+        registry name (kinds.index passes the registry's, which reads apiVersion and kind)."""
         self.by_kind: dict[str, dict[str, Object]] = {}
         for obj in objects:
-            self.by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+            self.by_kind.setdefault(key(obj), {})[obj["metadata"]["name"]] = obj
         self.workloads = workloads
 
     def get(self, kind: str, name: str) -> Object | None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ml_gen.targets import deployment
+from ml_gen.targets import deployment, knative, kserve
 from ml_gen.targets.target import Target
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig
 
-TARGETS: dict[str, Target] = {target.name: target for target in (deployment.TARGET,)}
+TARGETS: dict[str, Target] = {target.name: target for target in (deployment.TARGET, kserve.TARGET, knative.TARGET)}
 """Every target ml-gen renders, by the name the config's `target` setting and the chart's `target` value use."""
 DEFAULT = deployment.TARGET.name
 

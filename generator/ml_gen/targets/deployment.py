@@ -71,10 +71,11 @@ def rules(env: EnvConfig) -> None:
             "shutdownDelaySeconds",
             message=f"{delay} leaves the server no time to stop: keep it below terminationGracePeriodSeconds ({grace})",
         )
-    _pdb(env, s)
+    pdb_rules(env, s)
 
 
-def _pdb(env: EnvConfig, s: dict[str, Any]) -> None:
+def pdb_rules(env: EnvConfig, s: dict[str, Any]) -> None:
+    """Both bounds are not given, and a rendered PDB lets a drain evict a pod."""
     pdb = s["podDisruptionBudget"]
     if "minAvailable" in pdb and "maxUnavailable" in pdb:
         raise env.error("podDisruptionBudget", message="give minAvailable or maxUnavailable, not both")

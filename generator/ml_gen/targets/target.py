@@ -39,3 +39,14 @@ class Target:
         ctx = context(values, release, namespace, self.pod_query)
         built = (kind.build(ctx) for kind in self.kind_list())
         return [obj for obj in built if obj is not None]
+
+
+def asks(env: EnvConfig, *path: str) -> bool:
+    """Whether the config itself (the environment, else the top level) turns a setting on, not a default."""
+    for layer in (env.override, env.config.data):
+        node: Any = layer
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            return bool(node)
+    return False
