@@ -374,3 +374,44 @@ def test_gs_object_and_prefix(project, server, artifact, http_server, tmp_path):
         "gs://models/nothing",
         "not found",
     )
+
+
+# -- the server fetching for itself (a Knative Service without init containers) -------------------------------
+
+
+def test_the_server_fetches_into_an_empty_model_path_at_start(project, bucket, s3_endpoint, tmp_path):
+    """gunicorn's on_starting hook: the fetcher's settings on the server itself and an empty MODEL_PATH: the
+    master fetches once, then the worker serves that model; with wrong credentials the server does not start,
+    and says why in the fetcher's one line."""
+    from test_scaffold_gunicorn import Gunicorn
+
+    uri = f"s3://{BUCKET}/iris/model.joblib"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "MODEL_NAME": "iris",
+        "MODEL_URI": uri,
+        "MODEL_PATH": str(tmp_path / "m"),
+    }
+    (tmp_path / "m").mkdir()
+    server = Gunicorn(project, {**env, **s3_env(s3_endpoint)}, tmp_path / "good.log")
+    try:
+        server.wait_ready()
+        assert server.request("/predict", {"instances": IRIS_ROWS}) == (200, {"predictions": IRIS_PREDICTIONS})
+        assert (tmp_path / "m" / "model.joblib").read_bytes() == bucket["iris/model.joblib"]
+    finally:
+        server.stop()
+
+    (tmp_path / "n").mkdir()
+    bad = Gunicorn(
+        project, {**env, **s3_env(s3_endpoint, "wrong"), "MODEL_PATH": str(tmp_path / "n")}, tmp_path / "bad.log"
+    )
+    try:
+        assert bad.process.wait(timeout=120) == 1
+        lines = [line for line in bad.lines() if line.startswith("fetch-model: ")]
+        assert len(lines) == 1 and "access denied" in lines[0] and lines[0].endswith(f": {uri}"), bad.lines()
+        assert list((tmp_path / "n").iterdir()) == []
+    finally:
+        bad.stop()

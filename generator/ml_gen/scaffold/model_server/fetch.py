@@ -31,6 +31,7 @@ PARTIAL = ".fetch-partial"  # the download's staging directory inside MODEL_PATH
 DONE = ".fetched"  # written after a complete fetch: the URI it fetched
 CHUNK = 1024 * 1024
 TERMINATION_LOG = Path("/dev/termination-log")
+REMOTE = ("s3://", "gs://", "hf://", "https://", "models:/")  # the schemes fetched (others are paths or claims)
 
 
 class Budget:
@@ -138,6 +139,15 @@ def publish(partial: Path, target: Path, uri: str) -> None:
         staged.rename(target / staged.name)
     partial.rmdir()
     (target / DONE).write_text(uri + "\n", "utf-8")
+
+
+def needed(environ: dict[str, str]) -> bool:
+    """Whether the server must fetch for itself: a remote MODEL_URI and a MODEL_PATH directory still empty (a
+    Knative Service without init containers gives the server the fetcher's settings and an empty volume)."""
+    path, uri = environ.get("MODEL_PATH", ""), environ.get("MODEL_URI", "")
+    if not path or not uri.startswith(REMOTE) or not Path(path).is_dir():
+        return False
+    return all(p.name == PARTIAL for p in Path(path).iterdir())
 
 
 def fail(line: str) -> None:
