@@ -32,10 +32,12 @@ def test_the_example_deployment_becomes_these_flags(deployment: dict[str, Any]) 
         "--read-only",
         "--read-only-tmpfs=false",
         "--mount=type=tmpfs,destination=/tmp,tmpfs-mode=1777,rw",
+        "--mount=type=tmpfs,destination=/mnt/models,tmpfs-mode=1777,ro",  # the fetched model's emptyDir
         "--env=HOME=/tmp",
         "--env=LOG_LEVEL=debug",
         "--env=MODEL_FRAMEWORK=sklearn",
         "--env=MODEL_NAME=iris-classifier",
+        "--env=MODEL_PATH=/mnt/models",
         "--env=MODEL_URI=s3://ml-models/iris-classifier/1.4.0/model.joblib",
         "--env=MODEL_VERSION=1.4.0",
         "--env=WORKERS=2",
