@@ -17,6 +17,14 @@ a bring-your-own image (one Flask file, a single-stage Dockerfile, root) deploys
 under the restricted security context; and ml-gen's NetworkPolicy selects exactly the server's pods,
 admits clients of its own and of the allowed namespace and blocks one of another namespace (the node
 enforces it with kube-router's firewall).
+
+The model from a store (issue 16): versitygw (S3) and an MLflow tracking server run on this machine,
+listening on the node's address (the pods' gateway); MLflow starts with the session, niced, while the
+image builds. A release fetches ``models:/iris/1`` or an ``s3://`` object (credentials from a Secret,
+egress restricted to the store) in its fetch-model init container and serves that model;
+``ml-gen set-model`` to version 2 rolls with no failed request through the Service; bad versions (a
+version the registry lacks, wrong credentials, a file that is not a model) never take traffic and
+``helm upgrade --rollback-on-failure`` restores the last good release.
 """
 
 from __future__ import annotations
@@ -230,18 +238,20 @@ class Client:
 
     def counts(self) -> dict[str, Any]:
         """What the client saw from its first answer on, and when (epoch seconds) each answer came
-        first. Its very first requests can be refused (a few ms): the node's policy agent allows a new
+        first and last. Its very first requests can be refused (a few ms): the node's policy agent allows a new
         pod's IP a moment after the pod starts."""
         lines = self.cluster.kubectl("logs", self.name, "-n", self.namespace, check=False).stdout.splitlines()
         answered = [i for i, line in enumerate(lines) if line.startswith("ok ")]
         lines = lines[answered[0] :] if answered else []
         bad = [line for line in lines if not line.startswith("ok ")]
         first: dict[str, float] = {}
+        last: dict[str, float] = {}
         for line in lines:
             if line.startswith("ok "):
                 _, answer, at = line.split()
                 first.setdefault(answer, float(at))
-        return {"ok": len(lines) - len(bad), "bad": bad, "first": first}
+                last[answer] = float(at)
+        return {"ok": len(lines) - len(bad), "bad": bad, "first": first, "last": last}
 
     def stop(self) -> dict[str, Any]:
         time.sleep(2)  # requests sent just after the rollout count too
@@ -511,32 +521,39 @@ def test_rolling_update_and_bad_version_rollback_lose_no_request(
 FAILING_TIMEOUT = "10s"  # a bad version's upgrade: Helm gives up and rolls back after this
 
 
-def upgrade_while_watching_the_fetch(cluster: Cluster, namespace: str, rendered: Path) -> tuple[Helm, str]:
-    """``helm upgrade --rollback-on-failure`` of a version whose pods cannot become Ready, and meanwhile
-    the log of the first new pod whose fetch-model container failed ("" if none did)."""
+def upgrade_while_watching_the_fetch(cluster: Cluster, namespace: str, rendered: Path) -> tuple[Helm, int, str]:
+    """``helm upgrade --rollback-on-failure`` of a version whose pods never become Ready, and meanwhile
+    what the fetch-model container of its first new pod did: its exit code and its log."""
+    before = {p["metadata"]["name"] for p in pods(cluster, namespace, "app.kubernetes.io/instance=demo")}
     with ThreadPoolExecutor(1) as pool:
         upgrade = pool.submit(
             helm_upgrade, cluster, "demo", namespace, rendered, "--rollback-on-failure", "--timeout", FAILING_TIMEOUT,
             check=False,
         )  # fmt: skip
-        log = ""
-        while not upgrade.done() and not log:
-            log = failed_fetch_log(cluster, namespace)
+        fetched = None
+        while not upgrade.done() and fetched is None:
+            fetched = fetch_result(cluster, namespace, before)
             time.sleep(0.5)
-        return upgrade.result(), log
+        assert fetched is not None, "no new pod's fetch-model container finished before Helm gave up"
+        return upgrade.result(), *fetched
 
 
-def failed_fetch_log(cluster: Cluster, namespace: str) -> str:
+def fetch_result(cluster: Cluster, namespace: str, old: set[str]) -> tuple[int, str] | None:
+    """The exit code and log of the first finished fetch-model container of a pod not in OLD, if any."""
     for pod in pods(cluster, namespace, "app.kubernetes.io/instance=demo"):
+        if pod["metadata"]["name"] in old:
+            continue
         for status in pod["status"].get("initContainerStatuses", []):
-            states = (status.get("state", {}), status.get("lastState", {}))
-            if any(s.get("terminated", {}).get("exitCode", 0) != 0 for s in states):
-                name = pod["metadata"]["name"]
-                for previous in ([], ["--previous"]):
-                    logs = cluster.kubectl("logs", name, "-n", namespace, "-c", "fetch-model", *previous, check=False)
-                    if "fetch-model:" in logs.stdout:
-                        return logs.stdout.strip()
-    return ""
+            for state in (status.get("state", {}), status.get("lastState", {})):
+                if "terminated" in state:
+                    name = pod["metadata"]["name"]
+                    for previous in ([], ["--previous"]):
+                        logs = cluster.kubectl(
+                            "logs", name, "-n", namespace, "-c", "fetch-model", *previous, check=False
+                        )
+                        if "fetch-model:" in logs.stdout:
+                            return state["terminated"]["exitCode"], logs.stdout.strip()
+    return None
 
 
 def assert_rolled_back(cluster: Cluster, namespace: str, to_revision: int) -> list[dict[str, Any]]:
@@ -565,6 +582,8 @@ def test_mlflow_model_version_rolls_with_set_model_and_a_missing_one_is_rolled_b
     set-model`` to ``models:/iris/2`` (a constant "virginica") rolls through the Service with no failed
     request; a version the registry does not have fails in fetch-model, never takes traffic, and Helm
     restores version 2."""
+    from ml_gen import serving_metrics
+
     model = {"name": "iris", "version": "1", "framework": "sklearn", "uri": "models:/iris/1"}
     model["mlflow"] = {"trackingUri": stores.ready().mlflow.url}
     rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], model=model)
@@ -585,15 +604,19 @@ def test_mlflow_model_version_rolls_with_set_model_and_a_missing_one_is_rolled_b
     first_v2 = after_set_model["first"]["virginica"] - started
 
     ml_gen("set-model", "live", "--version", "9", "--uri", "models:/iris/9", "-c", config, "--render")
-    proc, log = upgrade_while_watching_the_fetch(cluster, namespace, rendered)
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, rendered)
     assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
-    assert log.startswith("fetch-model: not found") and log.endswith(": models:/iris/9"), log
+    assert exit_code != 0 and log.startswith("fetch-model: not found") and log.endswith(": models:/iris/9"), log
     live = assert_rolled_back(cluster, namespace, 2)
     assert {model_of(p) for p in live} == {("2", "models:/iris/2")}
+    with port_forward(cluster, namespace, f"pod/{live[0]['metadata']['name']}", 5000) as url:
+        assert json.loads(http(url + "/ready")[1]) == {"status": "ready", "model": "iris", "version": "2"}
+        info = rf'^{serving_metrics.MODEL_INFO}\{{framework="sklearn",name="iris",version="2"\}} 1\.0$'
+        assert re.search(info, http(url + "/metrics")[1], re.M), "the model's info metric names another version"
 
     counts = client.stop()
     assert_all_served(counts)
-    assert counts["first"]["virginica"] == after_set_model["first"]["virginica"]
+    assert counts["last"]["setosa"] < started + rolled, "version 1 answered after helm --wait returned"
     print(
         f"set-model models:/iris/2: first answer of version 2 through the Service {first_v2:.1f}s after the "
         f"command, every pod on it (helm --wait returned) after {rolled:.1f}s; {counts['ok']} of {counts['ok']} "
@@ -636,15 +659,18 @@ def test_s3_model_with_a_secret_and_bad_versions_are_rolled_back(
     helm_upgrade(cluster, "demo", namespace, release())
     client = Client(cluster, namespace, "demo", demo_image["1"], security[0])
 
-    proc, log = upgrade_while_watching_the_fetch(cluster, namespace, release(credentials={"secret": "s3-wrong"}))
+    wrong_key = release(credentials={"secret": "s3-wrong"})
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, wrong_key)
     assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
-    assert log.startswith("fetch-model: access denied") and log.endswith(f": {model['uri']}"), log
+    assert exit_code != 0 and log.startswith("fetch-model: access denied") and log.endswith(f": {model['uri']}"), log
     assert_rolled_back(cluster, namespace, 1)
 
-    proc, log = upgrade_while_watching_the_fetch(
-        cluster, namespace, release(uri=f"s3://{Stores.BUCKET}/broken/model.joblib")
-    )
-    assert proc.returncode != 0 and log == "", (proc.returncode, log)  # fetched: the server refuses it
+    broken = f"s3://{Stores.BUCKET}/broken/model.joblib"
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, release(uri=broken))
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    assert exit_code == 0 and log.startswith("fetch-model: fetched") and log.endswith(broken), (
+        log
+    )  # the server refuses it
     (pod,) = assert_rolled_back(cluster, namespace, 3)
     assert model_of(pod) == ("1", model["uri"])
 
