@@ -516,171 +516,6 @@ def test_rolling_update_and_bad_version_rollback_lose_no_request(
     )
 
 
-# -- the model from a store ------------------------------------------------------------------------
-
-FAILING_TIMEOUT = "10s"  # a bad version's upgrade: Helm gives up and rolls back after this
-
-
-def upgrade_while_watching_the_fetch(cluster: Cluster, namespace: str, rendered: Path) -> tuple[Helm, int, str]:
-    """``helm upgrade --rollback-on-failure`` of a version whose pods never become Ready, and meanwhile
-    what the fetch-model container of its first new pod did: its exit code and its log."""
-    before = {p["metadata"]["name"] for p in pods(cluster, namespace, "app.kubernetes.io/instance=demo")}
-    with ThreadPoolExecutor(1) as pool:
-        upgrade = pool.submit(
-            helm_upgrade, cluster, "demo", namespace, rendered, "--rollback-on-failure", "--timeout", FAILING_TIMEOUT,
-            check=False,
-        )  # fmt: skip
-        fetched = None
-        while not upgrade.done() and fetched is None:
-            fetched = fetch_result(cluster, namespace, before)
-            time.sleep(0.5)
-        assert fetched is not None, "no new pod's fetch-model container finished before Helm gave up"
-        return upgrade.result(), *fetched
-
-
-def fetch_result(cluster: Cluster, namespace: str, old: set[str]) -> tuple[int, str] | None:
-    """The exit code and log of the first finished fetch-model container of a pod not in OLD, if any."""
-    for pod in pods(cluster, namespace, "app.kubernetes.io/instance=demo"):
-        if pod["metadata"]["name"] in old:
-            continue
-        for status in pod["status"].get("initContainerStatuses", []):
-            for state in (status.get("state", {}), status.get("lastState", {})):
-                if "terminated" in state:
-                    name = pod["metadata"]["name"]
-                    for previous in ([], ["--previous"]):
-                        logs = cluster.kubectl(
-                            "logs", name, "-n", namespace, "-c", "fetch-model", *previous, check=False
-                        )
-                        if "fetch-model:" in logs.stdout:
-                            return state["terminated"]["exitCode"], logs.stdout.strip()
-    return None
-
-
-def assert_rolled_back(cluster: Cluster, namespace: str, to_revision: int) -> list[dict[str, Any]]:
-    """The failed upgrade is recorded and Helm restored revision TO_REVISION; the Deployment's pods, all
-    Ready."""
-    history = json.loads(cluster.helm("history", "demo", "-n", namespace, "-o", "json").stdout)
-    assert [r["status"] for r in history[-2:]] == ["failed", "deployed"], history
-    assert f"Rollback to {to_revision}" in history[-1]["description"], history
-    cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=120s")
-    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
-    assert live and all(ready(p) for p in live), [p["status"] for p in live]
-    return live
-
-
-def model_of(pod: dict[str, Any]) -> tuple[str, str]:
-    """The model a pod serves, as its annotations name it: (version, uri)."""
-    annotations = pod["metadata"]["annotations"]
-    return annotations["ml-gen.dev/model-version"], annotations["ml-gen.dev/model-uri"]
-
-
-def test_mlflow_model_version_rolls_with_set_model_and_a_missing_one_is_rolled_back(
-    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
-    security: tuple[int, int], tmp_path: Path,
-) -> None:  # fmt: skip
-    """``models:/iris/1`` from the MLflow registry (the trained iris: SETOSA is "setosa"); ``ml-gen
-    set-model`` to ``models:/iris/2`` (a constant "virginica") rolls through the Service with no failed
-    request; a version the registry does not have fails in fetch-model, never takes traffic, and Helm
-    restores version 2."""
-    from ml_gen import serving_metrics
-
-    model = {"name": "iris", "version": "1", "framework": "sklearn", "uri": "models:/iris/1"}
-    model["mlflow"] = {"trackingUri": stores.ready().mlflow.url}
-    rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], model=model)
-    config = rendered / "ml-model.yaml"
-    helm_upgrade(cluster, "demo", namespace, rendered)
-    client = Client(cluster, namespace, "demo", demo_image["1"], security[0], accepted=("setosa", "virginica"))
-    assert set(client.counts()["first"]) == {"setosa"}
-
-    started = time.time()
-    ml_gen("set-model", "live", "--version", "2", "--uri", "models:/iris/2", "-c", config, "--render")
-    helm_upgrade(cluster, "demo", namespace, rendered)
-    rolled = time.time() - started
-    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
-    assert {model_of(p) for p in live} == {("2", "models:/iris/2")} and len(live) == 2
-    assert_pulled(cluster, live, demo_image["1"])  # the same image: only the model changed
-    after_set_model = client.counts()
-    assert_all_served(after_set_model)
-    first_v2 = after_set_model["first"]["virginica"] - started
-
-    ml_gen("set-model", "live", "--version", "9", "--uri", "models:/iris/9", "-c", config, "--render")
-    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, rendered)
-    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
-    assert exit_code != 0 and log.startswith("fetch-model: not found") and log.endswith(": models:/iris/9"), log
-    live = assert_rolled_back(cluster, namespace, 2)
-    assert {model_of(p) for p in live} == {("2", "models:/iris/2")}
-    with port_forward(cluster, namespace, f"pod/{live[0]['metadata']['name']}", 5000) as url:
-        assert json.loads(http(url + "/ready")[1]) == {"status": "ready", "model": "iris", "version": "2"}
-        info = rf'^{serving_metrics.MODEL_INFO}\{{framework="sklearn",name="iris",version="2"\}} 1\.0$'
-        assert re.search(info, http(url + "/metrics")[1], re.M), "the model's info metric names another version"
-
-    counts = client.stop()
-    assert_all_served(counts)
-    last_v1 = counts["last"]["setosa"] - started  # old pods serve on through shutdownDelaySeconds
-    print(
-        f"set-model models:/iris/2: first answer of version 2 through the Service {first_v2:.1f}s after the "
-        f"command, every pod on it (helm --wait returned) after {rolled:.1f}s, last answer of version 1 after "
-        f"{last_v1:.1f}s; {counts['ok']} of {counts['ok']} "
-        f"requests answered through the change and the rolled-back bad version ({log!r})"
-    )
-
-
-def test_s3_model_with_a_secret_and_bad_versions_are_rolled_back(
-    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
-    security: tuple[int, int], tmp_path: Path,
-) -> None:  # fmt: skip
-    """``s3://`` from versitygw with the credentials in a Secret the release names, under a restricted
-    egress that admits the store's address only: the pods serve the trained iris. Two bad versions, each
-    rolled back by Helm while the old pod keeps serving: a Secret with the wrong key (fetch-model fails)
-    and a file that is not a model (fetched, but the server never becomes Ready)."""
-    stores.ready()
-    for secret, key in (("s3-credentials", model_stores.SECRET_KEY), ("s3-wrong", "not-the-key")):
-        cluster.kubectl(
-            "create", "secret", "generic", secret, "-n", namespace,
-            f"--from-literal=AWS_ACCESS_KEY_ID={model_stores.ACCESS_KEY}",
-            f"--from-literal=AWS_SECRET_ACCESS_KEY={key}",
-        )  # fmt: skip
-    model = {
-        "name": "iris",
-        "version": "1",
-        "framework": "sklearn",
-        "uri": f"s3://{Stores.BUCKET}/iris/model.joblib",
-        "s3": {"endpoint": stores.s3.url, "region": "us-east-1", "addressing": "path"},
-        "credentials": {"secret": "s3-credentials"},
-    }
-    egress = {"restricted": True, "cidrs": [f"{stores.host}/32"]}
-    policy = {"metricsNamespaces": ["monitoring"], "egress": egress}
-
-    def release(**changes: Any) -> Path:
-        out = tmp_path / f"r-{uuid.uuid4().hex[:6]}"
-        return write_config(
-            project, out, namespace, demo_image["1"], model={**model, **changes}, networkPolicy=policy, replicas=1
-        )
-
-    helm_upgrade(cluster, "demo", namespace, release())
-    client = Client(cluster, namespace, "demo", demo_image["1"], security[0])
-
-    wrong_key = release(credentials={"secret": "s3-wrong"})
-    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, wrong_key)
-    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
-    assert exit_code != 0 and log.startswith("fetch-model: access denied") and log.endswith(f": {model['uri']}"), log
-    assert_rolled_back(cluster, namespace, 1)
-
-    broken = f"s3://{Stores.BUCKET}/broken/model.joblib"
-    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, release(uri=broken))
-    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
-    assert exit_code == 0 and log.startswith("fetch-model: fetched") and log.endswith(broken), (
-        log
-    )  # the server refuses it
-    (pod,) = assert_rolled_back(cluster, namespace, 3)
-    assert model_of(pod) == ("1", model["uri"])
-
-    counts = client.stop()
-    assert_all_served(counts)
-    assert set(counts["first"]) == {"setosa"}
-    print(f"s3: {counts['ok']} of {counts['ok']} requests answered through two rolled-back bad versions")
-
-
 def test_gitops_apply_gives_ready_pods(
     cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], tmp_path: Path
 ) -> None:
@@ -870,3 +705,169 @@ def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
         (status,) = pod["status"]["containerStatuses"]
         assert ready(pod) and status["restartCount"] == 0, pod["status"]
     print(f"NetworkPolicy: probes from 3 namespaces answered in {took:.1f}s: {results}")
+
+
+# -- the model from a store ------------------------------------------------------------------------
+# Last in the file: MLflow, started niced with the session, has had the most time to get ready.
+
+FAILING_TIMEOUT = "10s"  # a bad version's upgrade: Helm gives up and rolls back after this
+
+
+def upgrade_while_watching_the_fetch(cluster: Cluster, namespace: str, rendered: Path) -> tuple[Helm, int, str]:
+    """``helm upgrade --rollback-on-failure`` of a version whose pods never become Ready, and meanwhile
+    what the fetch-model container of its first new pod did: its exit code and its log."""
+    before = {p["metadata"]["name"] for p in pods(cluster, namespace, "app.kubernetes.io/instance=demo")}
+    with ThreadPoolExecutor(1) as pool:
+        upgrade = pool.submit(
+            helm_upgrade, cluster, "demo", namespace, rendered, "--rollback-on-failure", "--timeout", FAILING_TIMEOUT,
+            check=False,
+        )  # fmt: skip
+        fetched = None
+        while not upgrade.done() and fetched is None:
+            fetched = fetch_result(cluster, namespace, before)
+            time.sleep(0.5)
+        assert fetched is not None, "no new pod's fetch-model container finished before Helm gave up"
+        return upgrade.result(), *fetched
+
+
+def fetch_result(cluster: Cluster, namespace: str, old: set[str]) -> tuple[int, str] | None:
+    """The exit code and log of the first finished fetch-model container of a pod not in OLD, if any."""
+    for pod in pods(cluster, namespace, "app.kubernetes.io/instance=demo"):
+        if pod["metadata"]["name"] in old:
+            continue
+        for status in pod["status"].get("initContainerStatuses", []):
+            for state in (status.get("state", {}), status.get("lastState", {})):
+                if "terminated" in state:
+                    name = pod["metadata"]["name"]
+                    for previous in ([], ["--previous"]):
+                        logs = cluster.kubectl(
+                            "logs", name, "-n", namespace, "-c", "fetch-model", *previous, check=False
+                        )
+                        if "fetch-model:" in logs.stdout:
+                            return state["terminated"]["exitCode"], logs.stdout.strip()
+    return None
+
+
+def assert_rolled_back(cluster: Cluster, namespace: str, to_revision: int) -> list[dict[str, Any]]:
+    """The failed upgrade is recorded and Helm restored revision TO_REVISION; the Deployment's pods, all
+    Ready."""
+    history = json.loads(cluster.helm("history", "demo", "-n", namespace, "-o", "json").stdout)
+    assert [r["status"] for r in history[-2:]] == ["failed", "deployed"], history
+    assert f"Rollback to {to_revision}" in history[-1]["description"], history
+    cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=120s")
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert live and all(ready(p) for p in live), [p["status"] for p in live]
+    return live
+
+
+def model_of(pod: dict[str, Any]) -> tuple[str, str]:
+    """The model a pod serves, as its annotations name it: (version, uri)."""
+    annotations = pod["metadata"]["annotations"]
+    return annotations["ml-gen.dev/model-version"], annotations["ml-gen.dev/model-uri"]
+
+
+def test_mlflow_model_version_rolls_with_set_model_and_a_missing_one_is_rolled_back(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
+    security: tuple[int, int], tmp_path: Path,
+) -> None:  # fmt: skip
+    """``models:/iris/1`` from the MLflow registry (the trained iris: SETOSA is "setosa"); ``ml-gen
+    set-model`` to ``models:/iris/2`` (a constant "virginica") rolls through the Service with no failed
+    request; a version the registry does not have fails in fetch-model, never takes traffic, and Helm
+    restores version 2."""
+    from ml_gen import serving_metrics
+
+    model = {"name": "iris", "version": "1", "framework": "sklearn", "uri": "models:/iris/1"}
+    model["mlflow"] = {"trackingUri": stores.ready().mlflow.url}
+    rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], model=model)
+    config = rendered / "ml-model.yaml"
+    helm_upgrade(cluster, "demo", namespace, rendered)
+    client = Client(cluster, namespace, "demo", demo_image["1"], security[0], accepted=("setosa", "virginica"))
+    assert set(client.counts()["first"]) == {"setosa"}
+
+    started = time.time()
+    ml_gen("set-model", "live", "--version", "2", "--uri", "models:/iris/2", "-c", config, "--render")
+    helm_upgrade(cluster, "demo", namespace, rendered)
+    rolled = time.time() - started
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert {model_of(p) for p in live} == {("2", "models:/iris/2")} and len(live) == 2
+    assert_pulled(cluster, live, demo_image["1"])  # the same image: only the model changed
+    after_set_model = client.counts()
+    assert_all_served(after_set_model)
+    first_v2 = after_set_model["first"]["virginica"] - started
+
+    ml_gen("set-model", "live", "--version", "9", "--uri", "models:/iris/9", "-c", config, "--render")
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, rendered)
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    assert exit_code != 0 and log.startswith("fetch-model: not found") and log.endswith(": models:/iris/9"), log
+    live = assert_rolled_back(cluster, namespace, 2)
+    assert {model_of(p) for p in live} == {("2", "models:/iris/2")}
+    with port_forward(cluster, namespace, f"pod/{live[0]['metadata']['name']}", 5000) as url:
+        assert json.loads(http(url + "/ready")[1]) == {"status": "ready", "model": "iris", "version": "2"}
+        info = rf'^{serving_metrics.MODEL_INFO}\{{framework="sklearn",name="iris",version="2"\}} 1\.0$'
+        assert re.search(info, http(url + "/metrics")[1], re.M), "the model's info metric names another version"
+
+    counts = client.stop()
+    assert_all_served(counts)
+    last_v1 = counts["last"]["setosa"] - started  # old pods serve on through shutdownDelaySeconds
+    print(
+        f"set-model models:/iris/2: first answer of version 2 through the Service {first_v2:.1f}s after the "
+        f"command, every pod on it (helm --wait returned) after {rolled:.1f}s, last answer of version 1 after "
+        f"{last_v1:.1f}s; {counts['ok']} of {counts['ok']} "
+        f"requests answered through the change and the rolled-back bad version ({log!r})"
+    )
+
+
+def test_s3_model_with_a_secret_and_bad_versions_are_rolled_back(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
+    security: tuple[int, int], tmp_path: Path,
+) -> None:  # fmt: skip
+    """``s3://`` from versitygw with the credentials in a Secret the release names, under a restricted
+    egress that admits the store's address only: the pods serve the trained iris. Two bad versions, each
+    rolled back by Helm while the old pod keeps serving: a Secret with the wrong key (fetch-model fails)
+    and a file that is not a model (fetched, but the server never becomes Ready)."""
+    stores.ready()
+    for secret, key in (("s3-credentials", model_stores.SECRET_KEY), ("s3-wrong", "not-the-key")):
+        cluster.kubectl(
+            "create", "secret", "generic", secret, "-n", namespace,
+            f"--from-literal=AWS_ACCESS_KEY_ID={model_stores.ACCESS_KEY}",
+            f"--from-literal=AWS_SECRET_ACCESS_KEY={key}",
+        )  # fmt: skip
+    model = {
+        "name": "iris",
+        "version": "1",
+        "framework": "sklearn",
+        "uri": f"s3://{Stores.BUCKET}/iris/model.joblib",
+        "s3": {"endpoint": stores.s3.url, "region": "us-east-1", "addressing": "path"},
+        "credentials": {"secret": "s3-credentials"},
+    }
+    egress = {"restricted": True, "cidrs": [f"{stores.host}/32"]}
+    policy = {"metricsNamespaces": ["monitoring"], "egress": egress}
+
+    def release(**changes: Any) -> Path:
+        out = tmp_path / f"r-{uuid.uuid4().hex[:6]}"
+        return write_config(
+            project, out, namespace, demo_image["1"], model={**model, **changes}, networkPolicy=policy, replicas=1
+        )
+
+    helm_upgrade(cluster, "demo", namespace, release())
+    client = Client(cluster, namespace, "demo", demo_image["1"], security[0])
+
+    wrong_key = release(credentials={"secret": "s3-wrong"})
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, wrong_key)
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    assert exit_code != 0 and log.startswith("fetch-model: access denied") and log.endswith(f": {model['uri']}"), log
+    assert_rolled_back(cluster, namespace, 1)
+
+    broken = f"s3://{Stores.BUCKET}/broken/model.joblib"
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, release(uri=broken))
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    assert exit_code == 0 and log.startswith("fetch-model: fetched") and log.endswith(broken), (
+        log
+    )  # the server refuses it
+    (pod,) = assert_rolled_back(cluster, namespace, 3)
+    assert model_of(pod) == ("1", model["uri"])
+
+    counts = client.stop()
+    assert_all_served(counts)
+    assert set(counts["first"]) == {"setosa"}
+    print(f"s3: {counts['ok']} of {counts['ok']} requests answered through two rolled-back bad versions")
