@@ -17,6 +17,14 @@ a bring-your-own image (one Flask file, a single-stage Dockerfile, root) deploys
 under the restricted security context; and ml-gen's NetworkPolicy selects exactly the server's pods,
 admits clients of its own and of the allowed namespace and blocks one of another namespace (the node
 enforces it with kube-router's firewall).
+
+The model from a store (issue 16): versitygw (S3) and an MLflow tracking server run on this machine,
+listening on the node's address (the pods' gateway); MLflow starts with the session, niced, while the
+image builds. A release fetches ``models:/iris/1`` or an ``s3://`` object (credentials from a Secret,
+egress restricted to the store) in its fetch-model init container and serves that model;
+``ml-gen set-model`` to version 2 rolls with no failed request through the Service; bad versions (a
+version the registry lacks, wrong credentials, a file that is not a model) never take traffic and
+``helm upgrade --rollback-on-failure`` restores the last good release.
 """
 
 from __future__ import annotations
@@ -32,11 +40,14 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
+
+import model_stores
 
 if TYPE_CHECKING:
     from conftest import Cluster
@@ -187,15 +198,17 @@ def http(url: str, body: Any = None) -> tuple[int, str]:
 
 
 # A client in a pod on the real node: POSTs /predict to the Service's ClusterIP (through kube-proxy)
-# every 20 ms and prints one line per request, so the test counts what it saw.
+# every 20 ms and prints one line per request ("ok ANSWER TIME" for an accepted answer), so the test
+# counts what it saw and when each model first answered.
 CLIENT = """
 import json, sys, time, urllib.request
-url, body = sys.argv[1], json.dumps({"instances": [%s]}).encode()
+url, body, accepted = sys.argv[1], json.dumps({"instances": [%s]}).encode(), sys.argv[2:]
 while True:
     try:
         req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=5) as r:
-            print("ok" if json.load(r)["predictions"] == ["setosa"] else "wrong", flush=True)
+            (answer,) = json.load(r)["predictions"]
+            print("ok" if answer in accepted else "wrong", answer, round(time.time(), 3), flush=True)
     except Exception as e:
         print("failed", round(time.time(), 3), repr(e), flush=True)
     time.sleep(0.02)
@@ -203,24 +216,42 @@ while True:
 
 
 class Client:
-    """A pod that keeps calling the Service; ``counts()`` tallies its log lines."""
+    """A pod that keeps calling the Service; ``counts()`` tallies its log lines. An answer (the
+    prediction for SETOSA) other than ACCEPTED counts as a failure."""
 
-    def __init__(self, cluster: Cluster, namespace: str, service: str, image: str, uid: int) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        service: str,
+        image: str,
+        uid: int,
+        accepted: tuple[str, ...] = ("setosa",),
+    ) -> None:
         self.cluster, self.namespace, self.name = cluster, namespace, f"client-{uuid.uuid4().hex[:6]}"
         ip = cluster.get("service", service, "-n", namespace)["spec"]["clusterIP"]
         port = cluster.get("service", service, "-n", namespace)["spec"]["ports"][0]["port"]
-        command = ["python3", "-c", CLIENT, f"http://{ip}:{port}/predict"]
+        command = ["python3", "-c", CLIENT, f"http://{ip}:{port}/predict", *accepted]
         pod = restricted_pod(self.name, namespace, "live-client", uid, "client", image, command)
         cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
         cluster.wait_until(f"client pod {self.name} answered 20 times", lambda: self.counts()["ok"] >= 20, timeout=90)
 
     def counts(self) -> dict[str, Any]:
-        """What the client saw from its first answer on. Its very first requests can be refused (a few
-        ms): the node's policy agent allows a new pod's IP a moment after the pod starts."""
+        """What the client saw from its first answer on, and when (epoch seconds) each answer came
+        first and last. Its very first requests can be refused (a few ms): the node's policy agent allows a new
+        pod's IP a moment after the pod starts."""
         lines = self.cluster.kubectl("logs", self.name, "-n", self.namespace, check=False).stdout.splitlines()
-        lines = lines[lines.index("ok") :] if "ok" in lines else []
-        bad = [line for line in lines if line != "ok"]
-        return {"ok": len(lines) - len(bad), "bad": bad}
+        answered = [i for i, line in enumerate(lines) if line.startswith("ok ")]
+        lines = lines[answered[0] :] if answered else []
+        bad = [line for line in lines if not line.startswith("ok ")]
+        first: dict[str, float] = {}
+        last: dict[str, float] = {}
+        for line in lines:
+            if line.startswith("ok "):
+                _, answer, at = line.split()
+                first.setdefault(answer, float(at))
+                last[answer] = float(at)
+        return {"ok": len(lines) - len(bad), "bad": bad, "first": first, "last": last}
 
     def stop(self) -> dict[str, Any]:
         time.sleep(2)  # requests sent just after the rollout count too
@@ -279,9 +310,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_image(real_node: Cluster, project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def demo_image(
+    real_node: Cluster, stores: Stores, project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """The project's image built once as ``DEMO:1`` and a second good version ``DEMO:2`` (the first
-    plus a label: another digest), both pushed to the node's registry; their references by digest."""
+    plus a label: another digest), both pushed to the node's registry; their references by digest.
+    The model stores start before the build, so that MLflow's start-up overlaps it."""
     run(LOCAL_IMAGE, "build", project, f"{DEMO}:1", timeout=1800)
     try:
         context = tmp_path_factory.mktemp("second-version")
@@ -297,6 +331,64 @@ def demo_image(real_node: Cluster, project: Path, tmp_path_factory: pytest.TempP
 def _untag(*images: str) -> None:
     for image in images:  # `podman untag IMAGE NAME` removes just that name
         subprocess.run([str(LOCAL_IMAGE), "podman", "untag", image, image], env=START_ENV, capture_output=True)
+
+
+def node_address(cluster: Cluster) -> str:
+    """The real node's address: the pods' gateway on its bridge, an address of this machine the pods reach."""
+    (node,) = cluster.get("nodes", "-l", NODE_LABEL)["items"]
+    return next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+
+
+class Stores:
+    """versitygw (S3) and an MLflow tracking server (SQLite; artifacts served by it) for the pods: both
+    listen on the node's address only (a bind to it fails unless it is this machine's). MLflow takes
+    30-90 s to start and register iris, so that runs in the background from the session's start; a
+    test waits for it when it first asks for the tracking URI or the bucket."""
+
+    BUCKET = "models"
+
+    def __init__(self, pinned: Callable[[str], str], root: Path, host: str, train_py: Path) -> None:
+        self.host, self.started, self.ready_after = host, time.monotonic(), 0.0
+        self.s3 = model_stores.start_versitygw(pinned("versitygw"), root / "s3", host)
+        self.mlflow = model_stores.start_mlflow(pinned("mlflow"), root / "mlflow", host, background=True)
+        self._pool = ThreadPoolExecutor(1)
+        self._ready = self._pool.submit(self._register, pinned("mlflow-python"), train_py, root / "mlflow")
+
+    def _register(self, mlflow_python: str, train_py: Path, root: Path) -> None:
+        """iris versions 1 and 2 in MLflow; in the bucket, version 1 as joblib and a file that is not a model."""
+        self.mlflow.wait_listening(model_stores.MLFLOW_START_SECONDS)
+        version_1 = model_stores.register_iris(mlflow_python, train_py, root, self.mlflow.url, background=True)
+        objects = {"iris/model.joblib": version_1.read_bytes(), "broken/model.joblib": b"not a model\n"}
+        model_stores.put_objects(self.s3.url, self.BUCKET, objects)
+        self.ready_after = time.monotonic() - self.started
+
+    def ready(self) -> Stores:
+        waited = time.monotonic()
+        self._ready.result(timeout=model_stores.MLFLOW_START_SECONDS + 180)
+        print(f"model stores: ready {self.ready_after:.1f}s after the start; waited {time.monotonic() - waited:.1f}s")
+        return self
+
+    def stop(self) -> None:
+        with contextlib.suppress(BaseException):  # a failed start was reported by the test that waited for it
+            self._ready.result(timeout=model_stores.MLFLOW_START_SECONDS + 180)
+        self._pool.shutdown()
+        self.mlflow.stop()
+        self.s3.stop()
+
+
+@pytest.fixture(scope="session")
+def stores(
+    real_node: Cluster, project: Path, pinned: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stores]:
+    """The model stores on the node's address, started (not waited for) as soon as the node is up."""
+    root = tmp_path_factory.mktemp("stores")
+    for store in ("s3", "mlflow"):
+        (root / store).mkdir()
+    started = Stores(pinned, root, node_address(real_node), project / "train.py")
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture(scope="session")
@@ -613,3 +705,169 @@ def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
         (status,) = pod["status"]["containerStatuses"]
         assert ready(pod) and status["restartCount"] == 0, pod["status"]
     print(f"NetworkPolicy: probes from 3 namespaces answered in {took:.1f}s: {results}")
+
+
+# -- the model from a store ------------------------------------------------------------------------
+# Last in the file: MLflow, started niced with the session, has had the most time to get ready.
+
+FAILING_TIMEOUT = "10s"  # a bad version's upgrade: Helm gives up and rolls back after this
+
+
+def upgrade_while_watching_the_fetch(cluster: Cluster, namespace: str, rendered: Path) -> tuple[Helm, int, str]:
+    """``helm upgrade --rollback-on-failure`` of a version whose pods never become Ready, and meanwhile
+    what the fetch-model container of its first new pod did: its exit code and its log."""
+    before = {p["metadata"]["name"] for p in pods(cluster, namespace, "app.kubernetes.io/instance=demo")}
+    with ThreadPoolExecutor(1) as pool:
+        upgrade = pool.submit(
+            helm_upgrade, cluster, "demo", namespace, rendered, "--rollback-on-failure", "--timeout", FAILING_TIMEOUT,
+            check=False,
+        )  # fmt: skip
+        fetched = None
+        while not upgrade.done() and fetched is None:
+            fetched = fetch_result(cluster, namespace, before)
+            time.sleep(0.5)
+        assert fetched is not None, "no new pod's fetch-model container finished before Helm gave up"
+        return upgrade.result(), *fetched
+
+
+def fetch_result(cluster: Cluster, namespace: str, old: set[str]) -> tuple[int, str] | None:
+    """The exit code and log of the first finished fetch-model container of a pod not in OLD, if any."""
+    for pod in pods(cluster, namespace, "app.kubernetes.io/instance=demo"):
+        if pod["metadata"]["name"] in old:
+            continue
+        for status in pod["status"].get("initContainerStatuses", []):
+            for state in (status.get("state", {}), status.get("lastState", {})):
+                if "terminated" in state:
+                    name = pod["metadata"]["name"]
+                    for previous in ([], ["--previous"]):
+                        logs = cluster.kubectl(
+                            "logs", name, "-n", namespace, "-c", "fetch-model", *previous, check=False
+                        )
+                        if "fetch-model:" in logs.stdout:
+                            return state["terminated"]["exitCode"], logs.stdout.strip()
+    return None
+
+
+def assert_rolled_back(cluster: Cluster, namespace: str, to_revision: int) -> list[dict[str, Any]]:
+    """The failed upgrade is recorded and Helm restored revision TO_REVISION; the Deployment's pods, all
+    Ready."""
+    history = json.loads(cluster.helm("history", "demo", "-n", namespace, "-o", "json").stdout)
+    assert [r["status"] for r in history[-2:]] == ["failed", "deployed"], history
+    assert f"Rollback to {to_revision}" in history[-1]["description"], history
+    cluster.kubectl("rollout", "status", "deployment/demo", "-n", namespace, "--timeout=120s")
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert live and all(ready(p) for p in live), [p["status"] for p in live]
+    return live
+
+
+def model_of(pod: dict[str, Any]) -> tuple[str, str]:
+    """The model a pod serves, as its annotations name it: (version, uri)."""
+    annotations = pod["metadata"]["annotations"]
+    return annotations["ml-gen.dev/model-version"], annotations["ml-gen.dev/model-uri"]
+
+
+def test_mlflow_model_version_rolls_with_set_model_and_a_missing_one_is_rolled_back(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
+    security: tuple[int, int], tmp_path: Path,
+) -> None:  # fmt: skip
+    """``models:/iris/1`` from the MLflow registry (the trained iris: SETOSA is "setosa"); ``ml-gen
+    set-model`` to ``models:/iris/2`` (a constant "virginica") rolls through the Service with no failed
+    request; a version the registry does not have fails in fetch-model, never takes traffic, and Helm
+    restores version 2."""
+    from ml_gen import serving_metrics
+
+    model = {"name": "iris", "version": "1", "framework": "sklearn", "uri": "models:/iris/1"}
+    model["mlflow"] = {"trackingUri": stores.ready().mlflow.url}
+    rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], model=model)
+    config = rendered / "ml-model.yaml"
+    helm_upgrade(cluster, "demo", namespace, rendered)
+    client = Client(cluster, namespace, "demo", demo_image["1"], security[0], accepted=("setosa", "virginica"))
+    assert set(client.counts()["first"]) == {"setosa"}
+
+    started = time.time()
+    ml_gen("set-model", "live", "--version", "2", "--uri", "models:/iris/2", "-c", config, "--render")
+    helm_upgrade(cluster, "demo", namespace, rendered)
+    rolled = time.time() - started
+    live = pods(cluster, namespace, "app.kubernetes.io/instance=demo")
+    assert {model_of(p) for p in live} == {("2", "models:/iris/2")} and len(live) == 2
+    assert_pulled(cluster, live, demo_image["1"])  # the same image: only the model changed
+    after_set_model = client.counts()
+    assert_all_served(after_set_model)
+    first_v2 = after_set_model["first"]["virginica"] - started
+
+    ml_gen("set-model", "live", "--version", "9", "--uri", "models:/iris/9", "-c", config, "--render")
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, rendered)
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    assert exit_code != 0 and log.startswith("fetch-model: not found") and log.endswith(": models:/iris/9"), log
+    live = assert_rolled_back(cluster, namespace, 2)
+    assert {model_of(p) for p in live} == {("2", "models:/iris/2")}
+    with port_forward(cluster, namespace, f"pod/{live[0]['metadata']['name']}", 5000) as url:
+        assert json.loads(http(url + "/ready")[1]) == {"status": "ready", "model": "iris", "version": "2"}
+        info = rf'^{serving_metrics.MODEL_INFO}\{{framework="sklearn",name="iris",version="2"\}} 1\.0$'
+        assert re.search(info, http(url + "/metrics")[1], re.M), "the model's info metric names another version"
+
+    counts = client.stop()
+    assert_all_served(counts)
+    last_v1 = counts["last"]["setosa"] - started  # old pods serve on through shutdownDelaySeconds
+    print(
+        f"set-model models:/iris/2: first answer of version 2 through the Service {first_v2:.1f}s after the "
+        f"command, every pod on it (helm --wait returned) after {rolled:.1f}s, last answer of version 1 after "
+        f"{last_v1:.1f}s; {counts['ok']} of {counts['ok']} "
+        f"requests answered through the change and the rolled-back bad version ({log!r})"
+    )
+
+
+def test_s3_model_with_a_secret_and_bad_versions_are_rolled_back(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
+    security: tuple[int, int], tmp_path: Path,
+) -> None:  # fmt: skip
+    """``s3://`` from versitygw with the credentials in a Secret the release names, under a restricted
+    egress that admits the store's address only: the pods serve the trained iris. Two bad versions, each
+    rolled back by Helm while the old pod keeps serving: a Secret with the wrong key (fetch-model fails)
+    and a file that is not a model (fetched, but the server never becomes Ready)."""
+    stores.ready()
+    for secret, key in (("s3-credentials", model_stores.SECRET_KEY), ("s3-wrong", "not-the-key")):
+        cluster.kubectl(
+            "create", "secret", "generic", secret, "-n", namespace,
+            f"--from-literal=AWS_ACCESS_KEY_ID={model_stores.ACCESS_KEY}",
+            f"--from-literal=AWS_SECRET_ACCESS_KEY={key}",
+        )  # fmt: skip
+    model = {
+        "name": "iris",
+        "version": "1",
+        "framework": "sklearn",
+        "uri": f"s3://{Stores.BUCKET}/iris/model.joblib",
+        "s3": {"endpoint": stores.s3.url, "region": "us-east-1", "addressing": "path"},
+        "credentials": {"secret": "s3-credentials"},
+    }
+    egress = {"restricted": True, "cidrs": [f"{stores.host}/32"]}
+    policy = {"metricsNamespaces": ["monitoring"], "egress": egress}
+
+    def release(**changes: Any) -> Path:
+        out = tmp_path / f"r-{uuid.uuid4().hex[:6]}"
+        return write_config(
+            project, out, namespace, demo_image["1"], model={**model, **changes}, networkPolicy=policy, replicas=1
+        )
+
+    helm_upgrade(cluster, "demo", namespace, release())
+    client = Client(cluster, namespace, "demo", demo_image["1"], security[0])
+
+    wrong_key = release(credentials={"secret": "s3-wrong"})
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, wrong_key)
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    assert exit_code != 0 and log.startswith("fetch-model: access denied") and log.endswith(f": {model['uri']}"), log
+    assert_rolled_back(cluster, namespace, 1)
+
+    broken = f"s3://{Stores.BUCKET}/broken/model.joblib"
+    proc, exit_code, log = upgrade_while_watching_the_fetch(cluster, namespace, release(uri=broken))
+    assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
+    assert exit_code == 0 and log.startswith("fetch-model: fetched") and log.endswith(broken), (
+        log
+    )  # the server refuses it
+    (pod,) = assert_rolled_back(cluster, namespace, 3)
+    assert model_of(pod) == ("1", model["uri"])
+
+    counts = client.stop()
+    assert_all_served(counts)
+    assert set(counts["first"]) == {"setosa"}
+    print(f"s3: {counts['ok']} of {counts['ok']} requests answered through two rolled-back bad versions")
