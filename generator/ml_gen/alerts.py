@@ -23,6 +23,17 @@ class PodQuery:
     workload: str
     """The workload's kind, as the alerts' descriptions name it (e.g. Deployment)."""
 
+    @classmethod
+    def of_deployments(cls, namespace: str, pods: str, deployments: str, workload: str) -> PodQuery:
+        """The pods whose names match PODS, made by the Deployments whose names match DEPLOYMENTS (regexes),
+        for a controller that makes Deployments for WORKLOAD (a KServe predictor, a Knative revision)."""
+        unavailable = f'namespace="{namespace}", deployment=~"{deployments}"'
+        return cls(
+            pods=f'namespace="{namespace}", pod=~"{pods}"',
+            unavailable=f"kube_deployment_status_replicas_unavailable{{{unavailable}}}",
+            workload=workload,
+        )
+
 
 def _number(value: float) -> str:
     """A threshold as PromQL reads it: 1 rather than 1.0, 0.05 as written."""

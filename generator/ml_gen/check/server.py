@@ -67,7 +67,7 @@ class _HTTPError(Exception):
 def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
     """None when the namespace exists (or was created); else the problem to report."""
     try:
-        _call(client, "GET", f"/api/v1/namespaces/{namespace}")
+        _request(client, "GET", f"/api/v1/namespaces/{namespace}")
         return None
     except _HTTPError as err:
         if err.status != 404:
@@ -76,7 +76,7 @@ def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
         return f"namespace '{namespace}' does not exist (create it, or pass --create-namespace)"
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     try:
-        _call(client, "POST", "/api/v1/namespaces", body=body)
+        _request(client, "POST", "/api/v1/namespaces", body=body)
     except _HTTPError as err:
         return f"cannot create namespace '{namespace}': {err.message}"
     return None
@@ -101,7 +101,7 @@ def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
         # Sent as UTF-8 JSON text: the client's own JSON escapes characters past U+FFFF as surrogate
         # pairs, which the API server's YAML reader refuses ("invalid Unicode character escape code").
         body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        headers = _call(client, "PATCH", path, query, body, "application/apply-patch+yaml")
+        headers = _request(client, "PATCH", path, query, body, "application/apply-patch+yaml").headers
     except _HTTPError as err:
         return [f"rejected by the API server: {err.message}"]
     return [f"warning: {w}" for w in warnings(headers) if BLOCKING_WARNING in w]
@@ -122,18 +122,6 @@ def _live(client: Any, path: str) -> dict[str, Any] | None:
             return None
         raise
     return dict(json.loads(response.data))
-
-
-def _call(
-    client: Any,
-    method: str,
-    path: str,
-    query: list[tuple[str, str]] | None = None,
-    body: dict[str, Any] | bytes | None = None,
-    content_type: str = "application/json",
-) -> Any:
-    """One request through the client's configured connection; returns the response headers."""
-    return _request(client, method, path, query, body, content_type).headers
 
 
 def _request(

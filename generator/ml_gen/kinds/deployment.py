@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ml_gen.kinds.helpers import Context, data, without_nulls
-from ml_gen.kinds.kind import Kind, Object, ObjectIndex, matches
+from ml_gen.kinds.kind import Kind, Object, ObjectIndex, matches, pod_references
 
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 FETCH_CONTAINER = "fetch-model"
@@ -129,13 +129,7 @@ def wiring(deployment: Object, rendered: ObjectIndex) -> list[str]:
     if not matches(spec["selector"].get("matchLabels", {}), labels):
         problems.append("spec.selector does not match the pod template labels")
     pod = spec["template"]["spec"]
-    account = pod.get("serviceAccountName")
-    if account and rendered.get("ServiceAccount", account) is None:
-        problems.append(f"ServiceAccount '{account}' is not rendered")
-    for volume in pod.get("volumes", []):
-        ref = volume.get("configMap", {}).get("name")
-        if ref and rendered.get("ConfigMap", ref) is None:
-            problems.append(f"ConfigMap '{ref}' is not rendered")
+    problems += pod_references(pod, rendered)
     for container in pod["containers"]:
         ports = {p.get("name") for p in container.get("ports", [])} | {
             p["containerPort"] for p in container.get("ports", [])

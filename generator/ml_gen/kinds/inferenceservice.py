@@ -7,7 +7,7 @@ from typing import Any
 
 from ml_gen.kinds.deployment import PROBES
 from ml_gen.kinds.helpers import Context, data, without_nulls
-from ml_gen.kinds.kind import Kind, Object, ObjectIndex
+from ml_gen.kinds.kind import Kind, Object, ObjectIndex, pod_references
 
 CONTAINER = "kserve-container"
 """The name KServe gives the predictor's container (and mounts the fetched model into)."""
@@ -140,16 +140,7 @@ def pod_template(isvc: Object) -> Object:
 
 def wiring(isvc: Object, rendered: ObjectIndex) -> list[str]:
     """The ServiceAccount and ConfigMap it names are rendered."""
-    problems = []
-    pod = pod_template(isvc)["spec"]
-    account = pod.get("serviceAccountName")
-    if account and rendered.get("ServiceAccount", account) is None:
-        problems.append(f"ServiceAccount '{account}' is not rendered")
-    for volume in pod.get("volumes", []):
-        ref = volume.get("configMap", {}).get("name")
-        if ref and rendered.get("ConfigMap", ref) is None:
-            problems.append(f"ConfigMap '{ref}' is not rendered")
-    return problems
+    return pod_references(pod_template(isvc)["spec"], rendered)
 
 
 def deployment_mode_kept(live: Object, isvc: Object) -> list[str]:

@@ -94,3 +94,16 @@ class ObjectIndex:
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     """A matchLabels selector against labels; an empty selector matches nothing here (ml-gen never means all)."""
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def pod_references(pod: dict[str, Any], rendered: ObjectIndex) -> list[str]:
+    """What a pod spec names that must be rendered beside it: its ServiceAccount and ConfigMap volumes."""
+    problems = []
+    account = pod.get("serviceAccountName")
+    if account and rendered.get("ServiceAccount", account) is None:
+        problems.append(f"ServiceAccount '{account}' is not rendered")
+    for volume in pod.get("volumes", []):
+        ref = volume.get("configMap", {}).get("name")
+        if ref and rendered.get("ConfigMap", ref) is None:
+            problems.append(f"ConfigMap '{ref}' is not rendered")
+    return problems

@@ -7,7 +7,7 @@ from typing import Any
 
 from ml_gen.kinds.deployment import PROBES, fetch_container, model_volume
 from ml_gen.kinds.helpers import Context, data, without_nulls
-from ml_gen.kinds.kind import Kind, Object, ObjectIndex
+from ml_gen.kinds.kind import Kind, Object, ObjectIndex, pod_references
 
 PORT_NAME = "http1"
 """Knative accepts only http1 or h2c as the name of the one container port."""
@@ -101,16 +101,7 @@ def build(ctx: Context) -> Object:
 
 def wiring(service: Object, rendered: ObjectIndex) -> list[str]:
     """The ServiceAccount and ConfigMap it names are rendered."""
-    problems = []
-    pod = service["spec"]["template"]["spec"]
-    account = pod.get("serviceAccountName")
-    if account and rendered.get("ServiceAccount", account) is None:
-        problems.append(f"ServiceAccount '{account}' is not rendered")
-    for volume in pod.get("volumes", []):
-        ref = volume.get("configMap", {}).get("name")
-        if ref and rendered.get("ConfigMap", ref) is None:
-            problems.append(f"ConfigMap '{ref}' is not rendered")
-    return problems
+    return pod_references(service["spec"]["template"]["spec"], rendered)
 
 
 KIND = Kind(

@@ -121,11 +121,7 @@ def _companions(env: EnvConfig, s: dict[str, Any]) -> None:
 def pod_query(name: str, namespace: str) -> PodQuery:
     """The revisions' pods: each revision <name>-<5 digits> runs Deployment <revision>-deployment."""
     workload = f"{name}-[0-9]{{5}}-deployment"
-    return PodQuery(
-        pods=f'namespace="{namespace}", pod=~"{workload}-.+"',
-        unavailable=f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}", deployment=~"{workload}"}}',
-        workload="Knative Service",
-    )
+    return PodQuery.of_deployments(namespace, f"{workload}-.+", workload, "Knative Service")
 
 
 TARGET = Target("knative", KINDS, values, rules, pod_query)

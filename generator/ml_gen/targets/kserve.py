@@ -194,11 +194,7 @@ def pod_query(name: str, namespace: str) -> PodQuery:
     """The predictor's pods: Deployment <name>-predictor (RawDeployment) or the Knative revision's
     <name>-predictor-<5 digits>-deployment (Serverless), and their pods after it."""
     workload = f"{name}-predictor(-[0-9]{{5}}-deployment)?"
-    return PodQuery(
-        pods=f'namespace="{namespace}", pod=~"{name}-predictor-.+"',
-        unavailable=f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}", deployment=~"{workload}"}}',
-        workload="InferenceService",
-    )
+    return PodQuery.of_deployments(namespace, f"{name}-predictor-.+", workload, "InferenceService")
 
 
 TARGET = Target("kserve", KINDS, values, rules, pod_query)
