@@ -6,8 +6,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_gen.errors import OutputError, os_reason
@@ -23,31 +22,33 @@ _TYPES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no dict per file, which weighs on a large transaction
 class Write:
-    """A file to write: the directory it belongs to, its path below that root, and its bytes."""
+    """A file to write: the directory it belongs to, its path below that root, and its bytes (or text,
+    encoded as UTF-8 only when the file is written: a large transaction then holds no second copy of
+    every file)."""
 
     root: Path
     relative: Path
-    data: bytes
+    data: bytes | str
     mode: int | None = None  # None: the replaced file's mode, or for a new file 0o666 less the umask (as open())
     unchanged: bytes | None = None  # the bytes the file held when the caller read it: refused if it holds others
+    path: Path = field(init=False, repr=False, compare=False)  # asked for several times a file: joined once
 
-    @cached_property  # asked for several times a file: joined once
-    def path(self) -> Path:
-        return self.root / self.relative
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", self.root / self.relative)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Removal:
     """A file to remove; its directory goes too when it is left empty (unless it is the root)."""
 
     root: Path
     relative: Path
+    path: Path = field(init=False, repr=False, compare=False)  # asked for several times a file: joined once
 
-    @cached_property  # asked for several times a file: joined once
-    def path(self) -> Path:
-        return self.root / self.relative
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", self.root / self.relative)
 
 
 def _token() -> str:
@@ -161,7 +162,7 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     emptied = _emptied(writes, removals)
     token = _token()
     asides = [(r.path, r.root / f".ml-gen.{token}.{n}.bak") for n, r in enumerate(removals)]
-    pending: list[tuple[Path, Path, bool]] = []  # (temporary, target, a file is there now)
+    pending: list[tuple[str, Path, bool]] = []  # (temporary, target, a file is there now)
     created: list[Path] = []
     ready: set[Path] = set()  # directories known to be there now
     target = Path()
@@ -197,12 +198,13 @@ def _emptied(writes: list[Write], removals: list[Removal]) -> list[Path]:
     return found
 
 
-def _write_temporary(path: Path, data: bytes, mode: int | None, durable: bool) -> Path:
+def _write_temporary(path: Path, data: bytes | str, mode: int | None, durable: bool) -> str:
     """DATA in a new hidden file beside PATH (created, never opened if something is there), with MODE."""
-    temporary = path.with_name(f".{path.name}.{_token()}.tmp")
+    directory, name = os.path.split(path)  # a plain string: a Path a file would weigh on a large transaction
+    temporary = os.path.join(directory, f".{name}.{_token()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
-        view = memoryview(data)
+        view = memoryview(data.encode() if isinstance(data, str) else data)
         while view:  # os.write may write less than asked
             view = view[os.write(fd, view) :]
         if mode is not None:
@@ -225,17 +227,17 @@ class _SwapFailed(Exception):
         self.target, self.reason = target, reason
 
 
-def _undo_phase_one(pending: list[tuple[Path, Path, bool]], created: list[Path]) -> None:
+def _undo_phase_one(pending: list[tuple[str, Path, bool]], created: list[Path]) -> None:
     """Remove the temporaries that are still there and the directories phase 1 made."""
     for temporary, _, _ in pending:
         with contextlib.suppress(OSError):  # renamed in and rolled back, or never written
-            temporary.unlink()
+            os.unlink(temporary)
     for directory in reversed(created):
         with contextlib.suppress(OSError):  # a rollback step that fails must not hide the first error
             directory.rmdir()
 
 
-def _swap(pending: list[tuple[Path, Path, bool]], asides: list[tuple[Path, Path]], emptied: list[Path]) -> None:
+def _swap(pending: list[tuple[str, Path, bool]], asides: list[tuple[Path, Path]], emptied: list[Path]) -> None:
     """Rename temporaries over targets, move removed files aside (to their root, so their directory
     can go) and remove emptied directories, undoing all of it if one step fails. Backups are dropped
     only after the last step succeeded."""
