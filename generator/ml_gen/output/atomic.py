@@ -6,8 +6,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_gen.errors import OutputError, os_reason
@@ -23,31 +22,33 @@ _TYPES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no dict per file, which weighs on a large transaction
 class Write:
-    """A file to write: the directory it belongs to, its path below that root, and its bytes."""
+    """A file to write: the directory it belongs to, its path below that root, and its bytes (or text,
+    encoded as UTF-8 only when the file is written: a large transaction then holds no second copy of
+    every file)."""
 
     root: Path
     relative: Path
-    data: bytes
+    data: bytes | str
     mode: int | None = None  # None: the replaced file's mode, or for a new file 0o666 less the umask (as open())
     unchanged: bytes | None = None  # the bytes the file held when the caller read it: refused if it holds others
 
-    @cached_property  # asked for several times a file: joined once
+    @property  # joined when asked, not kept: a large transaction would hold a Path a file
     def path(self) -> Path:
         return self.root / self.relative
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Removal:
     """A file to remove; its directory goes too when it is left empty (unless it is the root)."""
 
     root: Path
     relative: Path
+    path: Path = field(init=False, repr=False, compare=False)  # asked for several times a file: joined once
 
-    @cached_property  # asked for several times a file: joined once
-    def path(self) -> Path:
-        return self.root / self.relative
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", self.root / self.relative)
 
 
 def _token() -> str:
@@ -149,11 +150,12 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     aside, so a failure part-way is rolled back. With durable, every file is flushed to disk before it
     is swapped in (for a user's own files; generated output can be generated again, faster)."""
     writes, removals = list(writes), list(removals)
-    existed: dict[Path, int] = {}  # the mode of every file that is replaced
+    existed: dict[str, int] = {}  # the mode of every file that is replaced
     checked: Checked = {}
     for write in writes:
         if check_path(write.root, write.relative, checked):
-            existed[write.path] = stat.S_IMODE(os.lstat(write.path).st_mode)
+            path = str(write.path)
+            existed[path] = stat.S_IMODE(os.lstat(path).st_mode)
         if write.unchanged is not None and read_file(write.path) != write.unchanged:
             raise OutputError(f"{write.path}: changed on disk since ml-gen read it; nothing was changed")
     for removal in removals:
@@ -161,16 +163,18 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
     emptied = _emptied(writes, removals)
     token = _token()
     asides = [(r.path, r.root / f".ml-gen.{token}.{n}.bak") for n, r in enumerate(removals)]
-    pending: list[tuple[Path, Path, bool]] = []  # (temporary, target, a file is there now)
+    # paths as plain strings from here on: a Path a file would weigh on a large transaction
+    pending: list[tuple[str, str, bool]] = []  # (temporary, target, a file is there now)
     created: list[Path] = []
-    ready: set[Path] = set()  # directories known to be there now
-    target = Path()
+    ready: set[str] = set()  # directories known to be there now
+    target = ""
     try:
         for write in writes:
-            target = write.path
-            if target.parent not in ready:
-                _make_dirs(target.parent, created)
-                ready.add(target.parent)
+            target = str(write.path)
+            directory = os.path.dirname(target)
+            if directory not in ready:
+                _make_dirs(Path(directory), created)
+                ready.add(directory)
             mode = write.mode if write.mode is not None else existed.get(target)
             pending.append((_write_temporary(target, write.data, mode, durable), target, target in existed))
     except OSError as err:
@@ -188,6 +192,8 @@ def write_files(writes: Iterable[Write], removals: Iterable[Removal] = (), *, du
 
 def _emptied(writes: list[Write], removals: list[Removal]) -> list[Path]:
     """The directories (never a root) whose every entry is removed and into which nothing is written."""
+    if not removals:
+        return []
     removed = {r.path for r in removals}
     written_into = {w.path.parent for w in writes}
     found = []
@@ -197,12 +203,13 @@ def _emptied(writes: list[Write], removals: list[Removal]) -> list[Path]:
     return found
 
 
-def _write_temporary(path: Path, data: bytes, mode: int | None, durable: bool) -> Path:
+def _write_temporary(path: str, data: bytes | str, mode: int | None, durable: bool) -> str:
     """DATA in a new hidden file beside PATH (created, never opened if something is there), with MODE."""
-    temporary = path.with_name(f".{path.name}.{_token()}.tmp")
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".{name}.{_token()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
-        view = memoryview(data)
+        view = memoryview(data.encode() if isinstance(data, str) else data)
         while view:  # os.write may write less than asked
             view = view[os.write(fd, view) :]
         if mode is not None:
@@ -221,27 +228,27 @@ def _write_temporary(path: Path, data: bytes, mode: int | None, durable: bool) -
 class _SwapFailed(Exception):
     """A step of phase 2 failed (and was rolled back); names the target, never a temporary."""
 
-    def __init__(self, target: Path, reason: str):
+    def __init__(self, target: str | Path, reason: str):
         self.target, self.reason = target, reason
 
 
-def _undo_phase_one(pending: list[tuple[Path, Path, bool]], created: list[Path]) -> None:
+def _undo_phase_one(pending: list[tuple[str, str, bool]], created: list[Path]) -> None:
     """Remove the temporaries that are still there and the directories phase 1 made."""
     for temporary, _, _ in pending:
         with contextlib.suppress(OSError):  # renamed in and rolled back, or never written
-            temporary.unlink()
+            os.unlink(temporary)
     for directory in reversed(created):
         with contextlib.suppress(OSError):  # a rollback step that fails must not hide the first error
             directory.rmdir()
 
 
-def _swap(pending: list[tuple[Path, Path, bool]], asides: list[tuple[Path, Path]], emptied: list[Path]) -> None:
+def _swap(pending: list[tuple[str, str, bool]], asides: list[tuple[Path, Path]], emptied: list[Path]) -> None:
     """Rename temporaries over targets, move removed files aside (to their root, so their directory
     can go) and remove emptied directories, undoing all of it if one step fails. Backups are dropped
     only after the last step succeeded."""
-    done: list[tuple[Path, Path | None]] = []  # steps taken: (target, where its old content is, or None)
+    done: list[tuple[str | Path, str | Path | None]] = []  # steps: (target, where its old content is, or None)
     removed_dirs: list[Path] = []
-    current = Path()
+    current: str | Path = ""
     try:
         for temporary, target, existed in pending:
             current = target
@@ -250,7 +257,7 @@ def _swap(pending: list[tuple[Path, Path, bool]], asides: list[tuple[Path, Path]
                 os.replace(temporary, target)
             except OSError:
                 if backup is not None:
-                    backup.unlink()
+                    os.unlink(backup)
                 raise
             done.append((target, backup))
         for path, aside in asides:
@@ -264,21 +271,22 @@ def _swap(pending: list[tuple[Path, Path, bool]], asides: list[tuple[Path, Path]
     except OSError as err:
         for directory in reversed(removed_dirs):
             directory.mkdir()
-        for target, backup in reversed(done):
-            if backup is not None:
-                os.replace(backup, target)
+        for undone, old in reversed(done):
+            if old is not None:
+                os.replace(old, undone)
             else:
-                target.unlink()
+                os.unlink(undone)
         raise _SwapFailed(current, os_reason(err)) from None
-    for _, backup in done:
-        if backup is not None:
+    for _, old in done:
+        if old is not None:
             with contextlib.suppress(OSError):  # committed: a backup that cannot go is a harmless hidden link
-                backup.unlink()
+                os.unlink(old)
 
 
-def _backup(path: Path) -> Path:
+def _backup(path: str) -> str:
     """A hard link to the file's current content."""
-    backup = path.with_name(f".{path.name}.{_token()}.bak")
+    directory, name = os.path.split(path)
+    backup = os.path.join(directory, f".{name}.{_token()}.bak")
     os.link(path, backup)
     return backup
 

@@ -18,6 +18,6 @@ def commit(plans: list[Plan], also: list[atomic.Write] | None = None) -> list[Pa
         preflight(plan.root)
         plan.refuse_foreign()
         removals += [atomic.Removal(plan.root, rel) for rel in plan.stale()]
-    writes = [atomic.Write(plan.root, rel, plan.files[rel].encode()) for plan in plans for rel, _ in plan.differing()]
+    writes = [atomic.Write(plan.root, rel, plan.files[rel]) for plan in plans for rel, _ in plan.differing()]
     atomic.write_files([*(also or []), *writes], removals, durable=bool(also))
     return [write.path for write in writes] + [removal.path for removal in removals]
