@@ -1071,11 +1071,18 @@ CASES += [
         ("serving.kserve.io/s3-endpoint", "model.credentials.secret"),
     ),  # fmt: skip
     Bad(
-        "kserve-hf-without-organisation",
-        prod("    target: kserve\n    model:\n      uri: hf://iris@5f1c0ab\n"),
+        "model-hf-without-organisation",  # the fetcher and KServe both read hf://ORG/REPO
+        prod("    model:\n      uri: hf://iris@5f1c0ab\n"),
+        "environments.prod.model.uri",
+        11,
+        ("hf://ORG/REPO@REVISION",),
+    ),
+    Bad(
+        "kserve-hf-revision-with-a-slash",
+        prod("    target: kserve\n    model:\n      uri: hf://acme/iris@refs/pr/1\n"),
         "environments.prod.model.uri",
         12,
-        ("hf://ORG/MODEL",),
+        ("no '/' in the revision",),
     ),
     Bad(
         "kserve-canary-in-raw-mode",
@@ -1168,6 +1175,16 @@ CASES += [
         "environments.prod.model.uri",
         11,
         ("kubernetes.podspec-persistent-volume-claim",),
+    ),
+    Bad(
+        "knative-fetcher-image-without-init-containers",
+        prod(
+            "    target: knative\n    model:\n      uri: s3://models/iris/model.joblib\n"
+            "      fetch: {image: registry.example/fetcher:1}\n"
+        ),
+        "environments.prod.model.fetch.image",
+        13,
+        ("knative.initContainers: true",),
     ),
     Bad(
         "knative-cpu-target",

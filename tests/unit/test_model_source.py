@@ -21,7 +21,7 @@ MLFLOW = {"trackingUri": "http://mlflow.mlflow:5000"}
         ("s3://models/iris/3/", ModelSource("fetch", "s3")),
         ("gs://models/iris/model.joblib", ModelSource("fetch", "gs")),
         ("hf://acme/iris@5f1c0ab", ModelSource("fetch", "hf")),
-        ("hf://gpt2@main", ModelSource("fetch", "hf")),
+        ("hf://openai-community/gpt2@main", ModelSource("fetch", "hf")),
         ("https://models.example.com/iris.tar.gz", ModelSource("fetch", "https")),
         ("models:/iris/3", ModelSource("fetch", "models")),
         ("models:/iris@champion", ModelSource("fetch", "models")),

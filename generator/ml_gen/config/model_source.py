@@ -17,7 +17,7 @@ MOUNT_PATH = "/mnt/models"
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _BUCKET = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,220}[a-z0-9])?\Z")
-_HF_REPO = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$")
+_HF_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HF_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 _MLFLOW_MODEL = re.compile(r"^models:/([^/@]+)(/[0-9]+|@[A-Za-z0-9_-]+)$")
 _SERVICE_HOST = re.compile(

@@ -94,6 +94,17 @@ def rules(env: EnvConfig) -> None:
             message="Knative refuses a persistentVolumeClaim unless the cluster sets "
             "kubernetes.podspec-persistent-volume-claim: fetch the model (s3://, gs://, hf://, https://)",
         )
+    if uri and source(uri).how == "fetch" and not s["knative"]["initContainers"]:
+        for field in ("image", "command"):
+            if asks(env, "model", "fetch", field):
+                raise env.error(
+                    "model",
+                    "fetch",
+                    field,
+                    message="without init containers the server fetches the model itself, so another fetcher "
+                    "would never run: set knative.initContainers: true (the cluster sets "
+                    "kubernetes.podspec-init-containers)",
+                )
     _companions(env, s)
 
 

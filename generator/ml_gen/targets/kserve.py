@@ -138,6 +138,13 @@ def _model_rules(env: EnvConfig, s: dict[str, Any], kserve: dict[str, Any], mode
             message="KServe's storage initializer does not check a checksum, so model.sha256 would pin nothing"
             + (" (and https:// needs one: use s3://, gs://, hf:// or pvc://)" if scheme == "https" else ""),
         )
+    if scheme == "hf" and "/" in uri.rpartition("@")[2]:
+        raise env.error(
+            "model",
+            "uri",
+            message="KServe's storage initializer reads hf://ORG/MODEL:REVISION with no '/' in the revision: "
+            "name the commit",
+        )
     if scheme == "hf" and ("/" not in uri[len("hf://") :].rpartition("@")[0] or "endpoint" in model.get("hf", {})):
         raise env.error(
             "model",

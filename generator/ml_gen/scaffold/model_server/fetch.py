@@ -67,10 +67,10 @@ def fetch(environ: dict[str, str]) -> str:
             unpack.unpack(archive, partial, budget.take)
             archive.unlink()
             unpacked = f", unpacked {files[0].relative}"
+        publish(partial, target, uri)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)  # a retry starts from an empty directory
+        remove(partial)  # a retry starts from an empty directory
         raise
-    publish(partial, target, uri)
     count = f"{len(files)} file" + ("s" if len(files) != 1 else "")
     return f"fetch-model: fetched {count} ({budget.used} bytes{unpacked}) into {target}: {uri}"
 
@@ -96,7 +96,7 @@ def prepare(target: Path) -> Path:
     if not target.is_dir():
         raise BadSetting(f"MODEL_PATH={target} is not a directory")
     partial = target / PARTIAL
-    shutil.rmtree(partial, ignore_errors=True)
+    remove(partial)
     others = [p.name for p in target.iterdir() if p.name != DONE]
     if others and not (target / DONE).exists():
         raise BadSetting(f"MODEL_PATH={target} is not empty ({', '.join(sorted(others)[:3])})")
@@ -120,6 +120,17 @@ def download(remote: Remote, into: Path, budget: Budget) -> str:
     except Exception as err:  # a connection cut mid-file, a store's own exception
         raise FetchError(f"download of {remote.relative} failed: {type(err).__name__}: {err}") from None
     return digest.hexdigest()
+
+
+def remove(tree: Path) -> None:
+    """Remove TREE if it is there, directories its owner made read-only included."""
+
+    def writable_then_retry(function, path, _):  # type: ignore[no-untyped-def]
+        os.chmod(os.path.dirname(path), 0o700)
+        function(path)
+
+    if tree.exists():
+        shutil.rmtree(tree, onerror=writable_then_retry)
 
 
 def safe_parts(relative: str) -> tuple[str, ...]:
@@ -151,7 +162,9 @@ def needed(environ: dict[str, str]) -> bool:
 
 
 def fail(line: str) -> None:
-    """Report a failure: stderr, and the container's termination message when there is one."""
+    """Report a failure as one line (a store's message may hold line breaks): stderr, and the container's
+    termination message when there is one."""
+    line = " ".join(line.split())
     print(line, file=sys.stderr, flush=True)
     try:
         if TERMINATION_LOG.exists():

@@ -95,9 +95,10 @@ def http_json(url: str, headers: dict[str, str] | None = None) -> Any:
 
 
 def _where(url: str) -> str:
-    """scheme://host/path of URL without its query (which may hold names, never secrets, but is noise)."""
+    """scheme://host[:port]/path of URL: no user or password, no query (names, never secrets, but noise)."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def _error_detail(err: urllib.error.HTTPError) -> str:

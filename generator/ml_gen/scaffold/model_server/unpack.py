@@ -36,7 +36,9 @@ def _untar(archive: Path, into: Path, take: Callable[[int], None]) -> None:
             _check_name(member.name, archive)
             if not (member.isfile() or member.isdir()):  # a link could lead out, a device is no model
                 raise FetchError(f"archive escapes MODEL_PATH ({archive.name}: {member.name} is not a file)")
-            member.mode &= 0o755  # no setuid, setgid or world-writable files
+            # No setuid, setgid or world-writable files; the fetcher (not root) must be able to move and remove
+            # what it unpacked, so its directories stay rwx and its files rw for their owner.
+            member.mode = (member.mode & 0o755) | (0o700 if member.isdir() else 0o600)
             take(member.size if member.isfile() else 0)
         # Python's own check as well where it has one (3.11.4 and later; Debian bookworm's 3.11.2 has not).
         extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
