@@ -108,15 +108,20 @@ def rules(env: EnvConfig) -> None:
     _companions(env, s)
 
 
-def _companions(env: EnvConfig, s: dict[str, Any]) -> None:
-    """The objects a Knative Service makes its own, or that cannot work with it."""
+def refuse_network_policy(env: EnvConfig, whose: str) -> None:
+    """A NetworkPolicy the config asks for where requests come through Knative's activator and queue-proxy."""
     if asks(env, "networkPolicy", "enabled"):
         raise env.error(
             "networkPolicy",
             "enabled",
-            message="requests reach a Knative Service's pods through its activator and queue-proxy (port 8012), "
+            message=f"requests reach {whose} pods through Knative's activator and queue-proxy (port 8012), "
             "which ml-gen's NetworkPolicy does not open: leave it out and use the platform's policy",
         )
+
+
+def _companions(env: EnvConfig, s: dict[str, Any]) -> None:
+    """The objects a Knative Service makes its own, or that cannot work with it."""
+    refuse_network_policy(env, "a Knative Service's")
     if s["ingress"]["enabled"] or s["metrics"]["serviceMonitor"]["enabled"]:
         field = ("ingress",) if s["ingress"]["enabled"] else ("metrics", "serviceMonitor")
         raise env.error(

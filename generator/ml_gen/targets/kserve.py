@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ml_gen.alerts import PodQuery
 from ml_gen.config.model_source import source
-from ml_gen.targets import deployment
-from ml_gen.targets.target import Target, asks
+from ml_gen.targets import deployment, knative
+from ml_gen.targets.target import Target
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig
@@ -173,13 +173,7 @@ def _model_rules(env: EnvConfig, s: dict[str, Any], kserve: dict[str, Any], mode
 
 def _serverless_rules(env: EnvConfig, s: dict[str, Any]) -> None:
     """Serverless runs the predictor as a Knative Service, with Knative's default feature flags."""
-    if asks(env, "networkPolicy", "enabled"):
-        raise env.error(
-            "networkPolicy",
-            "enabled",
-            message="in Serverless mode requests reach the pods through Knative's activator and queue-proxy "
-            "(port 8012), which ml-gen's NetworkPolicy does not open: leave it out and use the platform's policy",
-        )
+    knative.refuse_network_policy(env, "a Serverless InferenceService's")
     longest = 63 - len("-predictor-00001")
     if len(env.config.name) > longest:
         raise env.error(
