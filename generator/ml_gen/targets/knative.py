@@ -71,13 +71,7 @@ def rules(env: EnvConfig) -> None:
     for name in RESERVED_ENV:
         if name in s.get("env", {}) or name in s.get("secretEnv", {}):
             raise env.error("env" if name in s.get("env", {}) else "secretEnv", name, message="Knative sets it")
-    if s["shutdownDelaySeconds"]:
-        raise env.error("shutdownDelaySeconds", message="Knative refuses a lifecycle hook (it drains pods itself)")
-    for field in ("nodeSelector", "tolerations"):
-        if s.get(field):
-            raise env.error(
-                field, message=f"Knative refuses {field} unless the cluster sets kubernetes.podspec-{field.lower()}"
-            )
+    refuse_masked_pod_fields(env, s)
     hpa = s["autoscaling"]
     for field in ("targetCPUUtilizationPercentage", "targetMemoryUtilizationPercentage"):
         if hpa.get(field) is not None:
@@ -106,6 +100,18 @@ def rules(env: EnvConfig) -> None:
                     "kubernetes.podspec-init-containers)",
                 )
     _companions(env, s)
+
+
+def refuse_masked_pod_fields(env: EnvConfig, s: dict[str, Any]) -> None:
+    """What Knative's PodSpecMask refuses under its default feature flags (a Knative Service, or KServe's
+    Serverless predictor): a lifecycle hook, nodeSelector, tolerations."""
+    if s["shutdownDelaySeconds"]:
+        raise env.error("shutdownDelaySeconds", message="Knative refuses a lifecycle hook (it drains pods itself)")
+    for field in ("nodeSelector", "tolerations"):
+        if s.get(field):
+            raise env.error(
+                field, message=f"Knative refuses {field} unless the cluster sets kubernetes.podspec-{field.lower()}"
+            )
 
 
 def refuse_network_policy(env: EnvConfig, whose: str) -> None:

@@ -182,13 +182,7 @@ def _serverless_rules(env: EnvConfig, s: dict[str, Any]) -> None:
             message=f"Knative names the revision <name>-predictor-00001, at most 63 characters: in Serverless mode "
             f"the name may have {longest}",
         )
-    if s["shutdownDelaySeconds"]:
-        raise env.error("shutdownDelaySeconds", message="Knative refuses a lifecycle hook (it drains pods itself)")
-    for field in ("nodeSelector", "tolerations"):
-        if s.get(field):
-            raise env.error(
-                field, message=f"Knative refuses {field} unless the cluster sets kubernetes.podspec-{field.lower()}"
-            )
+    knative.refuse_masked_pod_fields(env, s)
 
 
 def pod_query(name: str, namespace: str) -> PodQuery:
