@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import kserve_manager
 import pytest
 import yaml
 
@@ -705,6 +706,92 @@ def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
         (status,) = pod["status"]["containerStatuses"]
         assert ready(pod) and status["restartCount"] == 0, pod["status"]
     print(f"NetworkPolicy: probes from 3 namespaces answered in {took:.1f}s: {results}")
+
+
+# -- KServe: its own controller makes the pods of the rendered InferenceService ------------------------
+
+
+@pytest.fixture
+def kserve(
+    cluster: Cluster, namespace: str, make_namespace: Callable[[], str], pinned: Callable[[str], str], tmp_path: Path
+) -> Iterator[kserve_manager.Manager]:
+    """KServe's controller manager (kserve_manager.py) serving ``namespace``; its ConfigMap in another namespace."""
+    binary = os.environ.get("ML_GEN_KSERVE_MANAGER") or pinned("kserve-manager")
+    with kserve_manager.running(cluster, binary, namespace, make_namespace(), tmp_path / "kserve", "unused") as manager:
+        yield manager
+
+
+def test_kserve_serves_the_inference_service_and_a_bad_version_takes_no_traffic(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], security: tuple[int, int],
+    kserve: kserve_manager.Manager, tmp_path: Path,
+) -> None:  # fmt: skip
+    """``target: kserve`` (RawDeployment, the scaffolded server as predictor.containers) applied as rendered:
+    KServe's webhooks default and validate it, its controller makes the Deployment and the Service, the pods
+    get Ready on the real node and answer /predict through that Service. A version whose /ready stays 503
+    (as in the rollback test above) gets its new pods, which never take traffic: the old ones keep serving."""
+    started = time.monotonic()
+    rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], target="kserve")
+    manifests = str(rendered / "manifests" / "live")
+    cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", manifests)
+
+    def isvc_ready() -> bool:
+        conditions = cluster.get("inferenceservice", "demo", "-n", namespace)["status"].get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    cluster.wait_until("InferenceService demo Ready", isvc_ready, timeout=150, interval=0.5)
+    served = time.monotonic() - started
+    isvc = cluster.get("inferenceservice", "demo", "-n", namespace)
+    assert isvc["status"]["deploymentMode"] == "RawDeployment", isvc["status"]
+    for kind in ("deployment", "service"):  # made by KServe, owned by the InferenceService
+        owners = cluster.get(kind, "demo-predictor", "-n", namespace)["metadata"]["ownerReferences"]
+        assert [(o["kind"], o["name"], o.get("controller")) for o in owners] == [("InferenceService", "demo", True)]
+    selector = "serving.kserve.io/inferenceservice=demo"
+    old = pods(cluster, namespace, selector)
+    assert len(old) == 2 and all(ready(p) for p in old), [p["status"] for p in old]
+    assert_pulled(cluster, old, demo_image["1"])
+    assert {p["spec"]["containers"][0]["name"] for p in old} == {"kserve-container"}
+    service = cluster.get("service", "demo-predictor", "-n", namespace)["spec"]
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(80, 5000)], service["ports"]
+    with port_forward(cluster, namespace, "service/demo-predictor", 80) as url:
+        status, body = http(url + "/predict", {"instances": [SETOSA, VIRGINICA]})
+    assert (status, json.loads(body)) == (200, {"predictions": ["setosa", "virginica"]})
+    client = Client(cluster, namespace, "demo-predictor", demo_image["1"], security[0])
+
+    bad_model = {"name": "demo", "version": "0.2.0", "framework": "sklearn", "uri": "file:///app/gunicorn.conf.py"}
+    bad = write_config(project, tmp_path / "bad", namespace, demo_image["1"], target="kserve", model=bad_model)
+    cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", str(bad / "manifests" / "live"))
+    old_names = {p["metadata"]["name"] for p in old}
+
+    def bad_pods_refused() -> list[dict[str, Any]]:
+        """The bad version's pods, once each has run 5 s (five readiness periods) without becoming Ready."""
+        new = [p for p in pods(cluster, namespace, selector) if p["metadata"]["name"] not in old_names]
+        running = [s.get("state", {}).get("running") for p in new for s in p["status"].get("containerStatuses", [])]
+        since = [time.time() - _epoch(r["startedAt"]) for r in running if r]
+        return new if new and len(since) == len(new) and min(since) >= 5 else []
+
+    new = cluster.wait_until("the bad version's pods to run 5 s", bad_pods_refused, timeout=120, interval=0.5)
+    assert not any(ready(p) for p in new), [p["status"] for p in new]
+    assert {model_of(p) for p in new} == {("0.2.0", bad_model["uri"])}
+    still = pods(cluster, namespace, selector)
+    assert old_names <= {p["metadata"]["name"] for p in still if ready(p)}, "an old pod left before a new one was Ready"
+    endpoints = cluster.get("endpointslices", "-n", namespace, "-l", "kubernetes.io/service-name=demo-predictor")
+    serving = [ep for e in endpoints["items"] for ep in e.get("endpoints") or [] if ep["conditions"].get("ready")]
+    addresses = {a for ep in serving for a in ep["addresses"]}
+    assert addresses == {p["status"]["podIP"] for p in old}, "the Service sends requests to a pod of the bad version"
+    counts = client.stop()
+    assert_all_served(counts)
+    print(
+        f"kserve: manager ready {kserve.started_seconds:.1f}s after its start, InferenceService Ready "
+        f"{served:.1f}s after the apply; {counts['ok']} of {counts['ok']} requests through the Service "
+        f"answered by the old pods while the bad version's {len(new)} ran unready"
+    )
+
+
+def _epoch(timestamp: str) -> float:
+    """An API timestamp (2006-01-02T15:04:05Z) in epoch seconds."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 # -- the model from a store ------------------------------------------------------------------------
