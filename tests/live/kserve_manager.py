@@ -2,11 +2,12 @@
 
 It runs as a plain process with the cluster's admin kubeconfig, not as a pod, so it needs no RBAC, Service
 or Deployment of its own. What it does need, the harness makes and removes by name: the KServe CRDs beyond
-the two tools/crds.tsv installs (the manager also watches TrainedModels and InferenceGraphs), its
-``inferenceservice-config`` ConfigMap in a namespace of the test's (POD_NAMESPACE; RawDeployment by default,
-no Ingress and no Istio VirtualService), a CA and a serving certificate for 127.0.0.1 (openssl), and the
-Mutating/ValidatingWebhookConfigurations that send the served namespace's InferenceServices (defaulter,
-validator) and pods (the mutator that injects the storage initializer) to ``https://127.0.0.1:PORT``.
+the two tools/crds.tsv installs (the manager also watches TrainedModels and InferenceGraphs), a namespace of
+its own holding its ``inferenceservice-config`` ConfigMap (POD_NAMESPACE; RawDeployment by default, no Ingress
+and no Istio VirtualService), a ClusterStorageContainer (the storage initializer for s3:// URIs), a CA and a
+serving certificate for 127.0.0.1 (openssl), and the Mutating/ValidatingWebhookConfigurations that send the
+InferenceServices (defaulter, validator) and pods (the mutator that injects the storage initializer) of the
+namespaces a test labels (``Manager.serve``) to ``https://127.0.0.1:PORT``.
 
 The manager has no flag for its certificate directory or its webhook address: controller-runtime reads
 ``$TMPDIR/k8s-webhook-server/serving-certs/tls.{crt,key}``, so TMPDIR points at the harness's directory, and
@@ -23,6 +24,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG_MAP = "config/configmap/inferenceservice.yaml"
 CRD_DIR = "config/crd/full"
 START_SECONDS = 90  # the manager syncs its caches and starts the webhook server in a few seconds
+SERVED_LABEL = "ml-gen.dev/kserve-manager"  # on a namespace: the manager (by name) whose webhooks serve it
 WEBHOOKS = {  # path -> (kind of configuration, what it receives)
     "/mutate-serving-kserve-io-v1beta1-inferenceservice": ("Mutating", "inferenceservices"),
     "/validate-serving-kserve-io-v1beta1-inferenceservice": ("Validating", "inferenceservices"),
@@ -90,7 +93,7 @@ def make_certificates(directory: Path) -> bytes:
 def config_map(module: Path, namespace: str, storage_initializer: str) -> dict[str, Any]:
     """KServe's own inferenceservice-config with RawDeployment as the default mode, no Ingress or VirtualService
     (raw mode needs neither: clients reach the predictor's Service), and STORAGE_INITIALIZER as the image of the
-    storage initializer the pod mutator injects."""
+    storage initializer the pod mutator injects (the ClusterStorageContainer's container overrides it)."""
     cm = yaml.safe_load((module / CONFIG_MAP).read_text())
     data = cm["data"]
     del data["_example"]
@@ -103,9 +106,9 @@ def config_map(module: Path, namespace: str, storage_initializer: str) -> dict[s
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
 
 
-def webhook_configurations(name: str, port: int, ca: bytes, served: str) -> list[dict[str, Any]]:
+def webhook_configurations(name: str, port: int, ca: bytes) -> list[dict[str, Any]]:
     """The manager's webhooks (config/webhook/manifests.yaml of the module) at https://127.0.0.1:PORT, for the
-    SERVED namespace only."""
+    namespaces labelled SERVED_LABEL=NAME only."""
     import base64
 
     configurations: dict[str, list[dict[str, Any]]] = {"Mutating": [], "Validating": []}
@@ -116,7 +119,7 @@ def webhook_configurations(name: str, port: int, ca: bytes, served: str) -> list
             "clientConfig": {"url": f"https://127.0.0.1:{port}{path}", "caBundle": base64.b64encode(ca).decode()},
             "rules": [{"apiGroups": [group], "apiVersions": [version], "resources": [resource],
                        "operations": ["CREATE"] if resource == "pods" else ["CREATE", "UPDATE"]}],
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": served}},
+            "namespaceSelector": {"matchLabels": {SERVED_LABEL: name}},
             "failurePolicy": "Fail",
             "sideEffects": "None",
             "admissionReviewVersions": ["v1", "v1beta1"],
@@ -137,12 +140,23 @@ def webhook_configurations(name: str, port: int, ca: bytes, served: str) -> list
 
 @dataclass
 class Manager:
-    """The running manager: its process, log and the namespace it reads its ConfigMap from."""
+    """The running manager: its process and log, the namespace it reads its ConfigMap from, the label that
+    selects the namespaces its webhooks serve."""
 
+    cluster: Cluster
     process: subprocess.Popen[bytes]
     log: Path
     namespace: str
-    started_seconds: float
+    label: str
+    started_seconds: float = 0.0
+
+    def serve(self, namespace: str) -> None:
+        """Send NAMESPACE's InferenceServices and their pods through the manager's webhooks."""
+        self.cluster.kubectl("label", "namespace", namespace, f"{SERVED_LABEL}={self.label}")
+
+    def served(self) -> list[str]:
+        found = self.cluster.get("namespaces", "-l", f"{SERVED_LABEL}={self.label}")["items"]
+        return [n["metadata"]["name"] for n in found]
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -157,18 +171,26 @@ def _ready(manager: subprocess.Popen[bytes], health_port: int) -> bool:
         return False
 
 
+def storage_container(name: str, container: dict[str, Any]) -> dict[str, Any]:
+    """A ClusterStorageContainer: the pod mutator merges CONTAINER into the storage initializer it injects for an
+    s3:// storageUri (KServe's way to choose the initializer's image, command and security context per URI)."""
+    spec = {"container": {"name": "storage-initializer", **container}, "supportedUriFormats": [{"prefix": "s3://"}]}
+    return {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterStorageContainer", "metadata": {"name": name},
+            "spec": {**spec, "workloadType": "initContainer"}}  # fmt: skip
+
+
 @contextlib.contextmanager
-def running(
-    cluster: Cluster, binary: str, served: str, own_namespace: str, work: Path, storage_initializer: str
-) -> Iterator[Manager]:
-    """The manager watching the cluster, its webhooks registered for the SERVED namespace; on the way out every
-    InferenceService in SERVED is deleted while the manager still runs (it removes its finalizer), then the manager
-    is stopped by its pid and what the harness created is deleted by name."""
+def running(cluster: Cluster, binary: str, work: Path, storage_initializer: dict[str, Any]) -> Iterator[Manager]:
+    """The manager watching the cluster, STORAGE_INITIALIZER (a container: image, command, ...) the storage
+    initializer of s3:// URIs; ``Manager.serve`` adds a namespace to those its webhooks serve. On the way out
+    the InferenceServices of those namespaces are deleted while the manager still runs (it removes its
+    finalizer from each), then the manager is stopped by its pid and what the harness created is deleted by name."""
+    started = time.monotonic()
+    name = f"ml-gen-test-kserve-{uuid.uuid4().hex[:6]}"
     module = kserve_module()
     created_crds: list[str] = []
-    webhooks: list[tuple[str, str]] = []
-    process: subprocess.Popen[bytes] | None = None
-    started = time.monotonic()
+    created: list[tuple[str, str]] = []  # (kind, name), deleted in the reverse order
+    manager: Manager | None = None
     try:
         existing = set(cluster.kubectl("get", "crd", "-o", "name").stdout.split())
         missing = {}  # CRD name -> file (the module names each file GROUP_PLURAL.yaml)
@@ -181,44 +203,47 @@ def running(
             cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", *files)
             created_crds.extend(missing)
             cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in missing])
-        cm = config_map(module, own_namespace, storage_initializer)
+        cluster.kubectl("create", "namespace", name)
+        created.append(("namespace", name))
+        cm = config_map(module, name, storage_initializer["image"])
         cluster.kubectl("create", "-f", "-", input=json.dumps(cm))
+        cluster.kubectl("create", "-f", "-", input=json.dumps(storage_container(name, storage_initializer)))
+        created.append(("clusterstoragecontainer", name))
         ca = make_certificates(work / "tmp" / "k8s-webhook-server" / "serving-certs")
         webhook_port, health_port = free_port(), free_port()
         log = work / "kserve-manager.log"
         env = {
             "PATH": os.environ["PATH"], "HOME": str(work), "TMPDIR": str(work / "tmp"),
-            "KUBECONFIG": str(cluster.kubeconfig), "POD_NAMESPACE": own_namespace,
+            "KUBECONFIG": str(cluster.kubeconfig), "POD_NAMESPACE": name,
         }  # fmt: skip
         args = [f"--webhook-port={webhook_port}", "--metrics-addr=0", f"--health-probe-addr=127.0.0.1:{health_port}",
                 "--leader-elect=false"]  # fmt: skip
         with log.open("wb") as out:
             process = subprocess.Popen([binary, *args], stdout=out, stderr=subprocess.STDOUT, env=env)
-        manager = Manager(process, log, own_namespace, 0.0)
+        manager = Manager(cluster, process, log, name, name)
         try:
             cluster.wait_until("the KServe manager's readyz", lambda: _ready(process, health_port),
                                timeout=START_SECONDS, interval=0.2)  # fmt: skip
         except AssertionError as e:
             raise AssertionError(f"{e}\nits log ({log}):\n{manager.log_tail()}") from None
-        name = f"ml-gen-test-kserve-{served}"
-        for configuration in webhook_configurations(name, webhook_port, ca, served):
+        for configuration in webhook_configurations(name, webhook_port, ca):
             cluster.kubectl("create", "-f", "-", input=json.dumps(configuration))
-            webhooks.append((configuration["kind"].lower(), name))
+            created.append((configuration["kind"].lower(), name))
         manager.started_seconds = time.monotonic() - started
         yield manager
     finally:
-        if process is not None and process.poll() is None:  # it removes its finalizer from each
-            cluster.kubectl(
-                "delete", "inferenceservices", "--all", "-n", served, "--timeout=60s", check=False, timeout=90
-            )
-        for kind, name in webhooks:
-            cluster.kubectl("delete", kind, name, "--ignore-not-found", check=False)
-        if process is not None:
-            process.terminate()
+        if manager is not None and manager.process.poll() is None:
+            for served in manager.served():
+                cluster.kubectl("delete", "inferenceservices", "--all", "-n", served, "--timeout=60s", check=False,
+                                timeout=90)  # fmt: skip
+        for kind, name in reversed(created):
+            cluster.kubectl("delete", kind, name, "--ignore-not-found", "--wait=false", check=False)
+        if manager is not None:
+            manager.process.terminate()
             try:
-                process.wait(timeout=20)
+                manager.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                manager.process.kill()
+                manager.process.wait()
         if created_crds:
             cluster.kubectl("delete", "crd", *created_crds, "--ignore-not-found", "--wait=false", check=False)

@@ -711,14 +711,37 @@ def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
 # -- KServe: its own controller makes the pods of the rendered InferenceService ------------------------
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def kserve(
-    cluster: Cluster, namespace: str, make_namespace: Callable[[], str], pinned: Callable[[str], str], tmp_path: Path
-) -> Iterator[kserve_manager.Manager]:
-    """KServe's controller manager (kserve_manager.py) serving ``namespace``; its ConfigMap in another namespace."""
+    real_node: Cluster, pinned: Callable[[str], str], demo_image: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[kserve_manager.Manager]:  # fmt: skip
+    """KServe's controller manager (kserve_manager.py), started once for the KServe tests; each test has it
+    serve its namespace."""
     binary = os.environ.get("ML_GEN_KSERVE_MANAGER") or pinned("kserve-manager")
-    with kserve_manager.running(cluster, binary, namespace, make_namespace(), tmp_path / "kserve", "unused") as manager:
+    initializer = {**STORAGE_INITIALIZER, "image": demo_image["1"]}
+    with kserve_manager.running(real_node, binary, tmp_path_factory.mktemp("kserve"), initializer) as manager:
         yield manager
+
+
+# KServe's storage initializer image (kserve/storage-initializer, Python) is on Docker Hub, which this machine
+# cannot reach: the scaffolded image's own fetcher (model_server.fetch, the Deployment target's fetch-model)
+# stands in, given the arguments KServe passes (the storageUri, then /mnt/models) in MODEL_URI and MODEL_PATH.
+# It reads the credentials KServe's credential builder injects (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_ENDPOINT_URL from the Secret's serving.kserve.io/s3-* annotations); S3_ADDRESSING_STYLE says what KServe's
+# S3_USER_VIRTUAL_BUCKET=false says to its own initializer. The restricted profile, as the namespace enforces it.
+STORAGE_INITIALIZER = {
+    "command": [
+        "python", "-c",
+        "import os, sys; os.environ.update(MODEL_URI=sys.argv[1], MODEL_PATH=sys.argv[2]);"
+        " from model_server import fetch; sys.exit(fetch.main())",
+    ],
+    "env": [{"name": "S3_ADDRESSING_STYLE", "value": "path"}],
+    "securityContext": {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+    },
+}  # fmt: skip
 
 
 def test_kserve_serves_the_inference_service_and_a_bad_version_takes_no_traffic(
@@ -729,16 +752,13 @@ def test_kserve_serves_the_inference_service_and_a_bad_version_takes_no_traffic(
     KServe's webhooks default and validate it, its controller makes the Deployment and the Service, the pods
     get Ready on the real node and answer /predict through that Service. A version whose /ready stays 503
     (as in the rollback test above) gets its new pods, which never take traffic: the old ones keep serving."""
+    kserve.serve(namespace)
     started = time.monotonic()
     rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], target="kserve")
     manifests = str(rendered / "manifests" / "live")
     cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", manifests)
 
-    def isvc_ready() -> bool:
-        conditions = cluster.get("inferenceservice", "demo", "-n", namespace)["status"].get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-    cluster.wait_until("InferenceService demo Ready", isvc_ready, timeout=150, interval=0.5)
+    cluster.wait_until("InferenceService demo Ready", lambda: isvc_ready(cluster, namespace), timeout=150, interval=0.5)
     served = time.monotonic() - started
     isvc = cluster.get("inferenceservice", "demo", "-n", namespace)
     assert isvc["status"]["deploymentMode"] == "RawDeployment", isvc["status"]
@@ -785,6 +805,77 @@ def test_kserve_serves_the_inference_service_and_a_bad_version_takes_no_traffic(
         f"{served:.1f}s after the apply; {counts['ok']} of {counts['ok']} requests through the Service "
         f"answered by the old pods while the bad version's {len(new)} ran unready"
     )
+
+
+def test_kserve_storage_initializer_fetches_the_model_of_a_serving_runtime(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
+    kserve: kserve_manager.Manager, tmp_path: Path,
+) -> None:  # fmt: skip
+    """``kserve.predictor: model`` (modelFormat sklearn, storageUri ``s3://``, a runtime named): KServe picks
+    the ServingRuntime, its pod mutator injects the storage initializer with the credentials of the Secret on
+    the rendered ServiceAccount, the model lands in /mnt/models and the runtime serves it through the Service.
+    The runtime is the scaffolded server (KServe's sklearnserver image is on Docker Hub, out of reach here)."""
+    kserve.serve(namespace)
+    stores.ready()
+    annotations = {
+        "serving.kserve.io/s3-endpoint": stores.s3.url.removeprefix("http://"), "serving.kserve.io/s3-usehttps": "0",
+        "serving.kserve.io/s3-region": "us-east-1", "serving.kserve.io/s3-usevirtualbucket": "false",
+    }  # fmt: skip
+    keys = {"AWS_ACCESS_KEY_ID": model_stores.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": model_stores.SECRET_KEY}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-credentials", "annotations": annotations}}
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps({**secret, "stringData": keys}))
+    runtime_container = {
+        "name": "kserve-container", "image": demo_image["1"],
+        "ports": [{"name": "http", "containerPort": 5000, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 1},
+    }  # fmt: skip
+    runtime = {
+        "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": "ml-gen-demo"},
+        "spec": {"supportedModelFormats": [{"name": "sklearn"}], "containers": [runtime_container]},
+    }  # fmt: skip
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(runtime))
+    uri = f"s3://{Stores.BUCKET}/iris/model.joblib"
+    model = {
+        "name": "iris",
+        "version": "1",
+        "framework": "sklearn",
+        "uri": uri,
+        "credentials": {"secret": "s3-credentials"},
+    }
+    kserve_config = {"predictor": "model", "runtime": "ml-gen-demo"}
+    rendered = write_config(
+        project, tmp_path / "r", namespace, demo_image["1"], target="kserve", kserve=kserve_config, model=model,
+        replicas=1,
+    )  # fmt: skip
+    started = time.monotonic()
+    cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", str(rendered / "manifests" / "live"))
+    cluster.wait_until("InferenceService demo Ready", lambda: isvc_ready(cluster, namespace), timeout=150, interval=0.5)
+    served = time.monotonic() - started
+
+    (pod,) = pods(cluster, namespace, "serving.kserve.io/inferenceservice=demo")
+    (init,) = pod["spec"]["initContainers"]
+    assert (init["name"], init["image"], init["args"]) == ("storage-initializer", demo_image["1"], [uri, "/mnt/models"])
+    env = {e["name"]: e.get("value", e.get("valueFrom", {}).get("secretKeyRef", {}).get("name")) for e in init["env"]}
+    assert env["AWS_ENDPOINT_URL"] == stores.s3.url and env["AWS_SECRET_ACCESS_KEY"] == "s3-credentials", env
+    (status,) = pod["status"]["initContainerStatuses"]
+    assert status["state"]["terminated"]["exitCode"] == 0, status
+    log = cluster.kubectl("logs", pod["metadata"]["name"], "-n", namespace, "-c", "storage-initializer").stdout
+    assert log.startswith("fetch-model: fetched 1 file") and log.strip().endswith(f"into /mnt/models: {uri}"), log
+    (server,) = pod["spec"]["containers"]
+    assert (server["name"], server["image"]) == ("kserve-container", demo_image["1"])
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in server["volumeMounts"]}
+    assert mounts["/mnt/models"] is True, mounts
+    with port_forward(cluster, namespace, "service/demo-predictor", 80) as url:
+        status_code, body = http(url + "/predict", {"instances": [SETOSA, VIRGINICA]})
+        assert (status_code, json.loads(body)) == (200, {"predictions": ["setosa", "virginica"]})
+        assert json.loads(http(url + "/ready")[1]) == {"status": "ready", "model": "iris", "version": "1"}
+    print(f"kserve storage initializer: InferenceService Ready {served:.1f}s after the apply ({log.strip()})")
+
+
+def isvc_ready(cluster: Cluster, namespace: str, name: str = "demo") -> bool:
+    """Whether the InferenceService's Ready condition is True."""
+    conditions = cluster.get("inferenceservice", name, "-n", namespace).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def _epoch(timestamp: str) -> float:
