@@ -18,6 +18,7 @@ from ml_gen.render import render_environment
 
 if TYPE_CHECKING:
     from ml_gen.check.report import Report
+    from ml_gen.drift.live import Change
     from ml_gen.edit import Edit
 
 
@@ -200,3 +201,12 @@ def validate(
 
         report += server.dry_run(rendered, cluster.kubeconfig, cluster.context, cluster.create_namespace)
     return report
+
+
+def diff(paths: Iterable[str | Path], env: str, cluster: Cluster) -> list[Change]:
+    """`ml-gen diff`: what applying environment `env` of every config would change on its cluster."""
+    from ml_gen.drift import live  # diff only: the kubernetes client
+
+    loaded = load_all(paths)
+    rendered = [render_environment(c, e) for c in loaded for e in select_environments(c, [env], False)]
+    return [change for item in rendered for change in live.diff(item, cluster.kubeconfig, cluster.context)]

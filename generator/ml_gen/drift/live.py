@@ -1,0 +1,136 @@
+"""One environment against its live cluster: a dry-run apply per rendered object compared with the live object,
+and the release's live objects no longer rendered."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from ml_gen import kinds
+from ml_gen.check import server
+from ml_gen.drift import compare, fields
+
+if TYPE_CHECKING:
+    from ml_gen.render import Rendered
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+HELM = "Helm"
+"""The managed-by label's value on the objects of a Helm release (the chart's .Release.Service)."""
+RELEASE_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/name")
+"""The selector labels of every object ml-gen renders for one release (its name and instance)."""
+
+Action = Literal["same", "change", "create", "prune", "refused"]
+
+
+@dataclass
+class Change:
+    """What applying would do to one object: its label (Kind/namespace/name), the changed field paths, the
+    unified diff, and why it would be refused."""
+
+    label: str
+    action: Action
+    fields: list[str] = field(default_factory=list)
+    diff: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """What `ml-gen diff` prints for the object: a comment line naming the changed fields (or the pruning),
+        then its unified diff."""
+        if self.action == "prune":
+            return f"# {self.label}: live, no longer rendered: would be pruned\n"
+        head = f"# {self.label}: {', '.join(self.fields)}\n" if self.fields else ""
+        return head + self.diff
+
+
+def summary(changes: list[Change]) -> str:
+    """How many objects would change, be created, be pruned, or stay."""
+    counts = {action: sum(1 for c in changes if c.action == action) for action in ("change", "create", "prune")}
+    same = len(changes) - sum(counts.values())
+    return f"{counts['change']} changed, {counts['create']} to create, {counts['prune']} to prune, {same} unchanged"
+
+
+def diff(rendered: Rendered, kubeconfig: str | None, context: str | None) -> list[Change]:
+    """Every rendered object of one environment against the live cluster, then the live objects to prune."""
+    client = server.api_client(kubeconfig, context)
+    exists = _namespace_exists(client, rendered.namespace)
+    with server_pool() as pool:
+        changes = list(pool.map(lambda obj: compare_object(client, obj, exists), rendered.objects))
+        if exists:
+            changes += leftovers(client, rendered, pool)
+    return changes
+
+
+def server_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=server.CONCURRENT_REQUESTS)
+
+
+def label(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return f"{kinds.of(obj).key}/{meta.get('namespace', '')}/{meta['name']}"
+
+
+def compare_object(client: Any, obj: dict[str, Any], namespace_exists: bool = True) -> Change:
+    """What a server-side apply of one rendered object would change in its live state."""
+    where = label(obj)
+    if not namespace_exists:  # nothing to dry-run against: the object as rendered is what is created
+        return Change(where, "create", diff=compare.unified(where, None, compare.comparable(obj)))
+    kind = kinds.of(obj)
+    try:
+        live = server.live_object(client, server.object_path(obj))
+    except server.HTTPError as err:
+        return Change(where, "refused", problems=[f"cannot read the live object: {err.message}"])
+    if live is not None and (live["metadata"].get("labels") or {}).get(MANAGED_BY) == HELM:
+        obj = as_helm_renders(obj)
+    problems = kind.live_check(live, obj) if live is not None and kind.live_check is not None else []
+    try:
+        result = json.loads(server.apply_patch(client, obj, dry=True).data)
+    except server.HTTPError as err:
+        problems.append(f"rejected by the API server: {err.message}")
+    if problems:
+        return Change(where, "refused", problems=problems)
+    if live is None:
+        return Change(where, "create", diff=compare.unified(where, None, compare.comparable(result)))
+    fields.remove(result, fields.left_behind(result, fields.appliers(live), (server.FIELD_MANAGER, "Apply")))
+    before, after = compare.comparable(live), compare.comparable(result)
+    compare.mask_secrets(before, after)
+    changed = compare.changed_fields(before, after)
+    if not changed:
+        return Change(where, "same")
+    return Change(where, "change", changed, compare.unified(where, before, after))
+
+
+def as_helm_renders(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the chart renders it in a Helm release: the managed-by label says Helm (on the object and
+    its pod template), as the parity test between chart and manifests allows."""
+    text = json.dumps(obj)
+    return dict(json.loads(text.replace(f'"{MANAGED_BY}": "ml-gen"', f'"{MANAGED_BY}": "{HELM}"')))
+
+
+def leftovers(client: Any, rendered: Rendered, pool: ThreadPoolExecutor) -> list[Change]:
+    """The live objects of the release (its selector labels, managed by ml-gen or Helm) in the environment's
+    namespace that are no longer rendered: an apply with pruning, or a Helm upgrade, deletes them."""
+    labels = rendered.objects[0]["metadata"]["labels"]
+    selector = ",".join(f"{key}={labels[key]}" for key in RELEASE_LABELS) + f",{MANAGED_BY} in (ml-gen,{HELM})"
+    wanted = {label(obj) for obj in rendered.objects}
+    release_kinds = [kind for kind in kinds.KINDS.values() if kind.template is not None and kind.namespaced]
+
+    def listed(kind: kinds.Kind) -> list[str]:
+        path = f"/{kind.path_prefix}/namespaces/{rendered.namespace}/{kind.plural}"
+        try:
+            items = json.loads(server.request(client, "GET", path, [("labelSelector", selector)]).data)["items"]
+        except server.HTTPError:  # 404: the kind is not served here (a CRD not installed), so nothing to prune
+            return []
+        return [f"{kind.key}/{rendered.namespace}/{item['metadata']['name']}" for item in items]
+
+    found = [where for names in pool.map(listed, release_kinds) for where in names]
+    return [Change(where, "prune") for where in found if where not in wanted]
+
+
+def _namespace_exists(client: Any, namespace: str) -> bool:
+    try:
+        server.request(client, "GET", f"/api/v1/namespaces/{namespace}")
+    except server.HTTPError as err:
+        return err.status != 404  # forbidden to read it: the dry runs will say what they may do
+    return True
