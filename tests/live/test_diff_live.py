@@ -88,3 +88,7 @@ def test_a_helm_release_right_after_install_has_no_diff(cluster, namespace, tmp_
     cluster.helm("install", NAME, str(CHART), "-n", namespace, "-f", str(tmp_path / "values" / "prod.yaml"))
     same = diff(cluster, config)
     assert (same.exit_code, same.stdout) == (0, ""), same.stdout + same.stderr
+    # Helm applied it (its own field manager): a field the config no longer renders shows as removed.
+    removed = diff(cluster, prod_config(namespace, tmp_path, lambda data: data["env"].pop("WORKERS")))
+    assert removed.exit_code == 1, removed.stdout + removed.stderr
+    assert f"# Deployment/{namespace}/{NAME}: spec.template.spec.containers[{NAME}].env[WORKERS]\n" in removed.stdout
