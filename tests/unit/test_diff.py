@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -127,17 +128,17 @@ class _Response:
 
 @pytest.fixture
 def cluster(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The objects a fake API server holds, by path; a dry-run apply returns the object sent (or refuses it
-    when its path is listed under "refuse")."""
+    """The objects (and lists) a fake API server holds, by path; a dry-run apply returns the object sent; a path
+    under "refuse" gets that (status, message)."""
     held: dict[str, Any] = {"refuse": {}}
 
     def request(client: Any, method: str, path: str, query: Any = None, body: Any = None, *rest: Any) -> Any:
+        if path in held["refuse"]:
+            raise server.HTTPError(*held["refuse"][path])
         if method == "GET":
             if path not in held:
                 raise server.HTTPError(404, "not found")
             return _Response(held[path])
-        if path in held["refuse"]:
-            raise server.HTTPError(422, held["refuse"][path])
         return _Response(json.loads(body))
 
     monkeypatch.setattr(server, "request", request)
@@ -172,13 +173,38 @@ def test_a_deployment_mode_that_cannot_change_is_said_as_validate_says_it(cluste
     assert "RawDeployment mode, which cannot change to Serverless" in problem
 
 
-def test_the_api_servers_refusal_is_named(cluster):
-    cluster["refuse"][ISVC] = "spec.predictor: Required value"
+def test_a_live_object_that_cannot_be_read_is_named(cluster):
+    cluster["refuse"][ISVC] = (422, "spec.predictor: Required value")
     change = live.compare_object(None, _isvc("raw"))
-    assert (change.action, change.problems) == (
-        "refused",
-        ["rejected by the API server: spec.predictor: Required value"],
+    assert change.action == "refused"
+    assert change.problems == ["cannot read the live object: spec.predictor: Required value"]
+
+
+def test_a_dry_run_refused_or_not_served_is_named(cluster, monkeypatch):
+    def refuse(client: Any, obj: Any, dry: bool) -> Any:
+        raise server.HTTPError(*cluster["apply"])
+
+    monkeypatch.setattr(server, "apply_patch", refuse)
+    cluster["apply"] = (422, "spec.predictor: Required value")
+    (refused,) = live.compare_object(None, _isvc("raw")).problems
+    assert refused == "rejected by the API server: spec.predictor: Required value"
+    cluster["apply"] = (404, "the server could not find the requested resource")
+    (unserved,) = live.compare_object(None, _isvc("raw")).problems
+    assert (
+        unserved == "the API server does not serve serving.kserve.io/v1beta1 InferenceService (is its CRD installed?)"
     )
+
+
+def test_the_releases_live_objects_no_longer_rendered_are_to_prune(cluster):
+    rendered = render.render_environment(config.parse(KSERVE, "ml-model.yaml"), "raw")
+    cluster[ISVC.rsplit("/", 1)[0]] = {"items": [{"metadata": {"name": "demo"}}, {"metadata": {"name": "old"}}]}
+    cluster["refuse"]["/api/v1/namespaces/demo/configmaps"] = (403, "configmaps is forbidden")
+    with ThreadPoolExecutor() as pool:
+        changes = live.leftovers(None, rendered, pool)
+    assert [(c.label, c.action, c.problems) for c in changes] == [
+        ("ConfigMap/demo/*", "refused", ["cannot list them to find the ones to prune: configmaps is forbidden"]),
+        ("InferenceService/demo/old", "prune", []),
+    ]  # the kinds not served (404 here) have nothing to prune
 
 
 def test_a_helm_release_is_compared_with_what_the_chart_renders(cluster):

@@ -55,15 +55,11 @@ def diff(rendered: Rendered, kubeconfig: str | None, context: str | None) -> lis
     """Every rendered object of one environment against the live cluster, then the live objects to prune."""
     client = server.api_client(kubeconfig, context)
     exists = _namespace_exists(client, rendered.namespace)
-    with server_pool() as pool:
+    with ThreadPoolExecutor(max_workers=server.CONCURRENT_REQUESTS) as pool:
         changes = list(pool.map(lambda obj: compare_object(client, obj, exists), rendered.objects))
         if exists:
             changes += leftovers(client, rendered, pool)
     return changes
-
-
-def server_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=server.CONCURRENT_REQUESTS)
 
 
 def label(obj: dict[str, Any]) -> str:
@@ -87,7 +83,12 @@ def compare_object(client: Any, obj: dict[str, Any], namespace_exists: bool = Tr
     try:
         result = json.loads(server.apply_patch(client, obj, dry=True).data)
     except server.HTTPError as err:
-        problems.append(f"rejected by the API server: {err.message}")
+        served = err.status != 404 or live is not None
+        problems.append(
+            f"rejected by the API server: {err.message}"
+            if served
+            else f"the API server does not serve {obj['apiVersion']} {obj['kind']} (is its CRD installed?)"
+        )
     if problems:
         return Change(where, "refused", problems=problems)
     if live is None:
@@ -116,16 +117,19 @@ def leftovers(client: Any, rendered: Rendered, pool: ThreadPoolExecutor) -> list
     wanted = {label(obj) for obj in rendered.objects}
     release_kinds = [kind for kind in kinds.KINDS.values() if kind.template is not None and kind.namespaced]
 
-    def listed(kind: kinds.Kind) -> list[str]:
+    def listed(kind: kinds.Kind) -> list[Change]:
         path = f"/{kind.path_prefix}/namespaces/{rendered.namespace}/{kind.plural}"
         try:
             items = json.loads(server.request(client, "GET", path, [("labelSelector", selector)]).data)["items"]
-        except server.HTTPError:  # 404: the kind is not served here (a CRD not installed), so nothing to prune
-            return []
-        return [f"{kind.key}/{rendered.namespace}/{item['metadata']['name']}" for item in items]
+        except server.HTTPError as err:
+            if err.status == 404:  # the kind is not served here (a CRD not installed): nothing to prune
+                return []
+            problem = f"cannot list them to find the ones to prune: {err.message}"
+            return [Change(f"{kind.key}/{rendered.namespace}/*", "refused", problems=[problem])]
+        found = [f"{kind.key}/{rendered.namespace}/{item['metadata']['name']}" for item in items]
+        return [Change(where, "prune") for where in found if where not in wanted]
 
-    found = [where for names in pool.map(listed, release_kinds) for where in names]
-    return [Change(where, "prune") for where in found if where not in wanted]
+    return [change for changes in pool.map(listed, release_kinds) for change in changes]
 
 
 def _namespace_exists(client: Any, namespace: str) -> bool:
