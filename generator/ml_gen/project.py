@@ -203,10 +203,25 @@ def validate(
     return report
 
 
-def diff(paths: Iterable[str | Path], env: str, cluster: Cluster) -> list[Change]:
-    """`ml-gen diff`: what applying environment `env` of every config would change on its cluster."""
+def diff(paths: Iterable[str | Path], env: str, cluster: Cluster, namespace: str | None = None) -> list[Change]:
+    """`ml-gen diff`: what applying environment `env` of every config would change on its cluster; for an
+    environment no longer in a config, the release's live objects in `namespace`, all to prune."""
     from ml_gen.drift import live  # diff only: the kubernetes client
 
-    loaded = load_all(paths)
-    rendered = [render_environment(c, e) for c in loaded for e in select_environments(c, [env], False)]
-    return [change for item in rendered for change in live.diff(item, cluster.kubeconfig, cluster.context)]
+    changes = []
+    for config in load_all(paths):
+        if env in config.data["environments"] and namespace is not None:
+            raise UsageError(
+                f"{config.file}: environment '{env}' is in the config (namespace "
+                f"'{config.data['environments'][env]['namespace']}'): --namespace is for one no longer there"
+            )
+        if env in config.data["environments"]:
+            changes += live.diff(render_environment(config, env), cluster.kubeconfig, cluster.context)
+        elif namespace is not None:
+            changes += live.removed(config.name, namespace, cluster.kubeconfig, cluster.context)
+        else:
+            raise UsageError(
+                f"{config.file}: unknown environment '{env}' (known: {', '.join(config.environments)}); for one "
+                "removed from the config, --namespace NS lists its live objects to prune"
+            )
+    return changes

@@ -81,6 +81,14 @@ def test_diff_after_a_plain_apply(cluster, namespace, tmp_path):
     assert f"--- live/Service/{namespace}/{NAME}\n+++ rendered/Service/{namespace}/{NAME}\n" in changed.stdout
     assert "1 changed, 1 to create, 1 to prune, 4 unchanged" in changed.stderr
 
+    # prod is taken out of the config: every live object of the release in its namespace is to be pruned.
+    config = prod_config(namespace, tmp_path, lambda data: data["environments"].pop("prod"))
+    gone = ml_gen("diff", "prod", "--namespace", namespace, "-c", str(config), "--kubeconfig", str(cluster.kubeconfig))
+    assert gone.exit_code == 1, gone.stdout + gone.stderr
+    pruned = sorted(line.split("/")[0] for line in gone.stdout.splitlines())
+    kinds = ["# Deployment", "# HorizontalPodAutoscaler", "# Ingress", "# NetworkPolicy", "# PodDisruptionBudget"]
+    assert pruned == [*kinds, "# ServiceAccount"], gone.stdout  # the Service was deleted above
+
 
 def test_a_helm_release_right_after_install_has_no_diff(cluster, namespace, tmp_path):
     config = prod_config(namespace, tmp_path)

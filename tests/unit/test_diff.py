@@ -196,11 +196,10 @@ def test_a_dry_run_refused_or_not_served_is_named(cluster, monkeypatch):
 
 
 def test_the_releases_live_objects_no_longer_rendered_are_to_prune(cluster):
-    rendered = render.render_environment(config.parse(KSERVE, "ml-model.yaml"), "raw")
     cluster[ISVC.rsplit("/", 1)[0]] = {"items": [{"metadata": {"name": "demo"}}, {"metadata": {"name": "old"}}]}
     cluster["refuse"]["/api/v1/namespaces/demo/configmaps"] = (403, "configmaps is forbidden")
     with ThreadPoolExecutor() as pool:
-        changes = live.leftovers(None, rendered, pool)
+        changes = live.leftovers(None, "demo", "demo", {"InferenceService/demo/demo"}, pool)
     assert [(c.label, c.action, c.problems) for c in changes] == [
         ("ConfigMap/demo/*", "refused", ["cannot list them to find the ones to prune: configmaps is forbidden"]),
         ("InferenceService/demo/old", "prune", []),
@@ -246,3 +245,13 @@ def test_an_unreachable_cluster_is_exit_4_in_one_line(example, tmp_path):
     assert result.exit_code == 4, result.output
     assert result.stderr.startswith("ml-gen: error: cannot reach the API server at https://127.0.0.1:1: ")
     assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_namespace_is_for_an_environment_no_longer_in_the_config(example):
+    kept = CliRunner().invoke(main, ["diff", "dev", "--namespace", "ml-dev"])
+    assert kept.exit_code == 2
+    assert (
+        "environment 'dev' is in the config (namespace 'ml-dev'): --namespace is for one no longer there" in kept.stderr
+    )
+    gone = CliRunner().invoke(main, ["diff", "qa"])
+    assert gone.exit_code == 2 and "unknown environment 'qa'" in gone.stderr and "--namespace NS lists" in gone.stderr

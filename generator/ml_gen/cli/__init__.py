@@ -148,7 +148,12 @@ def validate(
 @config_option
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig (default: $KUBECONFIG).")
 @click.option("--context", "kube_context", help="Kubeconfig context (default: the current one).")
-def diff(env: str, configs: tuple[str, ...], kubeconfig: str | None, kube_context: str | None) -> None:
+@click.option(
+    "--namespace", help="For an ENV no longer in the config: its namespace, whose objects of the release are pruned."
+)
+def diff(
+    env: str, configs: tuple[str, ...], kubeconfig: str | None, kube_context: str | None, namespace: str | None
+) -> None:
     """Show what applying environment ENV would change on its cluster.
 
     Each rendered object is dry-run applied server-side and compared with the live object, leaving out
@@ -160,7 +165,7 @@ def diff(env: str, configs: tuple[str, ...], kubeconfig: str | None, kube_contex
     from ml_gen import project
     from ml_gen.drift import live
 
-    changes = project.diff(_configs(configs), env, project.Cluster(kubeconfig, kube_context))
+    changes = project.diff(_configs(configs), env, project.Cluster(kubeconfig, kube_context), namespace)
     for change in changes:
         click.echo(change.text(), nl=False)
     refused = [f"{c.label}: {problem}" for c in changes for problem in c.problems]

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 MANAGED_BY = "app.kubernetes.io/managed-by"
 HELM = "Helm"
 """The managed-by label's value on the objects of a Helm release (the chart's .Release.Service)."""
-RELEASE_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/name")
-"""The selector labels of every object ml-gen renders for one release (its name and instance)."""
+INSTANCE = "app.kubernetes.io/instance"
+"""The label naming the release (the config's name) on every object ml-gen renders, and the chart too."""
 
 Action = Literal["same", "change", "create", "prune", "refused"]
 
@@ -58,8 +58,18 @@ def diff(rendered: Rendered, kubeconfig: str | None, context: str | None) -> lis
     with ThreadPoolExecutor(max_workers=server.CONCURRENT_REQUESTS) as pool:
         changes = list(pool.map(lambda obj: compare_object(client, obj, exists), rendered.objects))
         if exists:
-            changes += leftovers(client, rendered, pool)
+            wanted = {label(obj) for obj in rendered.objects}
+            changes += leftovers(client, rendered.config.name, rendered.namespace, wanted, pool)
     return changes
+
+
+def removed(release: str, namespace: str, kubeconfig: str | None, context: str | None) -> list[Change]:
+    """The live objects of a release in the namespace of an environment no longer in the config: all to prune."""
+    client = server.api_client(kubeconfig, context)
+    if not _namespace_exists(client, namespace):
+        return []
+    with ThreadPoolExecutor(max_workers=server.CONCURRENT_REQUESTS) as pool:
+        return leftovers(client, release, namespace, set(), pool)
 
 
 def label(obj: dict[str, Any]) -> str:
@@ -109,24 +119,22 @@ def as_helm_renders(obj: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(text.replace(f'"{MANAGED_BY}": "ml-gen"', f'"{MANAGED_BY}": "{HELM}"')))
 
 
-def leftovers(client: Any, rendered: Rendered, pool: ThreadPoolExecutor) -> list[Change]:
-    """The live objects of the release (its selector labels, managed by ml-gen or Helm) in the environment's
-    namespace that are no longer rendered: an apply with pruning, or a Helm upgrade, deletes them."""
-    labels = rendered.objects[0]["metadata"]["labels"]
-    selector = ",".join(f"{key}={labels[key]}" for key in RELEASE_LABELS) + f",{MANAGED_BY} in (ml-gen,{HELM})"
-    wanted = {label(obj) for obj in rendered.objects}
+def leftovers(client: Any, release: str, namespace: str, wanted: set[str], pool: ThreadPoolExecutor) -> list[Change]:
+    """The live objects of the release (its instance label, managed by ml-gen or Helm) in the namespace that are
+    not among the `wanted` labels: an apply with pruning, or a Helm upgrade, deletes them."""
+    selector = f"{INSTANCE}={release},{MANAGED_BY} in (ml-gen,{HELM})"
     release_kinds = [kind for kind in kinds.KINDS.values() if kind.template is not None and kind.namespaced]
 
     def listed(kind: kinds.Kind) -> list[Change]:
-        path = f"/{kind.path_prefix}/namespaces/{rendered.namespace}/{kind.plural}"
+        path = f"/{kind.path_prefix}/namespaces/{namespace}/{kind.plural}"
         try:
             items = json.loads(server.request(client, "GET", path, [("labelSelector", selector)]).data)["items"]
         except server.HTTPError as err:
             if err.status == 404:  # the kind is not served here (a CRD not installed): nothing to prune
                 return []
             problem = f"cannot list them to find the ones to prune: {err.message}"
-            return [Change(f"{kind.key}/{rendered.namespace}/*", "refused", problems=[problem])]
-        found = [f"{kind.key}/{rendered.namespace}/{item['metadata']['name']}" for item in items]
+            return [Change(f"{kind.key}/{namespace}/*", "refused", problems=[problem])]
+        found = [f"{kind.key}/{namespace}/{item['metadata']['name']}" for item in items]
         return [Change(where, "prune") for where in found if where not in wanted]
 
     return [change for changes in pool.map(listed, release_kinds) for change in changes]
