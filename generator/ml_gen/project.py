@@ -18,6 +18,7 @@ from ml_gen.render import render_environment
 
 if TYPE_CHECKING:
     from ml_gen.check.report import Report
+    from ml_gen.drift.live import Change
     from ml_gen.edit import Edit
 
 
@@ -200,3 +201,27 @@ def validate(
 
         report += server.dry_run(rendered, cluster.kubeconfig, cluster.context, cluster.create_namespace)
     return report
+
+
+def diff(paths: Iterable[str | Path], env: str, cluster: Cluster, namespace: str | None = None) -> list[Change]:
+    """`ml-gen diff`: what applying environment `env` of every config would change on its cluster; for an
+    environment no longer in a config, the release's live objects in `namespace`, all to prune."""
+    from ml_gen.drift import live  # diff only: the kubernetes client
+
+    changes = []
+    for config in load_all(paths):
+        if env in config.data["environments"] and namespace is not None:
+            raise UsageError(
+                f"{config.file}: environment '{env}' is in the config (namespace "
+                f"'{config.data['environments'][env]['namespace']}'): --namespace is for one no longer there"
+            )
+        if env in config.data["environments"]:
+            changes += live.diff(render_environment(config, env), cluster.kubeconfig, cluster.context)
+        elif namespace is not None:
+            changes += live.removed(config.name, namespace, cluster.kubeconfig, cluster.context)
+        else:
+            raise UsageError(
+                f"{config.file}: unknown environment '{env}' (known: {', '.join(config.environments)}); for one "
+                "removed from the config, --namespace NS lists its live objects to prune"
+            )
+    return changes

@@ -311,8 +311,8 @@ def _dry_run_crd(client: Any, obj: dict[str, Any]) -> list[str]:
     path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{obj['metadata']['name']}"
     query = [("fieldManager", "ml-gen-test"), ("fieldValidation", "Strict"), ("force", "true"), ("dryRun", "All")]
     try:
-        server._request(client, "PATCH", path, query, json.dumps(obj).encode(), "application/apply-patch+yaml")
-    except server._HTTPError as err:
+        server.request(client, "PATCH", path, query, json.dumps(obj).encode(), "application/apply-patch+yaml")
+    except server.HTTPError as err:
         return [err.message]
     return []
 
