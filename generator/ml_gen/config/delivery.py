@@ -49,8 +49,6 @@ def _argocd(env: EnvConfig, settings: dict[str, Any]) -> None:
     for key in ("prune", "selfHeal"):
         if settings["sync"] == "automated" and key not in settings:
             raise _missing(env, "argocd", key, f"sync: automated needs an explicit {key}: true or false")
-        if settings["sync"] == "manual" and key in settings:
-            raise env.error("delivery", "argocd", key, message="applies to sync: automated only (sync is manual)")
 
 
 def _flux(env: EnvConfig, settings: dict[str, Any]) -> None:
