@@ -265,6 +265,12 @@ REGRESSIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("past-int64", "ServiceMonitor", {"selector": SM_SELECTOR, "endpoints": [], "sampleLimit": 2**63}),
     # A Go pattern with flags after `^` (Python takes them only first).
     ("go-flags-after-caret", "PrometheusRule", {"groups": [{"name": "g", "partial_response_strategy": "WARN"}]}),
+    # A null where the schema keeps anything (no type, x-kubernetes-preserve-unknown-fields) is taken.
+    (
+        "null-untyped-values",
+        "HelmRelease",
+        {"interval": "5m", "chartRef": {"kind": "OCIRepository", "name": "o"}, "values": None},
+    ),
     # CEL rules (ml_gen.k8s.cel): a HelmRelease needs chart or chartRef, not both, not neither.
     ("cel-neither-chart-nor-chart-ref", "HelmRelease", {"interval": "5m"}),
     (

@@ -176,6 +176,17 @@ def test_a_cel_rule_on_a_missing_field_is_an_error_unless_the_other_side_decides
         cel.parse("self.items.all(i, i > 0)")
 
 
+def test_a_null_is_taken_where_the_schema_keeps_anything():
+    """HelmRelease spec.values has no type, only x-kubernetes-preserve-unknown-fields: the API server takes null."""
+    release = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "x", "namespace": "flux-system"},
+        "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "x"}, "values": None},
+    }
+    assert crd.problems(release) == []
+
+
 def test_a_helm_release_with_both_or_neither_chart_source_is_refused_offline():
     release = {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",

@@ -106,7 +106,8 @@ def _join(path: str, key: str) -> str:
 def _check(value: Any, schema: dict[str, Any], path: str, strict: bool = True) -> Iterator[str]:
     """Problems of one value against its schema; `strict=False` inside anyOf/allOf/oneOf/not branches."""
     if value is None:
-        if not schema.get("nullable", False) and (strict or "type" in schema):
+        untyped = "type" not in schema and schema.get("x-kubernetes-preserve-unknown-fields", False)
+        if not schema.get("nullable", False) and (strict or "type" in schema) and not untyped:
             yield f"{_at(path)}: must not be null{_expected(schema)}"
         return
     if schema.get("x-kubernetes-int-or-string"):
