@@ -1217,9 +1217,10 @@ CASES += [
     ),
     Bad(
         "delivery-url-with-credentials",
-        sub("port: 5000\n", ARGOCD.replace("https://", "https://me:secret@") + "port: 5000\n"),
+        sub("port: 5000\n", ARGOCD.replace("https://", "https://me:secret@") + "    sync: manual\nport: 5000\n"),
         "delivery.argocd.repoURL",
         7,
+        ("carries credentials", "Secret"),
     ),
     Bad(
         "delivery-revision-missing",

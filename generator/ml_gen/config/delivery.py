@@ -5,12 +5,15 @@ themselves are built by ml_gen.delivery."""
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ml_gen.config.model import EnvConfig
     from ml_gen.errors import ConfigError
 
+CREDENTIALS = re.compile(r"^(https://[^/]*@|ssh://[^/@]*:[^/@]*@)")
+"""A URL with a secret in it: any user info of an https:// URL (a token), a password in an ssh:// one."""
 REQUIRED = {
     "repoURL": "the Git repository that holds this output is required",
     "revision": "the branch, tag or commit to deploy is required",
@@ -28,6 +31,14 @@ def check(env: EnvConfig, s: dict[str, Any]) -> None:
         for key, message in REQUIRED.items():
             if key not in settings:
                 raise _missing(env, tool, key, message)
+        if CREDENTIALS.match(settings["repoURL"]):
+            raise env.error(
+                "delivery",
+                tool,
+                "repoURL",
+                message="carries credentials (a token or password before '@'): give them to the tool in a Secret, "
+                "not in the config (the URL is left out here)",
+            )
         for key in ("path", "chart"):
             problem = path_problem(settings.get(key, "."))
             if problem and not settings.get(key, "").startswith("oci://"):
