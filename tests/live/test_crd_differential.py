@@ -42,8 +42,9 @@ TIME_BUDGET = float(os.environ.get("ML_GEN_CRD_DIFF_SECONDS", 90 if EXAMPLES <= 
 LABELS = {"ml-gen.dev/test": "live"}
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 KINDS = sorted(crd_data.by_kind().keys() - {"ServingRuntime", "ApplicationSet", "HelmRepository"})  # ml-gen renders
-"""The kinds ml-gen renders: ServingRuntime, Argo CD's ApplicationSet and Flux's HelmRepository are installed
-(and checked offline against the same schemas) but not rendered."""
+"""The kinds ml-gen renders (and so the registry's, through which check.server addresses them):
+ServingRuntime, Argo CD's ApplicationSet and Flux's HelmRepository are installed, and their vendored form
+is checked against the installed CRD, but no object of theirs is rendered."""
 MAX_DEPTH = 5
 
 # -- what ml-gen will render ----------------------------------------------------------------------
