@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ml_gen.chart", "ml_gen.alerts", "ml_gen.kinds"),
     ("ml_gen.targets", "ml_gen.values"),
     ("ml_gen.render",),
-    ("ml_gen.check", "ml_gen.output", "ml_gen.delivery"),
+    ("ml_gen.check", "ml_gen.drift", "ml_gen.output", "ml_gen.delivery"),
     ("ml_gen.edit", "ml_gen.starter", "ml_gen.origin"),
     ("ml_gen.project",),
     ("ml_gen.cli", "ml_gen.launch", "ml_gen.stdout", "ml_gen.__main__"),

@@ -9,7 +9,8 @@ unreviewed), review their diff, and run again without the switch:
 
     ML_GEN_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
 
-Layout: tests/golden/<scenario>/<env>/values.yaml and tests/golden/<scenario>/<env>/manifests/<kind>-<name>.yaml,
+Layout: tests/golden/<scenario>/<env>/values.yaml, tests/golden/<scenario>/<env>/manifests/<kind>-<name>.yaml and,
+for a scenario with a delivery tool, tests/golden/<scenario>/<env>/delivery/<kind>-<name>.yaml,
 where <scenario> is `example` for the bundled ml-model.yaml and the directory name for tests/scenarios/<name>/.
 """
 
@@ -54,6 +55,9 @@ def _actual(out: Path, env: str) -> dict[str, str]:
     files = {"values.yaml": (out / "values" / f"{env}.yaml").read_text("utf-8")}
     for path in sorted((out / "manifests" / env).iterdir()):
         files[f"manifests/{path.name}"] = path.read_text("utf-8")
+    delivery = out / "delivery" / env
+    for path in sorted(delivery.iterdir()) if delivery.is_dir() else []:
+        files[f"delivery/{path.name}"] = path.read_text("utf-8")
     return files
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ml_gen.k8s import crd_data
+
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 MODULES = {
     "HELM_VERSION": "helm.sh/helm/v4",
@@ -23,9 +25,9 @@ def pins() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
-def required() -> dict[str, str]:
-    """Module -> version of each requirement in tools/go.mod."""
-    text = (TOOLS / "go.mod").read_text("utf-8")
+def required(go_mod: str = "go.mod") -> dict[str, str]:
+    """Module -> version of each requirement in tools/go.mod (or another go.mod under tools/)."""
+    text = (TOOLS / go_mod).read_text("utf-8")
     return dict(re.findall(r"^\t?(?:require )?(\S+) (v\S+)(?: // indirect)?$", text, re.MULTILINE))
 
 
@@ -49,3 +51,16 @@ def test_mlflow_is_locked_at_the_version_versions_env_names() -> None:
     lock = (TOOLS / "mlflow" / "requirements.txt").read_text("utf-8")
     assert re.search(rf"^mlflow=={re.escape(version)} \\\n    --hash=sha256:[0-9a-f]{{64}}", lock, re.MULTILINE)
     assert all("--hash=sha256:" in entry for entry in re.split(r"\n(?=[a-z])", lock.split("\n", 2)[2]))
+
+
+def test_kserve_and_knative_are_built_at_the_versions_of_their_crds() -> None:
+    """tools/kserve/go.mod (serving-validate, kserve-manager), versions.env and tools/crds.tsv name one
+    version of each module: the webhook code that checks an object is that of the CRD it is checked against."""
+    versions, modules = pins(), required("kserve/go.mod")
+    crds = {s.module: s.version for s in crd_data.read_sources((TOOLS / "crds.tsv").read_text("utf-8"))}
+    for variable, module in {
+        "KSERVE_VERSION": "github.com/kserve/kserve",
+        "KNATIVE_SERVING_VERSION": "knative.dev/serving",
+    }.items():
+        assert modules.get(module) == versions[variable], f"tools/kserve/go.mod: {module} is not {variable}"
+        assert crds.get(module) == versions[variable], f"tools/crds.tsv: {module} is not {variable}"

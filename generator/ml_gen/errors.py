@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 EXIT_FAILED = 1
-"""A check or validation found a problem, or standard output could not be written (ml_gen.stdout)."""
+"""A check or validation found a problem, or standard output could not be written (ml_gen.stdout); for `diff`,
+applying would change the cluster (as diff(1) and kubectl diff say "differences found")."""
 EXIT_USAGE = 2
 """Bad usage or a bad config."""
 EXIT_INTERNAL = 3
 """A bug in ml-gen itself."""
 EXIT_UNREACHABLE = 4
-"""The Kubernetes API server could not be reached (validate --server)."""
+"""The Kubernetes API server could not be reached (validate --server, diff)."""
 EXIT_BROKEN_PIPE = 141
 """Standard output's reader went away (a closed pipe): 128 + SIGPIPE, what a shell reports for a program a
 closed pipe ended (ml_gen.stdout)."""
@@ -86,6 +87,11 @@ class UnknownKind(MlGenError):
 
 
 class ServerUnreachable(MlGenError):
-    """The API server of `validate --server` did not answer (network, TLS, timeout): nothing was checked."""
+    """The API server of `validate --server` or `diff` did not answer (network, TLS, timeout): nothing was checked."""
 
     exit_code = EXIT_UNREACHABLE
+
+
+class WouldBeRefused(MlGenError):
+    """`diff`: applying the environment would fail, as the API server (or a kind's admission rule) refuses an
+    object; the config asks for something this cluster will not take."""

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ml_gen import config as config_mod
 from ml_gen import delivery
@@ -14,10 +14,11 @@ from ml_gen.config import Config, schema_errors
 from ml_gen.config.files import discover, display, select_environments
 from ml_gen.errors import ConfigError, UsageError
 from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, layout, preflight
-from ml_gen.render import render_environment
+from ml_gen.render import Rendered, render_environment
 
 if TYPE_CHECKING:
     from ml_gen.check.report import Report
+    from ml_gen.drift.live import Change
     from ml_gen.edit import Edit
 
 
@@ -37,11 +38,23 @@ def plan(config: Config, envs: list[str], out: Path | None = None, prune: bool =
     for env in envs:
         rendered = render_environment(config, env)
         result.add_environment(Path(config.file).name, env, rendered.values, rendered.objects)
-        where = delivery.Where(
-            config.name, rendered.namespace, env, layout.values_file(env), layout.manifests_dir(env), rendered.settings
-        )
-        result.add_delivery(Path(config.file).name, env, delivery.objects(where))
+        result.add_delivery(Path(config.file).name, env, delivery_objects(rendered))
     return result
+
+
+def delivery_objects(rendered: Rendered) -> list[dict[str, Any]]:
+    """The objects that deploy one rendered environment (ml_gen.delivery), for the output layout."""
+    env = rendered.env
+    where = delivery.Where(
+        rendered.config.name,
+        rendered.namespace,
+        env,
+        layout.values_file(env),
+        layout.manifests_dir(env),
+        rendered.settings,
+        rendered.values,
+    )
+    return delivery.objects(where)
 
 
 def releases(config: Config) -> list[Release]:
@@ -195,8 +208,33 @@ def validate(
     loaded = load_all(paths)
     rendered = [render_environment(c, e) for c in loaded for e in select_environments(c, envs, all_envs)]
     report = offline.offline(rendered, kube_version)
+    report += offline.delivery([(item, delivery_objects(item)) for item in rendered])
     if cluster is not None:
         from ml_gen.check import server
 
         report += server.dry_run(rendered, cluster.kubeconfig, cluster.context, cluster.create_namespace)
     return report
+
+
+def diff(paths: Iterable[str | Path], env: str, cluster: Cluster, namespace: str | None = None) -> list[Change]:
+    """`ml-gen diff`: what applying environment `env` of every config would change on its cluster; for an
+    environment no longer in a config, the release's live objects in `namespace`, all to prune."""
+    from ml_gen.drift import live  # diff only: the kubernetes client
+
+    changes = []
+    for config in load_all(paths):
+        if env in config.data["environments"] and namespace is not None:
+            raise UsageError(
+                f"{config.file}: environment '{env}' is in the config (namespace "
+                f"'{config.data['environments'][env]['namespace']}'): --namespace is for one no longer there"
+            )
+        if env in config.data["environments"]:
+            changes += live.diff(render_environment(config, env), cluster.kubeconfig, cluster.context)
+        elif namespace is not None:
+            changes += live.removed(config.name, namespace, cluster.kubeconfig, cluster.context)
+        else:
+            raise UsageError(
+                f"{config.file}: unknown environment '{env}' (known: {', '.join(config.environments)}); for one "
+                "removed from the config, --namespace NS lists its live objects to prune"
+            )
+    return changes

@@ -1203,6 +1203,83 @@ CASES += [
 ]
 
 
+# Issue 18: the objects that deploy each environment (delivery/<env>/). A URL that is no Git repository's (or
+# carries credentials), a revision or repository left out, a path leaving the repository, both tools at
+# once, an implicit sync policy, an scp-style URL Flux cannot read.
+ARGOCD = "delivery:\n  argocd:\n    repoURL: https://github.com/acme/models.git\n    revision: main\n"
+CASES += [
+    Bad(
+        "delivery-url-not-git",
+        sub("port: 5000\n", ARGOCD.replace("https://github.com/acme/models.git", "ftp://acme/models") + "port: 5000\n"),
+        "delivery.argocd.repoURL",
+        7,
+        ("is not valid", "https://host/path"),
+    ),
+    Bad(
+        "delivery-url-with-credentials",
+        sub("port: 5000\n", ARGOCD.replace("https://", "https://me:secret@") + "    sync: manual\nport: 5000\n"),
+        "delivery.argocd.repoURL",
+        7,
+        ("carries credentials", "Secret"),
+    ),
+    Bad(
+        "delivery-revision-missing",
+        sub("port: 5000\n", ARGOCD.replace("    revision: main\n", "    sync: manual\n") + "port: 5000\n"),
+        "delivery.argocd.revision",
+        6,
+        ("missing", "branch, tag or commit"),
+    ),
+    Bad(
+        "delivery-repository-missing-in-environment",
+        prod("    delivery:\n      flux: {revision: main}\n"),
+        "environments.prod.delivery.flux.repoURL",
+        11,
+        ("missing",),
+    ),
+    Bad(
+        "delivery-sync-implicit",
+        sub("port: 5000\n", ARGOCD + "port: 5000\n"),
+        "delivery.argocd.sync",
+        6,
+        ("'automated'", "'manual'"),
+    ),
+    Bad(
+        "delivery-automated-without-prune",
+        sub("port: 5000\n", ARGOCD + "    sync: automated\n    selfHeal: true\nport: 5000\n"),
+        "delivery.argocd.prune",
+        6,
+        ("explicit prune",),
+    ),
+    Bad(
+        "delivery-path-leaves-the-repository",
+        sub("port: 5000\n", ARGOCD + "    sync: manual\n    path: deploy/../../x\nport: 5000\n"),
+        "delivery.argocd.path",
+        10,
+        ("inside the repository",),
+    ),
+    Bad(
+        "delivery-two-tools",
+        sub("port: 5000\n", ARGOCD + "    sync: manual\n  flux: {repoURL: https://h/r, revision: main}\nport: 5000\n"),
+        "delivery",
+        5,
+        ("choose one",),
+    ),
+    Bad(
+        "delivery-flux-scp-url",
+        sub("port: 5000\n", "delivery:\n  flux: {repoURL: 'git@github.com:acme/models', revision: main}\nport: 5000\n"),
+        "delivery.flux.repoURL",
+        6,
+        ("ssh://user@host/path",),
+    ),
+    Bad(
+        "delivery-oci-chart-without-tag",
+        sub("port: 5000\n", ARGOCD + "    sync: manual\n    chart: oci://ghcr.io/acme/ml-model-api\nport: 5000\n"),
+        "delivery.argocd.chart",
+        10,
+    ),
+]
+
+
 def _replace(work: Path, make: Callable[[Path], object]) -> None:
     """Put something else than a regular file where ml-model.yaml is."""
     (work / "ml-model.yaml").unlink()

@@ -275,7 +275,7 @@ TARGET_SECTIONS = "".join(f"{name}, " for name in TARGETS if name in config.sche
          "image, imagePullSecrets, port, replicas, env, secretEnv, configFiles, resources, gpu, health, probes, "
          "autoscaling, service, ingress, metrics, networkPolicy, nodeSelector, tolerations, strategy, "
          "podDisruptionBudget, labels, annotations, partOf, terminationGracePeriodSeconds, shutdownDelaySeconds, "
-         f"tmpSizeLimit, {TARGET_SECTIONS}security, namespace)"),
+         f"tmpSizeLimit, {TARGET_SECTIONS}security, delivery, namespace)"),
         ((), "namespace", "x", "unknown key 'namespace' (did you mean 'name'?)"),
         (("environments", "prod"), "namespace", _GONE, "missing required key 'namespace'"),
         (("image",), "repository", _GONE, "missing required key 'repository'"),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ml_gen import kinds, patterns
-from ml_gen.k8s import crd
+from ml_gen.k8s import cel, crd
 
 SERVICE_MONITOR: dict[str, Any] = {
     "apiVersion": "monitoring.coreos.com/v1",
@@ -142,9 +142,61 @@ def test_the_server_addresses_the_custom_resources_by_their_crd():
     assert all(d.namespaced for d in crd.by_kind().values())
 
 
-def test_the_crds_have_no_cel_rules_the_offline_check_would_skip():
-    """What crd.py's docstring says: these CRDs carry no x-kubernetes-validations (else list them there)."""
-    assert crd.cel_rules() == []
+def test_every_cel_rule_of_the_vendored_crds_is_in_the_subset_the_offline_check_runs():
+    """What crd.py's docstring says: ml_gen.k8s.cel reads every x-kubernetes-validations rule (none is skipped)."""
+    rules = crd.cel_rules()
+    assert {kind for kind, _, _ in rules} >= {"HelmRelease", "GitRepository", "Kustomization"}
+    for kind, path, rule in rules:
+        assert cel.parse(rule), (kind, path)
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "holds"),
+    [
+        ("(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))", {"chart": {}}, True),
+        ("(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))", {}, False),
+        ("(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))",
+         {"chart": {}, "chartRef": {}}, False),
+        ("!has(self.retryInterval) || self.name == 'RetryOnFailure'", {"name": "RetryOnFailure", "retryInterval": "1m"},
+         True),
+        ("!has(self.retryInterval) || self.name == 'RetryOnFailure'", {"name": "x", "retryInterval": "1m"}, False),
+        ("!has(self.retryInterval) || self.name == 'RetryOnFailure'", {"name": "x"}, True),
+        ("has(self.a) || self.b == 1", {"b": 1}, True),
+    ],
+)  # fmt: skip
+def test_cel_rules_hold_as_cel_says(rule, value, holds):
+    assert cel.evaluate(rule, value) is holds
+
+
+def test_a_cel_rule_on_a_missing_field_is_an_error_unless_the_other_side_decides():
+    with pytest.raises(cel.CelError, match="no such key: name"):
+        cel.evaluate("self.name == 'x'", {})
+    assert cel.evaluate("self.name == 'x' || true", {}) is True
+    with pytest.raises(cel.CelError, match="subset"):
+        cel.parse("self.items.all(i, i > 0)")
+
+
+def test_a_null_is_taken_where_the_schema_keeps_anything():
+    """HelmRelease spec.values has no type, only x-kubernetes-preserve-unknown-fields: the API server takes null."""
+    release = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "x", "namespace": "flux-system"},
+        "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "x"}, "values": None},
+    }
+    assert crd.problems(release) == []
+
+
+def test_a_helm_release_with_both_or_neither_chart_source_is_refused_offline():
+    release = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "x", "namespace": "flux-system"},
+        "spec": {"interval": "10m", "chartRef": {"kind": "OCIRepository", "name": "x"}},
+    }
+    assert crd.problems(release) == []
+    release["spec"]["chart"] = {"spec": {"chart": "./c", "sourceRef": {"kind": "GitRepository", "name": "x"}}}
+    assert crd.problems(release) == ["spec: either chart or chartRef must be set"]
 
 
 def test_cel_rules_are_found_where_they_are():

@@ -62,6 +62,12 @@ def _examples(schema: dict) -> list[tuple[str, str]]:
         "^[a-z0-9][-a-z0-9]*$": "eu-west-1",
         "^[a-z0-9]+([._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*)*(:[A-Za-z0-9][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$": "myorg/fetcher:1.0",  # noqa: E501
         "^([^/\\x00-\\x20\\x7F-\\x9F\u2028\u2029][^\\x00-\\x20\\x7F-\\x9F\u2028\u2029]*)?$": "models/iris",
+        # delivery (issue 18): the Git repository, its revision, paths in it, a Go duration
+        "^(https://([^\\x00-\\x20\\x7F-\\x9F\u2028\u2029@/?#]+@)?[A-Za-z0-9][-A-Za-z0-9.]*(:[0-9]{1,5})?/[^\\x00-\\x20\\x7F-\\x9F\u2028\u2029@?#]+|ssh://([^\\x00-\\x20\\x7F-\\x9F\u2028\u2029@/?#]+@)?[A-Za-z0-9][-A-Za-z0-9.]*(:[0-9]{1,5})?/[^\\x00-\\x20\\x7F-\\x9F\u2028\u2029@?#]+|[A-Za-z0-9_][-A-Za-z0-9_.]*@[A-Za-z0-9][-A-Za-z0-9.]*:[^\\x00-\\x20\\x7F-\\x9F\u2028\u2029@?#/][^\\x00-\\x20\\x7F-\\x9F\u2028\u2029@?#]*)$": "https://github.com/acme/models.git",  # noqa: E501
+        "^[^\\x00-\\x20\\x7F-\\x9F\u2028\u2029~^:?*\\[\\\\]+$": "main",  # noqa: E501
+        "^(\\.|[^/\\x00-\\x20\\x7F-\\x9F\u2028\u2029\\\\][^\\x00-\\x20\\x7F-\\x9F\u2028\u2029\\\\]*)$": "deploy/iris",  # noqa: E501
+        "^(oci://[A-Za-z0-9][-A-Za-z0-9.]*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|[^/\\x00-\\x20\\x7F-\\x9F\u2028\u2029\\\\:][^\\x00-\\x20\\x7F-\\x9F\u2028\u2029\\\\:]*)$": "oci://ghcr.io/acme/charts/ml-model-api:0.3.0",  # noqa: E501
+        "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$": "5m",  # noqa: E501
     }
     out = []
     for pattern in dict.fromkeys(patterns.all_patterns(schema)):

@@ -39,11 +39,11 @@ def live(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def request(client: Any, method: str, path: str, *args: Any, **kwargs: Any) -> _Response:
         if method == "GET":
             if path not in held:
-                raise server._HTTPError(404, "not found")
+                raise server.HTTPError(404, "not found")
             return _Response(200, held[path])
         return _Response(200)
 
-    monkeypatch.setattr(server, "_request", request)
+    monkeypatch.setattr(server, "request", request)
     return held
 
 

@@ -49,6 +49,18 @@ def offline(rendered: list[Rendered], kube_version: str | None = None) -> Report
     return report
 
 
+def delivery(environments: list[tuple[Rendered, list[dict[str, Any]]]]) -> Report:
+    """The delivery objects of each environment (delivery/<env>/) against their CRDs' schemas and CEL rules,
+    and ml-gen's name and label rules."""
+    report = Report()
+    for item, objects in environments:
+        where = f"{item.config.file}:{item.env}"
+        for obj in objects:
+            kind = kinds.of(obj)
+            report.add(where, f"delivery/{object_id(obj)}", _schema(kind, obj, "") + _names(kind, obj))
+    return report
+
+
 def default_probe_paths(item: Rendered) -> list[str]:
     """HTTP probes that GET ml-gen's default path, which the config never names (the server may not have it)."""
     layers = [item.config.data.get("health", {}), item.config.data["environments"][item.env].get("health", {})]

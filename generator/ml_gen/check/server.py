@@ -58,7 +58,9 @@ def dry_run(rendered: list[Rendered], kubeconfig: str | None, context: str | Non
     return report
 
 
-class _HTTPError(Exception):
+class HTTPError(Exception):
+    """The API server answered with an error status (its message, not the raw body)."""
+
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status, self.message = status, message
@@ -67,17 +69,17 @@ class _HTTPError(Exception):
 def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
     """None when the namespace exists (or was created); else the problem to report."""
     try:
-        _request(client, "GET", f"/api/v1/namespaces/{namespace}")
+        request(client, "GET", f"/api/v1/namespaces/{namespace}")
         return None
-    except _HTTPError as err:
+    except HTTPError as err:
         if err.status != 404:
             return f"cannot read namespace '{namespace}': {err.message}"
     if not create:
         return f"namespace '{namespace}' does not exist (create it, or pass --create-namespace)"
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     try:
-        _request(client, "POST", "/api/v1/namespaces", body=body)
-    except _HTTPError as err:
+        request(client, "POST", "/api/v1/namespaces", body=body)
+    except HTTPError as err:
         return f"cannot create namespace '{namespace}': {err.message}"
     return None
 
@@ -85,26 +87,38 @@ def _ensure_namespace(client: Any, namespace: str, create: bool) -> str | None:
 def apply(client: Any, obj: dict[str, Any], dry: bool = True) -> list[str]:
     """Server-side apply one object (dry-run by default); problems as messages, [] when accepted."""
     kind = kinds.of(obj)
-    meta = obj["metadata"]
-    name = quote(str(meta["name"]), safe="")  # quoted: the API server judges the name
-    scope = f"namespaces/{quote(str(meta['namespace']), safe='')}/" if kind.namespaced else ""
-    path = f"/{kind.path_prefix}/{scope}{kind.plural}/{name}"
-    query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
-    if dry:
-        query.append(("dryRun", "All"))
+    path = object_path(obj)
     try:
         if kind.live_check is not None:  # what only the kind's admission webhook would see
-            live = _live(client, path)
+            live = live_object(client, path)
             found = kind.live_check(live, obj) if live is not None else []
             if found:
                 return found
-        # Sent as UTF-8 JSON text: the client's own JSON escapes characters past U+FFFF as surrogate
-        # pairs, which the API server's YAML reader refuses ("invalid Unicode character escape code").
-        body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
-        headers = _request(client, "PATCH", path, query, body, "application/apply-patch+yaml").headers
-    except _HTTPError as err:
+        headers = apply_patch(client, obj, dry).headers
+    except HTTPError as err:
         return [f"rejected by the API server: {err.message}"]
     return [f"warning: {w}" for w in warnings(headers) if BLOCKING_WARNING in w]
+
+
+def object_path(obj: dict[str, Any]) -> str:
+    """The API path of one object (its kind's group, version and plural; its namespace when namespaced)."""
+    kind = kinds.of(obj)
+    meta = obj["metadata"]
+    name = quote(str(meta["name"]), safe="")  # quoted: the API server judges the name
+    scope = f"namespaces/{quote(str(meta['namespace']), safe='')}/" if kind.namespaced else ""
+    return f"/{kind.path_prefix}/{scope}{kind.plural}/{name}"
+
+
+def apply_patch(client: Any, obj: dict[str, Any], dry: bool) -> Any:
+    """The server-side apply of one object as ml-gen's field manager, forced, strict; the response (HTTPError
+    when refused)."""
+    query = [("fieldManager", FIELD_MANAGER), ("fieldValidation", "Strict"), ("force", "true")]
+    if dry:
+        query.append(("dryRun", "All"))
+    # Sent as UTF-8 JSON text: the client's own JSON escapes characters past U+FFFF as surrogate
+    # pairs, which the API server's YAML reader refuses ("invalid Unicode character escape code").
+    body = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return request(client, "PATCH", object_path(obj), query, body, "application/apply-patch+yaml")
 
 
 def warnings(headers: Any) -> list[str]:
@@ -113,18 +127,18 @@ def warnings(headers: Any) -> list[str]:
     return [m.group(1).replace('\\"', '"') for m in _WARNING.finditer(raw)]
 
 
-def _live(client: Any, path: str) -> dict[str, Any] | None:
+def live_object(client: Any, path: str) -> dict[str, Any] | None:
     """The object at an API path as the server has it, or None when there is none."""
     try:
-        response = _request(client, "GET", path)
-    except _HTTPError as err:
+        response = request(client, "GET", path)
+    except HTTPError as err:
         if err.status == 404:
             return None
         raise
     return dict(json.loads(response.data))
 
 
-def _request(
+def request(
     client: Any,
     method: str,
     path: str,
@@ -147,7 +161,7 @@ def _request(
     except Exception as err:  # urllib3 raises many types for an unreachable server
         raise ServerUnreachable(f"cannot reach the API server at {client.configuration.host}: {err}") from None
     if response.status >= 400:
-        raise _HTTPError(response.status, _message(response))
+        raise HTTPError(response.status, _message(response))
     return response
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ml_gen import __version__
-from ml_gen.errors import EXIT_INTERNAL, MlGenError, OutOfDate, one_line
+from ml_gen.errors import EXIT_FAILED, EXIT_INTERNAL, MlGenError, OutOfDate, WouldBeRefused, one_line
 from ml_gen.stdout import StdoutFailed
 
 if TYPE_CHECKING:
@@ -52,9 +52,10 @@ class _Group(click.Group):
 def main() -> None:
     """Render one model config (ml-model.yaml) into Helm values and plain Kubernetes manifests.
 
-    Exit codes: 0 success, 1 check or validation failed or stdout not writable, 2 bad
-    usage or bad config, 3 internal error (a bug in ml-gen), 4 the API server of
-    --server could not be reached, 141 stdout's reader went away (a closed pipe).
+    Exit codes: 0 success, 1 check or validation failed, diff found changes, or
+    stdout not writable, 2 bad usage or bad config, 3 internal error (a bug in
+    ml-gen), 4 the API server of --server or diff could not be reached, 141
+    stdout's reader went away (a closed pipe).
     """
 
 
@@ -140,6 +141,39 @@ def validate(
     for line in report.lines():
         click.echo(line)
     report.raise_if_failed()
+
+
+@main.command()
+@click.argument("env")
+@config_option
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig (default: $KUBECONFIG).")
+@click.option("--context", "kube_context", help="Kubeconfig context (default: the current one).")
+@click.option(
+    "--namespace", help="For an ENV no longer in the config: its namespace, whose objects of the release are pruned."
+)
+def diff(
+    env: str, configs: tuple[str, ...], kubeconfig: str | None, kube_context: str | None, namespace: str | None
+) -> None:
+    """Show what applying environment ENV would change on its cluster.
+
+    Each rendered object is dry-run applied server-side and compared with the live object, leaving out
+    status, the server's metadata and defaults, and fields other managers own (an HPA's replicas): a
+    unified diff per object (Secret values masked), objects to create, and the release's live objects
+    no longer rendered (to prune). Exit 0 no change, 1 changes, 2 bad config or an object the cluster
+    refuses, 4 cluster unreachable.
+    """
+    from ml_gen import project
+    from ml_gen.drift import live
+
+    changes = project.diff(_configs(configs), env, project.Cluster(kubeconfig, kube_context), namespace)
+    for change in changes:
+        click.echo(change.text(), nl=False)
+    refused = [f"{c.label}: {problem}" for c in changes for problem in c.problems]
+    if refused:
+        raise WouldBeRefused(refused[0] + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""))
+    click.echo(f"ml-gen: {env}: {live.summary(changes)}", err=True)
+    if any(c.action != "same" for c in changes):
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()

@@ -180,10 +180,11 @@ _FREE_FORM: set[FieldPath] = {
     ("metrics", "alerts", "labels"),
     ("model", "credentials"),  # `credentials: {}`: an environment whose store needs none (a public hub, a claim)
 }
-# Keys of which a layer sets at most one: an override that sets either replaces both.
+# Keys of which a layer sets at most one: an override that sets one drops the others (and merges into its own).
 _ONE_OF: dict[FieldPath, tuple[str, ...]] = {
     ("image",): ("tag", "digest"),
     ("podDisruptionBudget",): ("minAvailable", "maxUnavailable"),
+    ("delivery",): ("argocd", "flux"),
 }
 # A key and the key that belongs to its value: an override that sets the first without the second drops
 # the inherited second (a checksum is the checksum of one file).
@@ -192,7 +193,7 @@ _TIED: dict[FieldPath, tuple[str, str]] = {("model",): ("uri", "sha256")}
 
 def merge(base: dict[str, Any], override: dict[str, Any], path: FieldPath = ()) -> dict[str, Any]:
     """A new map: maps merge deeply, lists and scalars replace, an empty user-keyed map clears; an
-    image tag or digest (a PDB's minAvailable or maxUnavailable) replaces both; a model.uri without its
+    image tag or digest (a PDB's minAvailable or maxUnavailable, a delivery tool) replaces both; a model.uri without its
     sha256 drops the inherited sha256. Inputs are not changed."""
     out = dict(base)
     for key, value in override.items():
@@ -204,8 +205,8 @@ def merge(base: dict[str, Any], override: dict[str, Any], path: FieldPath = ()) 
             out[key] = {}
         else:
             one_of: tuple[str, ...] = _ONE_OF.get(here, ())
-            if any(k in value for k in one_of):
-                old = {k: v for k, v in old.items() if k not in one_of}
+            if any(k in value for k in one_of):  # the others of the group go; the one set merges
+                old = {k: v for k, v in old.items() if k not in one_of or k in value}
             key_of, tied = _TIED.get(here, ("", ""))
             if key_of in value and tied not in value:
                 old = {k: v for k, v in old.items() if k != tied}

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ml_gen.config import delivery as delivery_settings
 from ml_gen.config.model_source import MOUNT_PATH, service_namespace, source, stores, uri_problem
 from ml_gen.k8s.fields import cidr_problem, ingress_path_problem, is_ipv4_address, toleration_problem
 from ml_gen.k8s.image import repository_problem
@@ -47,7 +48,7 @@ def check(env: EnvConfig) -> None:
     s = env.settings
     checkers = (_text, _image, _replicas, _resources, _env_names, _security, _probes, _labels, _tolerations)
     more = (_ingress, _pull_secrets, _tmp, _network_policy, _ports, _monitoring, _thresholds, _durations, _model)
-    for checker in (*checkers, *more):
+    for checker in (*checkers, *more, delivery_settings.check):
         checker(env, s)
 
 

@@ -8,41 +8,20 @@ They are never chart templates, may live in another namespace, and are written t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from ml_gen.delivery import argocd, flux
+from ml_gen.delivery.seam import Object, Tool, Where
 
-Object = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Where:
-    """One environment's release and where ml-gen writes its files, relative to the output root."""
-
-    release: str
-    namespace: str
-    env: str
-    values_file: Path
-    manifests_dir: Path
-    settings: dict[str, Any]
-    """The environment's merged settings (the tool's own section is settings["delivery"][tool])."""
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A delivery tool: the kinds it writes and how it builds them for one environment."""
-
-    name: str
-    kinds: tuple[str, ...]
-    build: Callable[[Where], list[Object]]
-
-
-TOOLS: dict[str, Tool] = {}
-"""Every delivery tool by the name the `delivery` setting uses (none yet: Argo CD and Flux come next)."""
+TOOLS: dict[str, Tool] = {
+    "argocd": Tool("argocd", ("Application",), argocd.build),
+    "flux": Tool("flux", ("GitRepository", "OCIRepository", "HelmRelease", "Kustomization"), flux.build),
+}
+"""Every delivery tool by the name the `delivery` setting uses."""
 
 
 def objects(where: Where) -> list[Object]:
     """The delivery objects of one environment: those of every tool its `delivery` setting names, in name order."""
     chosen = sorted(where.settings.get("delivery") or {})
     return [obj for name in chosen for obj in TOOLS[name].build(where)]
+
+
+__all__ = ["TOOLS", "Object", "Tool", "Where", "objects"]

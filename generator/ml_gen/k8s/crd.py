@@ -22,8 +22,8 @@ then drops it, as both CRDs have the status subresource). Not covered either: st
 the int32 range of `format: int32` (in these two CRDs formats appear only under `status` and as
 int64); DEL, C1 controls and U+FFFE/FFFF in strings, which the YAML reader of an apply refuses
 (ml-gen's config rules refuse them before rendering); `x-kubernetes-embedded-resource` (not used
-here); and CEL rules (`x-kubernetes-validations`), which need a CEL evaluator: `cel_rules()` lists
-them, and the two CRDs pinned now (prometheus-operator v0.94.1) have none.
+here). CEL rules (`x-kubernetes-validations`, the Flux CRDs have a few) are run by `ml_gen.k8s.cel`, the
+subset of CEL those rules use; `cel_rules()` lists every rule (a unit test parses them all).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ml_gen import patterns
+from ml_gen.k8s import cel
 from ml_gen.k8s.crd_data import api_resources, by_kind
 
 __all__ = ["api_resources", "by_kind", "cel_rules", "problems"]
@@ -105,7 +106,8 @@ def _join(path: str, key: str) -> str:
 def _check(value: Any, schema: dict[str, Any], path: str, strict: bool = True) -> Iterator[str]:
     """Problems of one value against its schema; `strict=False` inside anyOf/allOf/oneOf/not branches."""
     if value is None:
-        if not schema.get("nullable", False) and (strict or "type" in schema):
+        untyped = "type" not in schema and schema.get("x-kubernetes-preserve-unknown-fields", False)
+        if not schema.get("nullable", False) and (strict or "type" in schema) and not untyped:
             yield f"{_at(path)}: must not be null{_expected(schema)}"
         return
     if schema.get("x-kubernetes-int-or-string"):
@@ -116,6 +118,8 @@ def _check(value: Any, schema: dict[str, Any], path: str, strict: bool = True) -
         yield f"{_at(path)}: must be {_ARTICLE[schema['type']]}, not {_describe(value)}"
         return
     yield from _values(value, schema, path)
+    if strict and "x-kubernetes-validations" in schema:
+        yield from _cel(value, schema, path)
     if isinstance(value, dict):
         yield from _object(value, schema, path, strict)
     elif isinstance(value, list):
@@ -143,6 +147,24 @@ def _object(value: dict[str, Any], schema: dict[str, Any], path: str, strict: bo
             yield from _check(item, extra_schema, _join(path, key), strict)
         elif strict and not preserve:
             yield f"{_join(path, key)}: unknown field"
+
+
+def _cel(value: Any, schema: dict[str, Any], path: str) -> Iterator[str]:
+    """The CEL rules on this value, run against it with the defaults of its missing fields (the API server
+    defaults before it validates)."""
+    if isinstance(value, dict):
+        missing = {
+            k: s["default"] for k, s in schema.get("properties", {}).items() if k not in value and "default" in s
+        }
+        value = {**missing, **value}
+    for rule in schema["x-kubernetes-validations"]:
+        try:
+            holds = cel.evaluate(rule["rule"], value)
+        except cel.CelError as error:
+            yield f"{_at(path)}: the rule {rule['rule']!r} cannot be evaluated: {error}"
+            continue
+        if not holds:
+            yield f"{_at(path)}: {rule.get('message') or 'must satisfy ' + rule['rule']}"
 
 
 def _array(value: list[Any], schema: dict[str, Any], path: str, strict: bool) -> Iterator[str]:

@@ -91,17 +91,27 @@ class Source:
     module: str
     version: str
     how: str
-    """How the files are obtained: `copy` (taken from the module as they are)."""
+    """How the files are obtained: `copy` (taken from the module as they are) or `controller-gen@<version>`
+    (generated from the module's API types)."""
     files: tuple[str, ...]
-    """Paths inside the module."""
+    """Paths inside the module (copy) or names of the generated files."""
+
+    @property
+    def generator(self) -> str | None:
+        """The controller-gen version that generates the files; None for files copied from the module."""
+        return self.how.removeprefix("controller-gen@") if self.how != "copy" else None
 
     @property
     def cache_entry(self) -> str:
-        """The directory in the tool cache that holds the files under their file names."""
-        return f"{self.name}-crds-{self.version}"
+        """The directory in the tool cache that holds the files under their file names (a generated
+        source's also names the generator's version)."""
+        entry = f"{self.name}-crds-{self.version}"
+        return entry if self.generator is None else f"{entry}-controller-gen-{self.generator}"
 
     def origin(self, path: str) -> str:
-        """What a vendored file's `source` says of the module file at `path`."""
+        """What a vendored file's `source` says of the module file at `path` (or of the generated file)."""
+        if self.generator is not None:
+            return f"{self.module}@{self.version} controller-gen@{self.generator} {path}"
         return f"{self.module}@{self.version} {path}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ml_gen.errors import UnknownKind
 from ml_gen.kinds import (
     configmap,
+    delivery,
     deployment,
     hpa,
     inferenceservice,
@@ -35,7 +36,8 @@ KINDS: dict[str, Kind] = {
         servicemonitor,
         prometheusrule,
     )
-}
+} | {kind.key: kind for kind in delivery.KINDS}
+"""Every kind ml-gen writes: the release's, then the delivery tools' (no chart template)."""
 
 
 WORKLOADS = {name: kind.pod_template for name, kind in KINDS.items() if kind.pod_template is not None}
