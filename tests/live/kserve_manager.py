@@ -17,6 +17,7 @@ the webhook server listens on every address of the machine at a free port (the A
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -48,17 +49,15 @@ WEBHOOKS = {  # path -> (kind of configuration, what it receives)
 
 
 def kserve_module() -> Path:
-    """The kserve module's directory in the Go module cache, at the version tools/crds.tsv pins (``go mod
-    download`` checks it against the checksum database; the manager's build has already fetched it)."""
-    (row,) = [
-        line.split("\t") for line in (REPO / "tools" / "crds.tsv").read_text().splitlines() if line[:7] == "kserve\t"
-    ]
-    module, version = row[1], row[2]
+    """The kserve module's directory in the Go module cache: the version tools/kserve/go.mod pins, from which
+    scripts/install-tools built the manager (so it is in the cache) and which tools/crds.tsv names too."""
     out = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
-        capture_output=True, text=True, check=True, timeout=600, cwd=REPO / "tools",
+        ["go", "list", "-m", "-f", "{{.Dir}}", "github.com/kserve/kserve"],
+        capture_output=True, text=True, check=True, timeout=60, cwd=REPO / "tools" / "kserve",
     )  # fmt: skip
-    return Path(json.loads(out.stdout)["Dir"])
+    directory = Path(out.stdout.strip())
+    assert (directory / CONFIG_MAP).is_file(), f"the kserve module is not in the Go module cache: {out.stdout!r}"
+    return directory
 
 
 def free_port() -> int:
@@ -109,8 +108,6 @@ def config_map(module: Path, namespace: str, storage_initializer: str) -> dict[s
 def webhook_configurations(name: str, port: int, ca: bytes) -> list[dict[str, Any]]:
     """The manager's webhooks (config/webhook/manifests.yaml of the module) at https://127.0.0.1:PORT, for the
     namespaces labelled SERVED_LABEL=NAME only."""
-    import base64
-
     configurations: dict[str, list[dict[str, Any]]] = {"Mutating": [], "Validating": []}
     for path, (kind, resource) in WEBHOOKS.items():
         group, version = ("", "v1") if resource == "pods" else ("serving.kserve.io", "v1beta1")
