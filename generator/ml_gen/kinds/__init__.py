@@ -7,6 +7,7 @@ from ml_gen.kinds import (
     configmap,
     delivery,
     deployment,
+    grafanadashboard,
     hpa,
     inferenceservice,
     ingress,
@@ -35,6 +36,7 @@ KINDS: dict[str, Kind] = {
         networkpolicy,
         servicemonitor,
         prometheusrule,
+        grafanadashboard,
     )
 } | {kind.key: kind for kind in delivery.KINDS}
 """Every kind ml-gen writes: the release's, then the delivery tools' (no chart template)."""

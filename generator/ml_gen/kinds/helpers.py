@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_gen import chart
-from ml_gen.alerts import PodQuery
+from ml_gen.promql import PodQuery
 
 MANAGED_BY = "ml-gen"
 

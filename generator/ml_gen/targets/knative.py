@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml_gen.alerts import PodQuery
 from ml_gen.config.model_source import source
+from ml_gen.promql import PodQuery
 from ml_gen.targets.target import Target, asks
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig
 
-KINDS = ("ServiceAccount", "ConfigMap", "KnativeService", "PrometheusRule")
+KINDS = ("ServiceAccount", "ConfigMap", "KnativeService", "PrometheusRule", "GrafanaDashboard")
 """Knative makes the Services, routes and autoscaler of each revision; no PDB (it scales the pods), no
 NetworkPolicy (its activator and queue-proxy carry the requests)."""
 RESERVED_PORTS = (8012, 8013, 8022, 9090, 9091, 8008)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml_gen.alerts import PodQuery
 from ml_gen.config.model_source import source
+from ml_gen.promql import PodQuery
 from ml_gen.targets import deployment, knative
 from ml_gen.targets.target import Target
 
@@ -33,6 +33,7 @@ KINDS = (
     "PodDisruptionBudget",
     "NetworkPolicy",
     "PrometheusRule",
+    "GrafanaDashboard",
 )
 """KServe makes the predictor's Service, Deployment and HPA (and its Ingress when configured) itself."""
 RAW, SERVERLESS = "RawDeployment", "Serverless"
