@@ -1,7 +1,7 @@
 """Write the config reference (docs/config-reference.md) from the JSON Schema ml-gen ships, between its markers.
 
-python scripts/config_reference.py          # rewrite docs/config-reference.md
-python scripts/config_reference.py --check  # exit 1 if docs/config-reference.md is out of date
+    python scripts/config_reference.py          # rewrite docs/config-reference.md
+    python scripts/config_reference.py --check  # exit 1 if docs/config-reference.md is out of date
 """
 
 from __future__ import annotations
