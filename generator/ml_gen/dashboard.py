@@ -78,7 +78,12 @@ def panels(query: PodQuery, container: str, error_ratio: float, p99_seconds: flo
             [(promql.predict_rate(query, by="status"), "{{status}}")],
             None,
         ),
-        ("Share of POST /predict answered 5xx", "percentunit", [(promql.error_ratio(query), "5xx")], error_ratio),
+        (
+            "Share of POST /predict answered 5xx",
+            "percentunit",
+            [(promql.error_ratio(query, zero_without_errors=True), "5xx")],
+            error_ratio,
+        ),
         ("Latency of POST /predict", "s", latency, p99_seconds),
         ("Model load time", "s", [(load, pods)], None),
         ("Pods serving each model version", "none", [(versions, "{{name}} {{version}}")], None),

@@ -67,9 +67,11 @@ def predict_rate(query: PodQuery, *matchers: str, by: str = "") -> str:
     return f"sum{grouping}(rate({query.of_pods(metrics.REQUESTS, PREDICT, *matchers)}[{RATE_WINDOW}]))"
 
 
-def error_ratio(query: PodQuery) -> str:
-    """The share of POST /predict requests answered 5xx."""
-    return f"{predict_rate(query, SERVER_ERRORS)} / {predict_rate(query)}"
+def error_ratio(query: PodQuery, zero_without_errors: bool = False) -> str:
+    """The share of POST /predict requests answered 5xx. The server makes a status's series on its first
+    answer with it: before any 5xx the share is no data, or 0 when ZERO_WITHOUT_ERRORS (the dashboard's)."""
+    errors = predict_rate(query, SERVER_ERRORS)
+    return f"{f'({errors} or vector(0))' if zero_without_errors else errors} / {predict_rate(query)}"
 
 
 def predict_latency(query: PodQuery, quantile: float) -> str:

@@ -35,13 +35,16 @@ def _exprs(board: dict) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("target", sorted(targets.TARGETS))
 def test_the_panels_query_what_the_alerts_alert_on(target):
-    """Each alert's expression, without its threshold, is a panel's query: one source for both."""
+    """Each alert's expression, without its threshold, is a panel's query (the share of 5xx: its parts, the
+    panel's 0 before any 5xx): one source for both."""
     rendered = _render(CONFIG.replace("metrics:", f"target: {target}\nmetrics:"))
     (rule,) = [o for o in rendered.objects if o["kind"] == "PrometheusRule"]
     alerts = {r["alert"]: r["expr"].rsplit(" ", 2)[0] for r in rule["spec"]["groups"][0]["rules"]}
     queries = [expr for exprs in _exprs(_board(rendered)).values() for expr in exprs]
-    for name in ("ModelServerErrorRatioHigh", "ModelServerLatencyHigh", "ModelServerRestarting"):
+    for name in ("ModelServerLatencyHigh", "ModelServerRestarting"):
         assert alerts[name] in queries, name
+    errors, requests = alerts["ModelServerErrorRatioHigh"].split(" / ")
+    assert f"({errors} or vector(0)) / {requests}" in queries
     pods = re.search(r"\{(namespace=[^}]*?pod=~\"[^\"]*\")", alerts["ModelServerRestarting"])[1]  # type: ignore[index]
     deployments = re.search(r"\{([^}]*)\}", alerts["ModelServerPodsNotReady"])[1]  # type: ignore[index]
     for expr in queries:  # every query selects the alerts' pods, or the Deployments that run them
