@@ -20,7 +20,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from ml_gen import chart, gojson
+from ml_gen import gojson, kinds
 from ml_gen.k8s.quantity import quantity
 
 SCENARIO = Path(__file__).parent / "scenarios" / "dashboard" / "ml-model.yaml"
@@ -98,6 +98,9 @@ class Release:
         self.dashboard: dict[str, Any] = json.loads(self.text)
         (rule,) = [m for m in manifests if m["kind"] == "PrometheusRule"]
         self.namespace = rule["metadata"]["namespace"]
+        (workload,) = [m for m in manifests if kinds.of(m).pod_template]
+        pod = kinds.of(workload).pod_template(workload)  # type: ignore[misc]
+        self.container = pod["spec"]["containers"][0]["name"]  # the server, as the target's controller runs it
         self.deployment = WORKLOADS[self.values["target"]].format(name=self.values["fullnameOverride"])
         self.pods = [f"{self.deployment}{POD_SUFFIX}", f"{self.deployment}-7d9f8c6b5-p9m3z"]
 
@@ -111,7 +114,7 @@ class Release:
         ]
         resources = self.values["resources"]
         for pod in self.pods:
-            container = {"namespace": self.namespace, "pod": pod, "container": chart.CHART_NAME}
+            container = {"namespace": self.namespace, "pod": pod, "container": self.container}
             out.append(series("kube_pod_container_status_restarts_total", {**container, **KSM}, f"1x{MINUTES}"))
             out.append(series("container_cpu_usage_seconds_total", {**container, **CADVISOR}, f"0+15x{MINUTES}"))
             out.append(series("container_memory_working_set_bytes", {**container, **CADVISOR}, f"300000000x{MINUTES}"))

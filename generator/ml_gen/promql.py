@@ -30,9 +30,11 @@ class PodQuery:
     """The replicas the workload wants (kube-state-metrics)."""
     workload: str
     """The workload's kind, as the alerts' descriptions name it (e.g. Deployment)."""
+    container: str = ""
+    """The server's container where the target names it (KServe: kserve-container); "": the chart's name."""
 
     @classmethod
-    def run_by_deployments(cls, pods: str, deployments: str, workload: str) -> PodQuery:
+    def run_by_deployments(cls, pods: str, deployments: str, workload: str, container: str = "") -> PodQuery:
         """The pods PODS selects (label matchers), run by the Deployments DEPLOYMENTS selects (label matchers of
         kube-state-metrics' namespace and deployment labels)."""
         return cls(
@@ -41,15 +43,18 @@ class PodQuery:
             ready=f"sum(kube_deployment_status_replicas_ready{{{deployments}}})",
             desired=f"sum(kube_deployment_spec_replicas{{{deployments}}})",
             workload=workload,
+            container=container,
         )
 
     @classmethod
-    def of_deployments(cls, namespace: str, pods: str, deployments: str, workload: str) -> PodQuery:
+    def of_deployments(
+        cls, namespace: str, pods: str, deployments: str, workload: str, container: str = ""
+    ) -> PodQuery:
         """The pods whose names match PODS, made by the Deployments whose names match DEPLOYMENTS (regexes),
         for a controller that makes Deployments for WORKLOAD (a KServe predictor, a Knative revision)."""
-        return cls.run_by_deployments(
-            f'namespace="{namespace}", pod=~"{pods}"', f'namespace="{namespace}", deployment=~"{deployments}"', workload
-        )
+        pod_matchers = f'namespace="{namespace}", pod=~"{pods}"'
+        deployment_matchers = f'namespace="{namespace}", deployment=~"{deployments}"'
+        return cls.run_by_deployments(pod_matchers, deployment_matchers, workload, container)
 
     def of_pods(self, metric: str, *matchers: str) -> str:
         """METRIC's series of the release's pods, narrowed by more label matchers."""

@@ -71,13 +71,14 @@ annotations:
 
 {{/* How the alerts and the dashboard find the release's pods, per serving target (ml_gen/targets: each target's
 pod_query; ml_gen/promql.py): a dict of pods (PromQL label matchers), unavailable (above 0 while pods are not ready),
-ready and desired (the replicas, from kube-state-metrics) and workload (its kind), as JSON. */}}
+ready and desired (the replicas, from kube-state-metrics), workload (its kind) and container (the server's), as JSON. */}}
 {{- define "ml-model-api.podQuery" -}}
 {{- $name := include "ml-model-api.fullname" . }}
 {{- $ns := .Release.Namespace }}
 {{- $pods := "" }}
 {{- $deployments := "" }}
 {{- $workload := "" }}
+{{- $container := .Chart.Name }}
 {{- if eq .Values.target "deployment" }}
 {{- /* A Deployment's pods: generateName <fullname>-<ReplicaSet hash, 1 to 10 characters>-, which the API server cuts
 to 58 characters before it appends 5 random ones; so the cut base, then a whole hash and its dash or as much of it as
@@ -93,6 +94,7 @@ fits, then 5 characters (ml_gen/targets/deployment.py pod_name_pattern). */}}
 {{- $pods = printf "namespace=%q, pod=~%q" $ns (printf "%s-predictor-.+" $name) }}
 {{- $deployments = printf "namespace=%q, deployment=~%q" $ns (printf "%s-predictor(-[0-9]{5}-deployment)?" $name) }}
 {{- $workload = "InferenceService" }}
+{{- $container = "kserve-container" }}
 {{- else if eq .Values.target "knative" }}
 {{- /* The revisions' pods: each revision <fullname>-<5 digits> runs Deployment <revision>-deployment
 (ml_gen/targets/knative.py). */}}
@@ -103,7 +105,7 @@ fits, then 5 characters (ml_gen/targets/deployment.py pod_name_pattern). */}}
 {{- else }}
 {{- fail (printf "target %q has no pod query" .Values.target) }}
 {{- end }}
-{{- dict "pods" $pods "unavailable" (printf "kube_deployment_status_replicas_unavailable{%s}" $deployments) "ready" (printf "sum(kube_deployment_status_replicas_ready{%s})" $deployments) "desired" (printf "sum(kube_deployment_spec_replicas{%s})" $deployments) "workload" $workload | toJson }}
+{{- dict "pods" $pods "unavailable" (printf "kube_deployment_status_replicas_unavailable{%s}" $deployments) "ready" (printf "sum(kube_deployment_status_replicas_ready{%s})" $deployments) "desired" (printf "sum(kube_deployment_spec_replicas{%s})" $deployments) "workload" $workload "container" $container | toJson }}
 {{- end }}
 
 {{/* The Service `helm test` reaches the pods through, per serving target; "": none whose address is in a pod's

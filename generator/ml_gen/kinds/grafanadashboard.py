@@ -21,7 +21,7 @@ def build(ctx: Context) -> Object | None:
     if not board.get("enabled"):
         return None
     alerts = ctx.values["prometheusRule"]
-    panels = dashboard.panels(ctx.pods, ctx.chart_name, alerts["errorRatio"], alerts["p99LatencySeconds"])
+    panels = dashboard.panels(ctx.pods, ctx.server_container, alerts["errorRatio"], alerts["p99LatencySeconds"])
     text = gojson.dumps(dashboard.dashboard(board["title"], board["uid"], panels))
     meta = ctx.metadata(
         name=name(ctx),

@@ -54,7 +54,12 @@ class Context:
     service_account_name: str
     image: str
     pods: PodQuery
-    """How the alerts find this release's pods (the serving target's pods; _helpers.tpl's podQuery)."""
+    """How the alerts and the dashboard find this release's pods (the serving target's; _helpers.tpl's podQuery)."""
+
+    @property
+    def server_container(self) -> str:
+        """The server's container in the release's pods: the target's name for it, else the chart's name."""
+        return self.pods.container or self.chart_name
 
     def metadata(
         self,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ml_gen.config.model_source import source
+from ml_gen.kinds.inferenceservice import CONTAINER
 from ml_gen.promql import PodQuery
 from ml_gen.targets import deployment, knative
 from ml_gen.targets.target import Target
@@ -188,9 +189,10 @@ def _serverless_rules(env: EnvConfig, s: dict[str, Any]) -> None:
 
 def pod_query(name: str, namespace: str) -> PodQuery:
     """The predictor's pods: Deployment <name>-predictor (RawDeployment) or the Knative revision's
-    <name>-predictor-<5 digits>-deployment (Serverless), and their pods after it."""
+    <name>-predictor-<5 digits>-deployment (Serverless), and their pods after it; the server is KServe's
+    kserve-container (the predictor's container, or the runtime's)."""
     workload = f"{name}-predictor(-[0-9]{{5}}-deployment)?"
-    return PodQuery.of_deployments(namespace, f"{name}-predictor-.+", workload, "InferenceService")
+    return PodQuery.of_deployments(namespace, f"{name}-predictor-.+", workload, "InferenceService", CONTAINER)
 
 
 TARGET = Target("kserve", KINDS, values, rules, pod_query)
