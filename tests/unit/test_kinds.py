@@ -172,3 +172,12 @@ def test_a_namespace_is_required_of_namespaced_kinds_only():
     assert offline._names(cluster, thing) == []
     thing["metadata"]["namespace"] = "x"
     assert offline._names(cluster, thing) == ["metadata.namespace is set, but a ClusterThing belongs to no namespace"]
+
+
+def test_each_api_resource_is_listed_once_as_the_kind_its_objects_are_found_as():
+    """The dashboard's ConfigMap shares ConfigMap's API resource: whatever lists resources (diff's prune
+    listing) lists configmaps once, under the kind `of` gives every ConfigMap."""
+    listed = kinds.resources()
+    assert len({(k.api_version, k.plural) for k in listed}) == len(listed)
+    assert {k.key for k in kinds.KINDS.values()} - {k.key for k in listed} == {"GrafanaDashboard"}
+    assert kinds.of({"apiVersion": "v1", "kind": "ConfigMap"}) in listed

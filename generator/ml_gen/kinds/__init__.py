@@ -46,6 +46,15 @@ WORKLOADS = {name: kind.pod_template for name, kind in KINDS.items() if kind.pod
 """The pod-template accessor of every workload kind."""
 
 
+def resources() -> list[Kind]:
+    """One kind per API resource: the first registered, which `of` answers for its objects (the Grafana
+    dashboard's ConfigMap is a ConfigMap to the API server and to whatever lists ConfigMaps)."""
+    first: dict[tuple[str, str], Kind] = {}
+    for kind in KINDS.values():
+        first.setdefault((kind.api_version, kind.plural), kind)
+    return list(first.values())
+
+
 def index(objects: list[Object]) -> ObjectIndex:
     """The rendered objects of one environment by registry name and name, knowing where each workload keeps
     its pods."""
@@ -71,4 +80,4 @@ def of(obj: Object) -> Kind:
     raise UnknownKind(f"unknown kind {obj.get('kind')!r} of {obj.get('apiVersion')!r}: ml-gen renders it as {served}")
 
 
-__all__ = ["KINDS", "WORKLOADS", "Kind", "Object", "ObjectIndex", "UnknownKind", "index", "lookup", "of"]
+__all__ = ["KINDS", "WORKLOADS", "Kind", "Object", "ObjectIndex", "UnknownKind", "index", "lookup", "of", "resources"]
