@@ -47,28 +47,60 @@ INIT_CONTAINERS = "kubernetes.podspec-init-containers=enabled"
 CHECKED_KINDS = {("serving.kserve.io/v1beta1", "InferenceService"), ("serving.knative.dev/v1", "Service")}
 
 # ml-gen refuses these although the webhooks take the object: what they guard is not the object's
-# validity. Matched on ml-gen's message.
+# validity. Matched on "<subject>: <ml-gen's message>" (subject: knative, or kserve, its mode and predictor).
 BEYOND_THE_WEBHOOKS: list[tuple[str, str]] = [
-    (r"^ingress\.enabled: an Ingress needs a Service", "KServe makes the predictor's Service and Ingress itself"),
-    (r"^(ingress|metrics\.serviceMonitor)\.enabled: Knative makes", "Knative makes the routes and Services itself"),
-    (r"^metrics\.serviceMonitor\.enabled: a ServiceMonitor needs", "KServe makes the predictor's Service itself"),
-    (r"^service: (KServe|Knative) makes", "the target's controller makes the Service (its type and port)"),
-    (r"^networkPolicy\.enabled: requests reach", "Knative's activator would be blocked: a policy of the cluster's"),
-    (r"^kserve\.canaryTrafficPercent: KServe ignores", "KServe takes it in RawDeployment and ignores it"),
-    (r"^autoscaling\.targetMemoryUtilizationPercentage: KServe scales", "one metric per InferenceService"),
-    (r"^model\.(uri|sha256|s3|hf)(\.\w+)?: KServe", "what KServe's storage initializer cannot fetch or check"),
-    (r"^model\.fetch\.\w+: without init containers", "a fetcher that would never run"),
-    (r"^kserve\.runtime: a runtime serves predictor: model", "a runtime for a container that is not a runtime's"),
+    (
+        r"^[^:]*: ingress\.enabled: an Ingress needs a Service",
+        "KServe makes the predictor's Service and Ingress itself",
+    ),
+    (
+        r"^[^:]*: (ingress|metrics\.serviceMonitor)\.enabled: Knative makes",
+        "Knative makes the routes and Services itself",
+    ),
+    (
+        r"^[^:]*: metrics\.serviceMonitor\.enabled: a ServiceMonitor needs",
+        "KServe makes the predictor's Service itself",
+    ),
+    (r"^[^:]*: service: (KServe|Knative) makes", "the target's controller makes the Service (its type and port)"),
+    (
+        r"^[^:]*: networkPolicy\.enabled: requests reach",
+        "Knative's activator would be blocked: a policy of the cluster's",
+    ),
+    (r"^[^:]*: kserve\.canaryTrafficPercent: KServe ignores", "KServe takes it in RawDeployment and ignores it"),
+    (r"^[^:]*: autoscaling\.targetMemoryUtilizationPercentage: KServe scales", "one metric per InferenceService"),
+    (r"^[^:]*: model\.(uri|sha256|s3|hf)(\.\w+)?: KServe", "what KServe's storage initializer cannot fetch or check"),
+    (r"^[^:]*: model\.fetch\.\w+: without init containers", "a fetcher that would never run"),
+    (
+        r"^[^:]*: kserve\.runtime: a runtime serves predictor: model",
+        "a runtime for a container that is not a runtime's",
+    ),
     # The rules every target shares: what the API server refuses of the pods later, or ml-gen's own sense.
-    (r"^resources\.\S+: request .* is above the limit", "the API server refuses such a pod (after the webhooks)"),
+    (
+        r"^[^:]*: resources\.\S+: request .* is above the limit",
+        "the API server refuses such a pod (after the webhooks)",
+    ),
     (r"is also set in env; give it once", "a variable set twice keeps one of the values silently"),
-    (r"^model\.uri: .* is not a", "a model URI no fetcher reads"),
+    (r"^[^:]*: model\.uri: .* is not a", "a model URI no fetcher reads"),
     (r"CRD schema: ", "the API server's CRD schema check, before the webhooks (tests/live/test_crd_differential.py)"),
     # Settings the knative target does not render because Knative refuses them (LEFT_OUT proves it does).
-    (r"^(shutdownDelaySeconds|nodeSelector|tolerations|metrics\.port): Knative (refuses|gives)", "see LEFT_OUT"),
-    (r"^autoscaling\.target\w+: Knative's autoscaler scales on", "see LEFT_OUT"),
-    (r"^model\.uri: Knative refuses a persistentVolumeClaim", "see LEFT_OUT"),
-    (r"^networkPolicy\.enabled: a standard runtime's container", "ml-gen's NetworkPolicy would open no port"),
+    (
+        r"^knative: (shutdownDelaySeconds|nodeSelector|tolerations|metrics\.port): Knative (refuses|gives)",
+        "see LEFT_OUT",
+    ),
+    (r"^knative: autoscaling\.target\w+: Knative's autoscaler scales on", "see LEFT_OUT"),
+    (r"^knative: model\.uri: Knative refuses a persistentVolumeClaim", "see LEFT_OUT"),
+    (r"^[^:]*: networkPolicy\.enabled: a standard runtime's container", "ml-gen's NetworkPolicy would open no port"),
+    # kserve Serverless: what the Knative Service that KServe's controller makes would hold, where the
+    # oracle does not make it (a standard runtime's pod needs its ServingRuntime) or Knative refuses it
+    # after admission (the revision's name).
+    (
+        r"^kserve Serverless model: ((nodeSelector|tolerations): Knative refuses|(env|secretEnv)\.\w+: Knative sets"
+        r"|port: Knative reserves)",
+        "as the Knative Service of a custom predictor (the oracle makes that one) and LEFT_OUT show",
+    ),
+    (r"^kserve \w+ model: kserve\.predictor: predictor: model needs", "a standard runtime with no model to serve"),
+    (r"^kserve Serverless \w+: shutdownDelaySeconds: Knative refuses", "the hook is left out; see LEFT_OUT"),
+    (r"^kserve Serverless \w+: kserve\.deploymentMode: Knative names the revision", "refused at the revision"),
 ]
 
 
@@ -212,13 +244,18 @@ def make_config(target: str, fields: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+AXES = {"kserve": ("deploymentMode", "predictor"), "knative": ("initContainers",)}
+"""Drawn for every config of the target: what decides which of the webhooks' rules apply."""
+
+
 def drawn_cases(count: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
-    """`count` (target, fields) pairs drawn from `seed`: one to four fields each."""
+    """`count` (target, fields) pairs drawn from `seed`: the target's axes and one to four other fields."""
     rng = random.Random(seed)
     cases = []
     for _ in range(count):
         target = rng.choice(sorted(FIELDS))
-        names = rng.sample(sorted(FIELDS[target]), rng.randint(1, 4))
+        others = sorted(set(FIELDS[target]) - set(AXES[target]))
+        names = [*AXES[target], *rng.sample(others, rng.randint(1, 4))]
         cases.append((target, {name: rng.choice(FIELDS[target][name][1]) for name in sorted(names)}))
     return cases
 
@@ -273,6 +310,13 @@ def oracle(tmp_path: Path, serving_validate: str, batches: list[tuple[bool, list
     return [verdicts[str(path)] for _, path in files]
 
 
+def subject(target: str, fields: dict[str, Any]) -> str:
+    """What BEYOND_THE_WEBHOOKS matches before ml-gen's message: the target (and KServe's mode, predictor)."""
+    if target == "knative":
+        return target
+    return f"kserve {fields.get('deploymentMode', 'RawDeployment')} {fields.get('predictor', 'server')}"
+
+
 def beyond_the_webhooks(complaint: str) -> str | None:
     for pattern, reason in BEYOND_THE_WEBHOOKS:
         if re.search(pattern, complaint):
@@ -304,7 +348,7 @@ def disagreements(
         theirs = next(verdicts)
         if (mine is None) == (theirs is None):
             counts["both accept" if mine is None else "both refuse"] += 1
-        elif mine is not None and beyond_the_webhooks(mine):
+        elif mine is not None and beyond_the_webhooks(f"{subject(target, fields)}: {mine}"):
             counts["ml-gen refuses beyond the webhooks"] += 1
         else:
             counts["disagree"] += 1
@@ -376,6 +420,10 @@ REGRESSIONS: list[tuple[str, str, dict[str, Any]]] = [
     # ml-gen's own validate; now left out, and refused when the config asks for it.
     ("kserve-model-predictor-default-policy", "kserve", {"predictor": "model"}),
     ("kserve-model-predictor-asks-for-a-policy", "kserve", {"predictor": "model", "networkPolicy": True}),
+    # A Serverless predictor runs as a Knative Service: Knative's reserved ports and env names apply.
+    ("kserve-serverless-reserved-port", "kserve", {"deploymentMode": "Serverless", "port": 8012}),
+    ("kserve-serverless-reserved-env", "kserve", {"deploymentMode": "Serverless", "env": {"PORT": "1"}}),
+    ("kserve-raw-port-8012", "kserve", {"port": 8012}),
 ]
 
 
@@ -416,7 +464,7 @@ def test_what_the_knative_target_leaves_out_knative_refuses(tmp_path: Path, serv
     batches = []
     for case, fields, path, value in LEFT_OUT:
         refusal = offline_verdict(yaml.safe_dump(make_config("knative", fields)))
-        assert refusal is not None and beyond_the_webhooks(refusal) == "see LEFT_OUT", (case, refusal)
+        assert refusal is not None and beyond_the_webhooks(f"knative: {refusal}") == "see LEFT_OUT", (case, refusal)
         service = json.loads(json.dumps(base[0]))
         put_at(service, path, value)
         batches.append((False, [service]))

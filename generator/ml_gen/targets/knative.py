@@ -70,11 +70,7 @@ def rules(env: EnvConfig) -> None:
     s = env.settings
     if s["metrics"]["enabled"] and s["metrics"].get("port", s["port"]) != s["port"]:
         raise env.error("metrics", "port", message="Knative gives the server one port: serve the metrics path on it")
-    if s["port"] in RESERVED_PORTS:
-        raise env.error("port", message=f"Knative reserves port {s['port']} (for its queue-proxy): use another")
-    for name in RESERVED_ENV:
-        if name in s.get("env", {}) or name in s.get("secretEnv", {}):
-            raise env.error("env" if name in s.get("env", {}) else "secretEnv", name, message="Knative sets it")
+    refuse_reserved(env, s)
     refuse_masked_pod_fields(env, s)
     for key in s.get("annotations", {}):
         if key.startswith(AUTOSCALING_ANNOTATIONS):
@@ -112,6 +108,15 @@ def rules(env: EnvConfig) -> None:
                     "kubernetes.podspec-init-containers)",
                 )
     _companions(env, s)
+
+
+def refuse_reserved(env: EnvConfig, s: dict[str, Any]) -> None:
+    """The ports and env names Knative keeps for itself (a Knative Service, or KServe's Serverless predictor)."""
+    if s["port"] in RESERVED_PORTS:
+        raise env.error("port", message=f"Knative reserves port {s['port']} (for its queue-proxy): use another")
+    for name in RESERVED_ENV:
+        if name in s.get("env", {}) or name in s.get("secretEnv", {}):
+            raise env.error("env" if name in s.get("env", {}) else "secretEnv", name, message="Knative sets it")
 
 
 def refuse_masked_pod_fields(env: EnvConfig, s: dict[str, Any]) -> None:

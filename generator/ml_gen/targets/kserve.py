@@ -12,7 +12,9 @@ imitates, so the validator built from the module (issue 17, point 6) can check t
 - validateScalingKPACompExtension: Serverless with the Knative HPA class takes cpu as well;
 - canaryTrafficPercent: KServe ignores it in RawDeployment (predictor reconciler), so ml-gen refuses it;
 - Knative's ValidateContainerPorts / PodSpecSecurityContext, SecurityContext masks (Serverless runs on Knative):
-  port name http1, no lifecycle, no pod securityContext, nodeSelector and tolerations off by default.
+  port name http1, no lifecycle, no pod securityContext, nodeSelector and tolerations off by default, and
+  Knative's reserved ports and env names (serving-validate found those missing: it checks the Knative Service
+  KServe's controller makes of a Serverless custom predictor).
 """
 
 from __future__ import annotations
@@ -204,6 +206,7 @@ def _serverless_rules(env: EnvConfig, s: dict[str, Any]) -> None:
             message=f"Knative names the revision <name>-predictor-00001, at most 63 characters: in Serverless mode "
             f"the name may have {longest}",
         )
+    knative.refuse_reserved(env, s)
     knative.refuse_masked_pod_fields(env, s)
 
 
