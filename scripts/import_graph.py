@@ -14,7 +14,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, ...]] = [
-    ("ml_gen", "ml_gen.errors", "ml_gen.patterns", "ml_gen.yamlio", "ml_gen.yamlsplice", "ml_gen.serving_metrics"),
+    (
+        "ml_gen",
+        "ml_gen.errors",
+        "ml_gen.patterns",
+        "ml_gen.pyyaml",
+        "ml_gen.yamlio",
+        "ml_gen.yamlsplice",
+        "ml_gen.serving_metrics",
+    ),
     ("ml_gen.k8s",),
     ("ml_gen.config",),
     ("ml_gen.chart", "ml_gen.alerts", "ml_gen.kinds"),
