@@ -108,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, help="another checkout (its generator/ is put on PYTHONPATH)")
     parser.add_argument("--runs", type=int, default=21, help="runs of (a) (default 21)")
-    parser.add_argument("--models", type=int, default=100, help="N of (b) (default 100)")
+    parser.add_argument("--models", type=int, default=100, help="N of (b) (default 100; 0: (a) only)")
     parser.add_argument("--many-runs", type=int, default=5, help="runs of (b) (default 5)")
     parser.add_argument("--loop-runs", type=int, default=3, help="runs of the helm loop (default 3)")
     args = parser.parse_args()
@@ -123,10 +123,10 @@ def main() -> None:
         report(
             "(a) one model, three environments: ml-gen render --all, against one helm template", one, "helm template"
         )
-        many = many_models(Path(tmp), args.models, args.many_runs, args.loop_runs, helm, checkouts)
-        report(
-            f"(b) {args.models} models x 3 environments: ml-gen render --all, against the helm loop", many, "helm loop"
-        )
+        if args.models:  # 0: (a) only
+            many = many_models(Path(tmp), args.models, args.many_runs, args.loop_runs, helm, checkouts)
+            title = f"(b) {args.models} models x 3 environments: ml-gen render --all, against the helm loop"
+            report(title, many, "helm loop")
     print(f"load average at the end: {' / '.join(f'{a:.1f}' for a in os.getloadavg())}")
 
 
