@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
         "ml_gen",
         "ml_gen.errors",
         "ml_gen.patterns",
+        "ml_gen.pyyaml",
         "ml_gen.yamlio",
         "ml_gen.yamlsplice",
         "ml_gen.serving_metrics",
