@@ -53,6 +53,7 @@ BODY = {"instances": [SETOSA]}
 HELM_TIMEOUT = "180s"
 SECOND_VERSION = 'FROM {image}\nLABEL dev.ml-gen.bench.version="2"\n'  # another digest, the same layers
 ENV = "bench"
+CGROUPS = Path("/sys/fs/cgroup")
 # Both apps' pods and a rollout's extra pod must fit the node's CPUs (the CPU request is all that differs from
 # the scaffold's resources; there is no CPU limit, so it does not change how much CPU a pod may use).
 CPU_REQUEST = "200m"
@@ -334,17 +335,16 @@ class LoadPod:
 def throughput(apps: list[tuple[str, Release, LoadPod]], args: Any) -> dict[str, list[dict[str, Any]]]:
     """/predict at each concurrency, the apps taking turns level by level (so that load from elsewhere on the
     machine hits them alike): a 1-second warm-up, then the measured run, with the CPU time the app's pods
-    used for it (the kubelet's counters of their cgroups)."""
+    used for it (their cgroups' counters)."""
     out: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in apps}
     for c in args.concurrency:
         for name, release, load in apps:
             common = {"url": release.service_url("/predict"), "body": BODY, "expect": "setosa"}
             common.update(processes=args.client_processes, concurrency=c, max_requests=args.max_requests)
             load.run(**common, seconds=1)
-            before = pod_stats(release)
+            before = cpu_seconds(release)
             result = load.run(**common, seconds=args.seconds)
-            after = pod_stats(release)
-            used = sum(after[p]["cpu_ns"] - before[p]["cpu_ns"] for p in after if p in before) / 1e9
+            used = cpu_seconds(release) - before
             result["server_cpu_ms_per_request"] = round(used * 1000 / result["ok"], 3) if result["ok"] else None
             print(
                 f"  {name} c={c}: {result['per_second']} req/s, p50 {result['latency_ms']['p50']} ms, "
@@ -372,7 +372,7 @@ def kubelet_summary(cluster: Cluster) -> dict[str, Any]:
 
 
 def pod_stats(release: Release) -> dict[str, dict[str, Any]]:
-    """Per pod of the release: memory (MiB) and the CPU time its cgroup has used (ns)."""
+    """Per pod of the release: its memory as the kubelet reports it (MiB)."""
     names = {p["metadata"]["name"] for p in release.pods()}
     pods = {}
     for pod in kubelet_summary(release.cluster).get("pods", []):
@@ -382,13 +382,31 @@ def pod_stats(release: Release) -> dict[str, dict[str, Any]]:
             pods[ref["name"]] = {
                 "working_set_mib": round(mem.get("workingSetBytes", 0) / 2**20, 1),
                 "rss_mib": round(mem.get("rssBytes", 0) / 2**20, 1),
-                "cpu_ns": pod.get("cpu", {}).get("usageCoreNanoSeconds", 0),
             }
     return pods
 
 
+def cpu_seconds(release: Release) -> float:
+    """The CPU time the release's pods have used, read from their cgroups on this machine (the real node): the
+    kubelet's own figures are refreshed only every few seconds. cgroup v1 (cpuacct.usage, ns) or v2 (cpu.stat)."""
+    total = 0.0
+    for pod in release.pods():
+        uid = pod["metadata"]["uid"]
+        found = [*CGROUPS.glob(f"cpuacct/kubepods/*/pod{uid}/cpuacct.usage")]
+        found += [*CGROUPS.glob(f"cpuacct/kubepods/pod{uid}/cpuacct.usage")]
+        if found:
+            total += int(found[0].read_text()) / 1e9
+            continue
+        stat = [*CGROUPS.glob(f"kubepods/*/pod{uid}/cpu.stat"), *CGROUPS.glob(f"kubepods/pod{uid}/cpu.stat")]
+        if not stat:
+            raise Failed(f"no cgroup of pod {pod['metadata']['name']} ({uid}) under {CGROUPS}")
+        usage = dict(line.split() for line in stat[0].read_text().splitlines())
+        total += int(usage["usage_usec"]) / 1e6
+    return total
+
+
 def memory(release: Release) -> dict[str, Any]:
-    pods = {name: {k: v for k, v in p.items() if k != "cpu_ns"} for name, p in pod_stats(release).items()}
+    pods = pod_stats(release)
     return {"source": "the kubelet's /stats/summary: each pod's cgroup, working set and RSS", "pods": pods}
 
 
@@ -488,21 +506,22 @@ def measure(cluster: Cluster, project: Path, refs: dict[str, str], work: Path, a
     )
     out["flask"] = {"install_s": install}
     apps = [(SCAFFOLD, scaffold, scaffold_load), ("flask", flask, flask_load)]
+    for threads in args.threads:  # the scaffold with other thread counts, beside the others
+        config = scaffold_config(project, f"bench-threads-{threads}-{uuid.uuid4().hex[:4]}", refs["1"], probes=probes)
+        config["env"] = {**config.get("env", {}), "GUNICORN_THREADS": str(threads)}
+        release, load, _ = deploy(cluster, work, config, refs["1"], uid)
+        apps.append((f"threads {threads}", release, load))
     for name, levels in throughput(apps, args).items():
-        out[name]["throughput"] = levels
-    for name, release, _ in apps:
+        if name.startswith("threads "):
+            out[SCAFFOLD][f"throughput_threads_{name.split()[1]}"] = levels
+        else:
+            out[name]["throughput"] = levels
+    for name, release, _ in apps[:2]:
         out[name]["memory"] = memory(release)
+    for _, release, _ in apps[2:]:  # their CPU requests would keep a rollout's extra pod off the node
+        cluster.kubectl("delete", "namespace", release.namespace, "--wait=false")
     out[SCAFFOLD].update(changes(scaffold, scaffold_load, digest))
     out["flask"]["restart"] = restart(flask, flask_load)
-    for threads in args.threads:
-        text = yaml.safe_load(scaffold.config.read_text())
-        text["env"] = {**text.get("env", {}), "GUNICORN_THREADS": str(threads)}
-        scaffold.config.write_text(yaml.safe_dump(text, sort_keys=False))
-        ml_gen("render", ENV, "-c", scaffold.config)
-        scaffold.upgrade()
-        print(f"  GUNICORN_THREADS={threads}", flush=True)
-        name = f"threads {threads}"
-        out[SCAFFOLD][f"throughput_threads_{threads}"] = throughput([(name, scaffold, scaffold_load)], args)[name]
 
 
 DEFAULT, SCAFFOLD = "ml-gen default probes", "scaffold probes"
@@ -526,6 +545,7 @@ def machine() -> dict[str, Any]:
         "cpu": model,
         "os": platform.platform(),
         "commit": sh("git", "-C", ROOT, "rev-parse", "--short", "HEAD").strip(),
+        "dirty": bool(sh("git", "-C", ROOT, "status", "--porcelain", "generator", "charts", "bench").strip()),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "loadavg_start": list(os.getloadavg()),
     }
@@ -539,8 +559,8 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=lambda s: [int(c) for c in s.split(",") if c],
-        default=[],
-        help="GUNICORN_THREADS values to measure the scaffold's throughput with too (e.g. 8,16; default none)",
+        default=[8],
+        help="other GUNICORN_THREADS to measure the scaffold's throughput with, each a release of its own (default 8)",
     )
     parser.add_argument(
         "--client-processes", type=int, default=2, help="processes the load generator spreads its threads over"
@@ -552,7 +572,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ml-gen-serving-"))
     cluster = Cluster(args.cluster, work)
     tag = f"localhost/ml-gen-bench-{uuid.uuid4().hex[:6]}"
-    results: dict[str, Any] = {"command": "python -m bench.serving " + " ".join(sys.argv[1:]), "machine": machine()}
+    results: dict[str, Any] = {"command": " ".join(["python -m bench.serving", *sys.argv[1:]]), "machine": machine()}
     started = time.monotonic()
     images: list[str] = []
     try:
