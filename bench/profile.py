@@ -78,6 +78,45 @@ def process_profile(label: str, args: list[str], top: int) -> str:
     return "\n".join([f"== {label}, whole process under cProfile", out[head], *out[table : table + top + 1]]) + "\n"
 
 
+# Run as `python -c` before ml-gen's console script: times every regex compilation (re's cache misses) and says
+# where it was asked for; what PyYAML leaves to compile on first use (ml_gen.pyyaml) shows where it is first used.
+_REGEX_TRACE = """
+import atexit, re, runpy, sys, time
+compile_now, found = re._compile, []
+def timed(pattern, flags):
+    start = time.perf_counter()
+    compiled = compile_now(pattern, flags)
+    took = time.perf_counter() - start
+    frame = sys._getframe(1)
+    while frame.f_code.co_filename.endswith(("re/__init__.py", "ml_gen/pyyaml.py")):
+        frame = frame.f_back
+    if took > 2e-5:  # a cache hit takes ~1 us
+        found.append((took, f"{frame.f_code.co_filename}:{frame.f_lineno}", str(pattern)[:60]))
+    return compiled
+re._compile = timed
+def report():
+    total = sum(t for t, _, _ in found)
+    print(f"== regular expressions compiled: {len(found)} in {total * 1000:.1f} ms", file=sys.stderr)
+    print(f"{'ms':>6}  where  (pattern)", file=sys.stderr)
+    for took, where, pattern in sorted(found, reverse=True):
+        print(f"{took * 1000:6.2f}  {where}  ({pattern!r})", file=sys.stderr)
+atexit.register(report)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def regex_profile(label: str, args: list[str], runs: int = 5) -> str:
+    """The regexes one ml-gen process compiles, where, and how long each took (the median run of `runs`)."""
+    reports = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-c", _REGEX_TRACE, ML_GEN, *args], capture_output=True, text=True)
+        reports.append(proc.stderr[proc.stderr.index("== regular expressions") :])
+    total = [float(re.search(r"in ([0-9.]+) ms", r)[1]) for r in reports]  # type: ignore[index]
+    median = sorted(zip(total, reports, strict=True))[len(reports) // 2][1]
+    return median.replace("== regular expressions", f"== {label}: regular expressions", 1)
+
+
 def _shorten(text: str) -> str:
     """Drop long install prefixes from file names."""
     prefixes = [*site.getsitepackages(), str(ROOT / "generator"), sysconfig.get_paths()["stdlib"], sys.prefix]
@@ -101,6 +140,7 @@ def main() -> None:
         one = ["render", "--all", "-c", str(Path(tmp) / "models")]
         text += "\n" + process_profile("ml-gen render --all of one model", one, args.top)
         text += "\n" + import_profile("ml-gen render --all of one model", one, args.top)
+        text += "\n" + regex_profile("ml-gen render --all of one model", one)
     text = _shorten(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

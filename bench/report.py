@@ -11,7 +11,7 @@ import string
 import sys
 from pathlib import Path
 
-from bench import before_after, freshness
+from bench import before_after, freshness, serving_report
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "bench" / "benchmarks.md.in"
@@ -231,6 +231,7 @@ def write(results: dict, docs: Path = DOCS, with_plot: bool = True) -> None:
         cluster=cluster_section(results["cluster"]),
         profile=profile_excerpt(),
         tmpfs=tmpfs_section(docs.parent / "bench" / "results" / "results-tmpfs.json"),
+        serving=serving_report.section(docs.parent / "bench" / "results" / "serving.json"),
         startup_commands=before_after.startup_section(),
         fast_paths=before_after.fastpaths_section(),
         schema_check=before_after.schemacheck_section(),

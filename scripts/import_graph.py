@@ -14,10 +14,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, ...]] = [
-    ("ml_gen", "ml_gen.errors", "ml_gen.patterns", "ml_gen.yamlio", "ml_gen.yamlsplice", "ml_gen.serving_metrics"),
+    (
+        "ml_gen",
+        "ml_gen.errors",
+        "ml_gen.patterns",
+        "ml_gen.pyyaml",
+        "ml_gen.yamlio",
+        "ml_gen.yamlsplice",
+        "ml_gen.serving_metrics",
+        "ml_gen.promql",
+        "ml_gen.gojson",
+    ),
     ("ml_gen.k8s",),
     ("ml_gen.config",),
-    ("ml_gen.chart", "ml_gen.alerts", "ml_gen.kinds"),
+    ("ml_gen.chart", "ml_gen.alerts", "ml_gen.dashboard", "ml_gen.kinds"),
     ("ml_gen.targets", "ml_gen.values"),
     ("ml_gen.render",),
     ("ml_gen.check", "ml_gen.drift", "ml_gen.output", "ml_gen.delivery"),

@@ -1,13 +1,16 @@
 """Shared fixtures: an isolated HOME for every test, the repository, the pinned helm, the scenario configs and
-their rendered output, the regeneration switches' failure; how the tests spread over pytest-xdist's workers;
-Hypothesis' profiles."""
+their rendered output, the model server `ml-gen init` writes (its metrics drive the alert and dashboard tests),
+the regeneration switches' failure; how the tests spread over pytest-xdist's workers; Hypothesis' profiles."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
@@ -15,6 +18,7 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
 
+from ml_gen import starter
 from ml_gen.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +199,25 @@ def snapshot() -> Callable[[Path], dict[str, bytes | None]]:
         return tree
 
     return take
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """model_server.server of a project `ml-gen init` wrote, imported without disturbing another copy's modules."""
+    project = tmp_path_factory.mktemp("project") / "demo"
+    starter.write("demo", project)
+
+    def ours(module: str) -> bool:
+        return module == "model_server" or module.startswith("model_server.")
+
+    saved = {name: sys.modules.pop(name) for name in [m for m in sys.modules if ours(m)]}
+    sys.path.insert(0, str(project))
+    try:
+        module = importlib.import_module("model_server.server")
+        assert Path(module.__file__ or "").is_relative_to(project)
+        yield module
+    finally:
+        sys.path.remove(str(project))
+        for name in [m for m in sys.modules if ours(m)]:
+            del sys.modules[name]
+        sys.modules.update(saved)

@@ -8,13 +8,12 @@ must export every metric and label the expressions select on; its scraped sample
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,7 +23,7 @@ import yaml
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from ml_gen import serving_metrics, starter
+from ml_gen import serving_metrics
 from ml_gen.alerts import RESTARTS_IN_15_MINUTES
 
 SCENARIO = Path(__file__).parent / "scenarios" / "observability" / "ml-model.yaml"
@@ -412,28 +411,6 @@ class TinyModel:
         if any(not any(row) for row in rows):
             raise RuntimeError("the model failed")
         return [sum(row) for row in rows]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """model_server.server of a project `ml-gen init` wrote, imported without disturbing another copy's modules."""
-    project = tmp_path_factory.mktemp("project") / "demo"
-    starter.write("demo", project)
-
-    def ours(module: str) -> bool:
-        return module == "model_server" or module.startswith("model_server.")
-
-    saved = {name: sys.modules.pop(name) for name in [m for m in sys.modules if ours(m)]}
-    sys.path.insert(0, str(project))
-    try:
-        module = importlib.import_module("model_server.server")
-        assert Path(module.__file__ or "").is_relative_to(project)
-        yield module
-    finally:
-        sys.path.remove(str(project))
-        for name in [m for m in sys.modules if ours(m)]:
-            del sys.modules[name]
-        sys.modules.update(saved)
 
 
 @pytest.fixture

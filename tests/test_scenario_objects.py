@@ -200,3 +200,25 @@ def test_knative_maps_the_config_the_knative_way(rendered):
     assert {"name": "MODEL_URI", "value": "s3://models/iris/3/"} in server["env"]
     assert server["envFrom"] == [{"secretRef": {"name": "iris-model-store"}}]
     assert {"name": "model", "mountPath": "/mnt/models"} in server["volumeMounts"]  # writable: it fetches
+
+
+DASHBOARD = SCENARIOS / "dashboard" / "ml-model.yaml"
+
+
+@pytest.mark.parametrize(
+    "env, name, namespace, label, folder",
+    [
+        ("prod", "fraud-scorer-dashboard", "risk-prod", ("grafana_dashboard", "1"), {"grafana_folder": "Risk"}),
+        ("staging", "fraud-scorer-risk-staging-dashboard", "monitoring", ("risk_dashboard", "true"),
+         {"grafana.example.com/folder": "Risk (staging)"}),
+        ("batch", "fraud-scorer-dashboard", "risk-batch", ("grafana_dashboard", "1"), None),
+    ],
+)  # fmt: skip
+def test_the_dashboard_is_where_and_how_the_sidecar_looks_for_it(rendered, env, name, namespace, label, folder):
+    """metrics.dashboard's label, folder and namespace as each environment of the scenario sets them."""
+    board = _objects(rendered(DASHBOARD), env)["ConfigMap"]
+    meta = board["metadata"]
+    assert (meta["name"], meta["namespace"]) == (name, namespace)
+    assert meta["labels"][label[0]] == label[1]
+    assert meta.get("annotations") == folder
+    assert list(board["data"]) == [f"fraud-scorer_{env}.json"]

@@ -64,3 +64,10 @@ def test_kserve_and_knative_are_built_at_the_versions_of_their_crds() -> None:
     }.items():
         assert modules.get(module) == versions[variable], f"tools/kserve/go.mod: {module} is not {variable}"
         assert crds.get(module) == versions[variable], f"tools/crds.tsv: {module} is not {variable}"
+
+
+def test_the_dashboard_checker_is_built_with_the_sdk_versions_env_names() -> None:
+    """tools/dashboard-check builds from its own go.mod: it requires GRAFANA_FOUNDATION_SDK_VERSION."""
+    text = (TOOLS / "dashboard-check" / "go.mod").read_text("utf-8")
+    version = pins()["GRAFANA_FOUNDATION_SDK_VERSION"]
+    assert f"\nrequire github.com/grafana/grafana-foundation-sdk/go {version}\n" in text

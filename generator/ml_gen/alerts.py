@@ -3,36 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ml_gen import serving_metrics as metrics
+from ml_gen import promql
+from ml_gen.promql import PodQuery
 
 RESTARTS_IN_15_MINUTES = 2
-"""More container restarts than this within 15 minutes fire ModelServerRestarting."""
-
-
-@dataclass(frozen=True)
-class PodQuery:
-    """How PromQL finds one release's pods and their readiness; each serving target says (ml_gen.targets)."""
-
-    pods: str
-    """Label matchers of the release's pods (namespace and pod name), without braces."""
-    unavailable: str
-    """An expression that is above 0 while some of the workload's pods are not ready."""
-    workload: str
-    """The workload's kind, as the alerts' descriptions name it (e.g. Deployment)."""
-
-    @classmethod
-    def of_deployments(cls, namespace: str, pods: str, deployments: str, workload: str) -> PodQuery:
-        """The pods whose names match PODS, made by the Deployments whose names match DEPLOYMENTS (regexes),
-        for a controller that makes Deployments for WORKLOAD (a KServe predictor, a Knative revision)."""
-        unavailable = f'namespace="{namespace}", deployment=~"{deployments}"'
-        return cls(
-            pods=f'namespace="{namespace}", pod=~"{pods}"',
-            unavailable=f"kube_deployment_status_replicas_unavailable{{{unavailable}}}",
-            workload=workload,
-        )
+"""More container restarts than this within 15 minutes (promql.RESTARTS_WINDOW) fire ModelServerRestarting."""
 
 
 def _number(value: float) -> str:
@@ -43,16 +20,7 @@ def _number(value: float) -> str:
 def rules(name: str, namespace: str, container: str, query: PodQuery, settings: dict[str, Any]) -> list[dict[str, Any]]:
     """The alerting rules for the workload `name` in `namespace`, whose pods `query` finds (names are DNS
     labels: safe in PromQL)."""
-    pods = query.pods
     hold = settings["for"]
-    # Only POST /predict: a pod loading its model answers its readiness probes with 503, not a client.
-    predict = f'{pods}, route="/predict"'
-    requests = f"sum(rate({metrics.REQUESTS}{{{predict}}}[5m]))"
-    errors = f'sum(rate({metrics.REQUESTS}{{{predict}, status=~"5.."}}[5m]))'
-    latency = (
-        f"histogram_quantile(0.99, sum by (le) "
-        f'(rate({metrics.REQUEST_SECONDS}_bucket{{{pods}, route="/predict"}}[5m])))'
-    )
     where = f"{namespace}/{name}"
     model = settings.get("alertLabels", {})  # the model's name and version, on every alert
     ratio, p99 = _number(settings["errorRatio"]), _number(settings["p99LatencySeconds"])
@@ -70,7 +38,7 @@ def rules(name: str, namespace: str, container: str, query: PodQuery, settings: 
         {
             "alert": "ModelServerRestarting",
             "expr": (
-                f'increase(kube_pod_container_status_restarts_total{{{pods}, container="{container}"}}[15m]) '
+                f"{promql.restarts(query, container)} "
                 f">= {RESTARTS_IN_15_MINUTES + 1}"  # increase() extrapolates: N restarts read as a bit over N
             ),
             "labels": {"severity": "warning", **model},
@@ -81,7 +49,7 @@ def rules(name: str, namespace: str, container: str, query: PodQuery, settings: 
         },
         {
             "alert": "ModelServerErrorRatioHigh",
-            "expr": f"{errors} / {requests} > {ratio}",
+            "expr": f"{promql.error_ratio(query)} > {ratio}",
             "for": hold,
             "labels": {"severity": "critical", **model},
             "annotations": {
@@ -91,7 +59,7 @@ def rules(name: str, namespace: str, container: str, query: PodQuery, settings: 
         },
         {
             "alert": "ModelServerLatencyHigh",
-            "expr": f"{latency} > {p99}",
+            "expr": f"{promql.predict_latency(query, 0.99)} > {p99}",
             "for": hold,
             "labels": {"severity": "warning", **model},
             "annotations": {

@@ -88,14 +88,17 @@ def refuse_clashes(plans: list[Plan]) -> None:
     written: dict[str, str] = {}
     for p in plans:
         root = os.path.realpath(p.root)
+        sources: dict[tuple[str, str], str] = {}  # (config, env) -> how messages name it, joined once
         for rel, (config, env) in sorted(p.owners.items()):
             if (config, env) == SCHEMA_OWNER:  # the same copy of the chart's schema, whoever writes it
                 continue
-            target = os.path.join(root, rel)
-            other = written.setdefault(target, f"{p.root / config} (environment {env})")
-            if other != f"{p.root / config} (environment {env})":
+            if (config, env) not in sources:
+                sources[config, env] = f"{p.root / config} (environment {env})"
+            source = sources[config, env]
+            other = written.setdefault(os.path.join(root, rel), source)
+            if other != source:
                 raise UsageError(
-                    f"{p.root / rel}: would be written from both {other} and {p.root / config} (environment {env}): "
+                    f"{p.root / rel}: would be written from both {other} and {source}: "
                     "give each config its own directory"
                 )
 

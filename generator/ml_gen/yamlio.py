@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from ml_gen import pyyaml
 from ml_gen.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
+else:
+    yaml = pyyaml.load()
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from ml_gen import pyyaml, yamlio
 
-from ml_gen import yamlio
+if TYPE_CHECKING:
+    import yaml
+else:
+    yaml = pyyaml.load()
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the parser `render` reads configs with
 

@@ -83,6 +83,9 @@ def test_config_is_the_starter_with_ready_model_and_metrics(project):
     assert data["model"]["framework"] == "sklearn"
     assert data["model"]["uri"] == f"file://{starter.MODEL_PATH}"
     assert data["metrics"] == {"enabled": True, "path": "/metrics"}
+    # The probe periods bench/serving.py measured (docs/benchmarks.md), with ml-gen's 5 minutes to start.
+    startup, readiness = {"periodSeconds": 1, "failureThreshold": 300}, {"periodSeconds": 2}
+    assert data["probes"] == {"startup": startup, "readiness": readiness}
     config.load(project / "ml-model.yaml")
 
 

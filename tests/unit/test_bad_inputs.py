@@ -494,6 +494,37 @@ CASES += [
         ("needs metrics.enabled",),
     ),
     Bad(
+        "dashboard-without-metrics",
+        prod("    metrics: {enabled: false, dashboard: {enabled: true}}\n"),
+        "environments.prod.metrics.dashboard.enabled",
+        10,
+        ("needs metrics.enabled",),
+    ),
+    Bad(
+        "dashboard-label-already-in-labels",
+        sub(
+            "replicas: 2",
+            "replicas: 2\nlabels: {grafana_dashboard: x}\nmetrics: {enabled: true, dashboard: {enabled: true}}",
+        ),
+        "metrics.dashboard.label",
+        8,
+        ("already in labels",),
+    ),
+    Bad(
+        "dashboard-label-value-with-a-space",
+        prod("    metrics: {enabled: true, dashboard: {enabled: true, labelValue: yes please}}\n"),
+        "environments.prod.metrics.dashboard.labelValue",
+        10,
+        ("invalid label value",),
+    ),
+    Bad(
+        "dashboard-folder-annotation-with-a-space",
+        prod("    metrics: {enabled: true, dashboard: {enabled: true, folderAnnotation: grafana folder}}\n"),
+        "environments.prod.metrics.dashboard.folderAnnotation",
+        10,
+        ("invalid key 'grafana folder'",),
+    ),
+    Bad(
         "alerts-label-set-by-ml-gen",
         sub("replicas: 2", "replicas: 2\nmetrics: {alerts: {labels: {app.kubernetes.io/name: x}}}"),
         "metrics.alerts.labels.app.kubernetes.io/name",

@@ -82,8 +82,9 @@ def _decided(target: str) -> set[str]:
 def test_the_charts_defaults_are_ml_gens_defaults(target):
     """config.DEFAULTS (through values.build) and the chart's values.yaml say the same, except what
     names one release (names, image), the chart-only helm test image, the target's name, the values
-    only other targets write (each target's own section is checked when that target is the one built) and
-    the shared values a target other than the default decides itself."""
+    only other targets write (each target's own section is checked when that target is the one built), the
+    shared values a target other than the default decides itself, and grafanaDashboard, which ml-gen writes
+    only when the dashboard is on (the next test compares it)."""
     built = _built(target)
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
     only_others = set().union(*(_leaves(_built(t)) for t in targets.TARGETS if t != target)) - _leaves(built)
@@ -99,7 +100,19 @@ def test_the_charts_defaults_are_ml_gens_defaults(target):
         "image.repository",
         "image.tag",
         "tests.image",
+        "grafanaDashboard",
     } | ({"target"} if target != targets.DEFAULT else set())
+
+
+def test_the_charts_dashboard_defaults_are_ml_gens_defaults():
+    """With the dashboard on, ml-gen's grafanaDashboard is the chart's default but for what names the release."""
+    on = config.parse(
+        MINIMAL.replace("environments:", "metrics: {enabled: true, dashboard: {enabled: true}}\nenvironments:"),
+        "ml-model.yaml",
+    )
+    built = render.render_environment(on, "dev").values["grafanaDashboard"]
+    chart_values = yaml.safe_load((CHART / "values.yaml").read_text())["grafanaDashboard"]
+    assert _differences(built, chart_values) == {"enabled", "uid", "title"}
 
 
 def test_changing_a_default_on_one_side_is_noticed(monkeypatch):
@@ -159,3 +172,12 @@ def test_a_namespace_is_required_of_namespaced_kinds_only():
     assert offline._names(cluster, thing) == []
     thing["metadata"]["namespace"] = "x"
     assert offline._names(cluster, thing) == ["metadata.namespace is set, but a ClusterThing belongs to no namespace"]
+
+
+def test_each_api_resource_is_listed_once_as_the_kind_its_objects_are_found_as():
+    """The dashboard's ConfigMap shares ConfigMap's API resource: whatever lists resources (diff's prune
+    listing) lists configmaps once, under the kind `of` gives every ConfigMap."""
+    listed = kinds.resources()
+    assert len({(k.api_version, k.plural) for k in listed}) == len(listed)
+    assert {k.key for k in kinds.KINDS.values()} - {k.key for k in listed} == {"GrafanaDashboard"}
+    assert kinds.of({"apiVersion": "v1", "kind": "ConfigMap"}) in listed

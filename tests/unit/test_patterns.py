@@ -46,6 +46,8 @@ def _examples(schema: dict) -> list[tuple[str, str]]:
     good = {
         "^[a-z]([-a-z0-9]*[a-z0-9])?$": "ml-model",
         "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "ml-dev",
+        "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$": "monitoring",
+        "^[a-zA-Z0-9_-]*$": "fraud-scorer_prod",
         "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$": "my.secret",
         "^[A-Za-z_][A-Za-z0-9_]*$": "LOG_LEVEL",
         "^\\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$": "config.json",

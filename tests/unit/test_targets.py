@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from ml_gen import config, kinds, render, targets, values
-from ml_gen.alerts import PodQuery
 from ml_gen.check import offline
 from ml_gen.errors import ConfigError
 from ml_gen.kinds.helpers import Context
+from ml_gen.promql import PodQuery
 from ml_gen.targets.target import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,8 @@ def _rules(env: config.EnvConfig) -> None:
 
 
 def _pod_query(name: str, namespace: str) -> PodQuery:
-    return PodQuery(f'namespace="{namespace}", pod="{name}"', f'kube_pod_status_ready{{pod="{name}"}} == 0', "Pod")
+    ready = f'kube_pod_status_ready{{pod="{name}", condition="true"}}'
+    return PodQuery(f'namespace="{namespace}", pod="{name}"', f"{ready} == 0", ready, "vector(1)", "Pod")
 
 
 BARE_POD = Target(
@@ -94,7 +95,7 @@ def test_companions_find_the_targets_pods(bare_pod):
     assert failures == [f"FAIL  ml-model.yaml:dev  values/dev.yaml: target: 'bare-pod' is not one of {CHART_TARGETS}"]
     (rule,) = [o for o in dev.objects if o["kind"] == "PrometheusRule"]
     exprs = {r["alert"]: r["expr"] for r in rule["spec"]["groups"][0]["rules"]}
-    assert exprs["ModelServerPodsNotReady"] == 'kube_pod_status_ready{pod="demo"} == 0 > 0'
+    assert exprs["ModelServerPodsNotReady"] == 'kube_pod_status_ready{pod="demo", condition="true"} == 0 > 0'
     assert 'namespace="demo-dev", pod="demo"' in exprs["ModelServerErrorRatioHigh"]
 
 

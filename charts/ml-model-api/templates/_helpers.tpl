@@ -69,31 +69,43 @@ annotations:
 {{- end }}
 {{- end }}
 
-{{/* How the alerts find the release's pods, per serving target (ml_gen/targets: each target's pod_query): a dict of
-pods (PromQL label matchers), unavailable (above 0 while pods are not ready) and workload (its kind), as JSON. */}}
+{{/* How the alerts and the dashboard find the release's pods, per serving target (ml_gen/targets: each target's
+pod_query; ml_gen/promql.py): a dict of pods (PromQL label matchers), unavailable (above 0 while pods are not ready),
+ready and desired (the replicas, from kube-state-metrics), workload (its kind) and container (the server's), as JSON. */}}
 {{- define "ml-model-api.podQuery" -}}
 {{- $name := include "ml-model-api.fullname" . }}
 {{- $ns := .Release.Namespace }}
+{{- $pods := "" }}
+{{- $deployments := "" }}
+{{- $workload := "" }}
+{{- $container := .Chart.Name }}
 {{- if eq .Values.target "deployment" }}
 {{- /* A Deployment's pods: generateName <fullname>-<ReplicaSet hash, 1 to 10 characters>-, which the API server cuts
 to 58 characters before it appends 5 random ones; so the cut base, then a whole hash and its dash or as much of it as
 fits, then 5 characters (ml_gen/targets/deployment.py pod_name_pattern). */}}
 {{- $base := printf "%s-" $name | trunc 58 }}
 {{- $pod := printf "%s([a-z0-9]{1,10}-|[a-z0-9]{%d})[a-z0-9]{5}" $base (sub 58 (len $base)) }}
-{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns $pod) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=%q}" $ns $name) "workload" "Deployment" | toJson }}
+{{- $pods = printf "namespace=%q, pod=~%q" $ns $pod }}
+{{- $deployments = printf "namespace=%q, deployment=%q" $ns $name }}
+{{- $workload = "Deployment" }}
 {{- else if eq .Values.target "kserve" }}
 {{- /* The predictor's pods: Deployment <fullname>-predictor (RawDeployment) or the Knative revision's
 <fullname>-predictor-<5 digits>-deployment (Serverless), and their pods after it (ml_gen/targets/kserve.py). */}}
-{{- $workload := printf "%s-predictor(-[0-9]{5}-deployment)?" $name }}
-{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-predictor-.+" $name)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=~%q}" $ns $workload) "workload" "InferenceService" | toJson }}
+{{- $pods = printf "namespace=%q, pod=~%q" $ns (printf "%s-predictor-.+" $name) }}
+{{- $deployments = printf "namespace=%q, deployment=~%q" $ns (printf "%s-predictor(-[0-9]{5}-deployment)?" $name) }}
+{{- $workload = "InferenceService" }}
+{{- $container = "kserve-container" }}
 {{- else if eq .Values.target "knative" }}
 {{- /* The revisions' pods: each revision <fullname>-<5 digits> runs Deployment <revision>-deployment
 (ml_gen/targets/knative.py). */}}
-{{- $workload := printf "%s-[0-9]{5}-deployment" $name }}
-{{- dict "pods" (printf "namespace=%q, pod=~%q" $ns (printf "%s-.+" $workload)) "unavailable" (printf "kube_deployment_status_replicas_unavailable{namespace=%q, deployment=~%q}" $ns $workload) "workload" "Knative Service" | toJson }}
+{{- $revisions := printf "%s-[0-9]{5}-deployment" $name }}
+{{- $pods = printf "namespace=%q, pod=~%q" $ns (printf "%s-.+" $revisions) }}
+{{- $deployments = printf "namespace=%q, deployment=~%q" $ns $revisions }}
+{{- $workload = "Knative Service" }}
 {{- else }}
 {{- fail (printf "target %q has no pod query" .Values.target) }}
 {{- end }}
+{{- dict "pods" $pods "unavailable" (printf "kube_deployment_status_replicas_unavailable{%s}" $deployments) "ready" (printf "sum(kube_deployment_status_replicas_ready{%s})" $deployments) "desired" (printf "sum(kube_deployment_spec_replicas{%s})" $deployments) "workload" $workload "container" $container | toJson }}
 {{- end }}
 
 {{/* The Service `helm test` reaches the pods through, per serving target; "": none whose address is in a pod's

@@ -41,6 +41,14 @@ DEFAULTS: dict[str, Any] = {
         "path": "/metrics",
         "serviceMonitor": {"enabled": False, "interval": "30s", "labels": {}},
         "alerts": {"enabled": False, "labels": {}, "errorRatio": 0.05, "p99LatencySeconds": 1.0, "for": "5m"},
+        "dashboard": {
+            "enabled": False,
+            "label": "grafana_dashboard",
+            "labelValue": "1",
+            "folderAnnotation": "grafana_folder",
+            "folder": "",
+            "namespace": "",
+        },
     },
     "networkPolicy": {
         "enabled": True,

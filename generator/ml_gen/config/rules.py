@@ -4,6 +4,7 @@ their target (ml_gen.targets)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -53,6 +54,8 @@ def check(env: EnvConfig) -> None:
 
 
 def _text(env: EnvConfig, s: dict[str, Any]) -> None:
+    if not _NOT_FOR_HELM.search(json.dumps(s, ensure_ascii=False)):  # the usual case, at C speed (keys too)
+        return
     for path, text in _strings(s, ()):
         bad = _NOT_FOR_HELM.search(text)
         if bad:
@@ -263,25 +266,40 @@ def _network_policy(env: EnvConfig, s: dict[str, Any]) -> None:
 
 
 def _monitoring(env: EnvConfig, s: dict[str, Any]) -> None:
-    """A ServiceMonitor or alert rules need the metrics endpoint; their own labels are valid and
+    """A ServiceMonitor, alert rules or a dashboard need the metrics endpoint; their own labels are valid and
     do not repeat a label every object already has."""
     metrics = s["metrics"]
     for threshold in ("errorRatio", "p99LatencySeconds"):
         if not math.isfinite(metrics["alerts"][threshold]):  # YAML's .nan passes every bound of the schema
             raise env.error("metrics", "alerts", threshold, message="must be a number, not .nan")
-    for key in ("serviceMonitor", "alerts"):
+    for key in ("serviceMonitor", "alerts", "dashboard"):
         if metrics[key]["enabled"] and not metrics["enabled"]:
             raise env.error(
                 "metrics", key, "enabled", message="needs metrics.enabled: true (it reads the metrics path)"
             )
-        for label, value in metrics[key]["labels"].items():
-            problem = label_key_problem(label) or label_value_problem(value)
-            if label.startswith("app.kubernetes.io/"):
-                problem = f"'{label}' is set by ml-gen"
-            elif label in s.get("labels", {}):
-                problem = f"'{label}' is already in labels, which every object carries"
+        for label, value in metrics[key].get("labels", {}).items():
+            problem = _own_label_problem(s, label, value)
             if problem:
                 raise env.error("metrics", key, "labels", label, message=problem)
+    dashboard = metrics["dashboard"]
+    if dashboard["enabled"]:
+        problems = {
+            "label": _own_label_problem(s, dashboard["label"], ""),
+            "labelValue": label_value_problem(dashboard["labelValue"]),
+            "folderAnnotation": label_key_problem(dashboard["folderAnnotation"]),  # annotation keys: the same rule
+        }
+        for field, problem in problems.items():
+            if problem:
+                raise env.error("metrics", "dashboard", field, message=problem)
+
+
+def _own_label_problem(s: dict[str, Any], label: str, value: str) -> str | None:
+    """Why a label an object adds to the common ones is refused, or None."""
+    if label.startswith("app.kubernetes.io/"):
+        return f"'{label}' is set by ml-gen"
+    if label in s.get("labels", {}):
+        return f"'{label}' is already in labels, which every object carries"
+    return label_key_problem(label) or label_value_problem(value)
 
 
 def _ports(env: EnvConfig, s: dict[str, Any]) -> None:

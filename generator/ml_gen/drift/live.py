@@ -123,7 +123,7 @@ def leftovers(client: Any, release: str, namespace: str, wanted: set[str], pool:
     """The live objects of the release (its instance label, managed by ml-gen or Helm) in the namespace that are
     not among the `wanted` labels: an apply with pruning, or a Helm upgrade, deletes them."""
     selector = f"{INSTANCE}={release},{MANAGED_BY} in (ml-gen,{HELM})"
-    release_kinds = [kind for kind in kinds.KINDS.values() if kind.template is not None and kind.namespaced]
+    release_kinds = [kind for kind in kinds.resources() if kind.template is not None and kind.namespaced]
 
     def listed(kind: kinds.Kind) -> list[Change]:
         path = f"/{kind.path_prefix}/namespaces/{namespace}/{kind.plural}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_UP, Context, Decimal
+from functools import lru_cache
 
 _SUFFIXES: dict[str, Decimal | int] = {
     "": 1,
@@ -30,6 +31,7 @@ _NANO = Decimal("1e-9")
 _EXPONENT_CAP = 10**6  # |exponent| beyond this is out of every range anyway; keeps the arithmetic small
 
 
+@lru_cache(maxsize=1024, typed=True)  # the same few values recur in every environment (Decimal is immutable)
 def quantity(value: str | int | float) -> Decimal:
     """The value of a Kubernetes quantity (pattern-checked by the schema), rounded up to 1n as Kubernetes does."""
     match = _QUANTITY.match(str(value))

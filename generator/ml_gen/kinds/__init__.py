@@ -7,6 +7,7 @@ from ml_gen.kinds import (
     configmap,
     delivery,
     deployment,
+    grafanadashboard,
     hpa,
     inferenceservice,
     ingress,
@@ -35,6 +36,7 @@ KINDS: dict[str, Kind] = {
         networkpolicy,
         servicemonitor,
         prometheusrule,
+        grafanadashboard,
     )
 } | {kind.key: kind for kind in delivery.KINDS}
 """Every kind ml-gen writes: the release's, then the delivery tools' (no chart template)."""
@@ -42,6 +44,15 @@ KINDS: dict[str, Kind] = {
 
 WORKLOADS = {name: kind.pod_template for name, kind in KINDS.items() if kind.pod_template is not None}
 """The pod-template accessor of every workload kind."""
+
+
+def resources() -> list[Kind]:
+    """One kind per API resource: the first registered, which `of` answers for its objects (the Grafana
+    dashboard's ConfigMap is a ConfigMap to the API server and to whatever lists ConfigMaps)."""
+    first: dict[tuple[str, str], Kind] = {}
+    for kind in KINDS.values():
+        first.setdefault((kind.api_version, kind.plural), kind)
+    return list(first.values())
 
 
 def index(objects: list[Object]) -> ObjectIndex:
@@ -69,4 +80,4 @@ def of(obj: Object) -> Kind:
     raise UnknownKind(f"unknown kind {obj.get('kind')!r} of {obj.get('apiVersion')!r}: ml-gen renders it as {served}")
 
 
-__all__ = ["KINDS", "WORKLOADS", "Kind", "Object", "ObjectIndex", "UnknownKind", "index", "lookup", "of"]
+__all__ = ["KINDS", "WORKLOADS", "Kind", "Object", "ObjectIndex", "UnknownKind", "index", "lookup", "of", "resources"]

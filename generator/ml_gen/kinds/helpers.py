@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_gen import chart
-from ml_gen.alerts import PodQuery
+from ml_gen.promql import PodQuery
 
 MANAGED_BY = "ml-gen"
 
@@ -54,7 +54,12 @@ class Context:
     service_account_name: str
     image: str
     pods: PodQuery
-    """How the alerts find this release's pods (the serving target's pods; _helpers.tpl's podQuery)."""
+    """How the alerts and the dashboard find this release's pods (the serving target's; _helpers.tpl's podQuery)."""
+
+    @property
+    def server_container(self) -> str:
+        """The server's container in the release's pods: the target's name for it, else the chart's name."""
+        return self.pods.container or self.chart_name
 
     def metadata(
         self,

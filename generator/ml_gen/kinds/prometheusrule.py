@@ -13,7 +13,7 @@ def build(ctx: Context) -> Object | None:
     rule = ctx.values["prometheusRule"]
     if not rule["enabled"]:
         return None
-    rules = alerts.rules(ctx.fullname, ctx.namespace, ctx.chart_name, ctx.pods, rule)
+    rules = alerts.rules(ctx.fullname, ctx.namespace, ctx.server_container, ctx.pods, rule)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",

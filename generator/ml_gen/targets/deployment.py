@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml_gen.alerts import PodQuery
 from ml_gen.k8s.fields import pdb_count
 from ml_gen.k8s.names import GENERATE_NAME_BASE
+from ml_gen.promql import PodQuery
 from ml_gen.targets.target import Target
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ KINDS = (
     "NetworkPolicy",
     "ServiceMonitor",
     "PrometheusRule",
+    "GrafanaDashboard",
 )
 """Rendered in this order (the order `helm template` prints them does not matter)."""
 
@@ -116,10 +117,10 @@ def pod_name_pattern(name: str) -> str:
 def pod_query(name: str, namespace: str) -> PodQuery:
     """A Deployment's pods by name (pod_name_pattern); kube-state-metrics counts the unavailable replicas
     per Deployment."""
-    return PodQuery(
-        pods=f'namespace="{namespace}", pod=~"{pod_name_pattern(name)}"',
-        unavailable=f'kube_deployment_status_replicas_unavailable{{namespace="{namespace}", deployment="{name}"}}',
-        workload="Deployment",
+    return PodQuery.run_by_deployments(
+        f'namespace="{namespace}", pod=~"{pod_name_pattern(name)}"',
+        f'namespace="{namespace}", deployment="{name}"',
+        "Deployment",
     )
 
 

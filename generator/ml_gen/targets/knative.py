@@ -12,6 +12,8 @@ module (issue 17, point 6):
 - PodSpecMask with the default features (config/features.go): no nodeSelector, tolerations, pod
   securityContext, persistentVolumeClaim volumes or terminationGracePeriodSeconds; init containers only
   when the cluster sets kubernetes.podspec-init-containers (knative.initContainers says it does);
+- ValidateObjectMetadata / ValidateHasNoAutoscalingAnnotation: no autoscaling.knative.dev annotation on
+  the Service's metadata, where the config's annotations go (found by serving-validate);
 - RevisionSpec.Validate: containerConcurrency 0-1000, timeoutSeconds 1-600 (the defaults' limits; the
   config schema holds them); TrafficTarget.Validate: a canary's percentages add up to 100.
 """
@@ -20,18 +22,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml_gen.alerts import PodQuery
 from ml_gen.config.model_source import source
+from ml_gen.promql import PodQuery
 from ml_gen.targets.target import Target, asks
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig
 
-KINDS = ("ServiceAccount", "ConfigMap", "KnativeService", "PrometheusRule")
+KINDS = ("ServiceAccount", "ConfigMap", "KnativeService", "PrometheusRule", "GrafanaDashboard")
 """Knative makes the Services, routes and autoscaler of each revision; no PDB (it scales the pods), no
 NetworkPolicy (its activator and queue-proxy carry the requests)."""
 RESERVED_PORTS = (8012, 8013, 8022, 9090, 9091, 8008)
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION")
+AUTOSCALING_ANNOTATIONS = "autoscaling.knative.dev"
+"""ValidateHasNoAutoscalingAnnotation: no annotation key with this prefix on the Service's own metadata."""
 
 
 def values(env: EnvConfig) -> dict[str, Any]:
@@ -66,12 +70,16 @@ def rules(env: EnvConfig) -> None:
     s = env.settings
     if s["metrics"]["enabled"] and s["metrics"].get("port", s["port"]) != s["port"]:
         raise env.error("metrics", "port", message="Knative gives the server one port: serve the metrics path on it")
-    if s["port"] in RESERVED_PORTS:
-        raise env.error("port", message=f"Knative reserves port {s['port']} (for its queue-proxy): use another")
-    for name in RESERVED_ENV:
-        if name in s.get("env", {}) or name in s.get("secretEnv", {}):
-            raise env.error("env" if name in s.get("env", {}) else "secretEnv", name, message="Knative sets it")
+    refuse_reserved(env, s)
     refuse_masked_pod_fields(env, s)
+    for key in s.get("annotations", {}):
+        if key.startswith(AUTOSCALING_ANNOTATIONS):
+            raise env.error(
+                "annotations",
+                key,
+                message="Knative refuses autoscaling annotations on a Service (they belong to the revision, "
+                "where ml-gen writes them from autoscaling and knative)",
+            )
     hpa = s["autoscaling"]
     for field in ("targetCPUUtilizationPercentage", "targetMemoryUtilizationPercentage"):
         if hpa.get(field) is not None:
@@ -100,6 +108,15 @@ def rules(env: EnvConfig) -> None:
                     "kubernetes.podspec-init-containers)",
                 )
     _companions(env, s)
+
+
+def refuse_reserved(env: EnvConfig, s: dict[str, Any]) -> None:
+    """The ports and env names Knative keeps for itself (a Knative Service, or KServe's Serverless predictor)."""
+    if s["port"] in RESERVED_PORTS:
+        raise env.error("port", message=f"Knative reserves port {s['port']} (for its queue-proxy): use another")
+    for name in RESERVED_ENV:
+        if name in s.get("env", {}) or name in s.get("secretEnv", {}):
+            raise env.error("env" if name in s.get("env", {}) else "secretEnv", name, message="Knative sets it")
 
 
 def refuse_masked_pod_fields(env: EnvConfig, s: dict[str, Any]) -> None:

@@ -7,21 +7,25 @@ imitates, so the validator built from the module (issue 17, point 6) can check t
 - validateInferenceServiceName: the name is a DNS-1035 label (the config schema's name pattern already is);
 - validateReplicas (component.go): 0 <= minReplicas <= maxReplicas (the shared autoscaling rules);
 - validateScalingHPACompExtension / validateHPAMetrics: in RawDeployment the HPA scales on cpu or memory
-  only, a cpu target is 1-100 (ml-gen maps the CPU utilisation target; memory is refused below);
+  only, a cpu target is 1-100 (ml-gen maps the CPU utilisation target, refused above 100; memory is refused
+  below), in Serverless too (ml-gen's CPU target selects Knative's HPA class);
 - validateScalingKPACompExtension: Serverless with the Knative HPA class takes cpu as well;
 - canaryTrafficPercent: KServe ignores it in RawDeployment (predictor reconciler), so ml-gen refuses it;
 - Knative's ValidateContainerPorts / PodSpecSecurityContext, SecurityContext masks (Serverless runs on Knative):
-  port name http1, no lifecycle, no pod securityContext, nodeSelector and tolerations off by default.
+  port name http1, no lifecycle, no pod securityContext, nodeSelector and tolerations off by default, and
+  Knative's reserved ports and env names (serving-validate found those missing: it checks the Knative Service
+  KServe's controller makes of a Serverless custom predictor).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml_gen.alerts import PodQuery
 from ml_gen.config.model_source import source
+from ml_gen.kinds.inferenceservice import CONTAINER
+from ml_gen.promql import PodQuery
 from ml_gen.targets import deployment, knative
-from ml_gen.targets.target import Target
+from ml_gen.targets.target import Target, asks
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig
@@ -33,11 +37,14 @@ KINDS = (
     "PodDisruptionBudget",
     "NetworkPolicy",
     "PrometheusRule",
+    "GrafanaDashboard",
 )
 """KServe makes the predictor's Service, Deployment and HPA (and its Ingress when configured) itself."""
 RAW, SERVERLESS = "RawDeployment", "Serverless"
 SERVICE_PORT = 80
 """The port of the Service KServe makes for the predictor (constants.CommonDefaultHttpPort)."""
+MAX_CPU_TARGET = 100
+"""validateScalingHPACompExtension: a cpu scaleTarget is a percentage of 1-100 (found by serving-validate)."""
 
 
 def storage_uri(model: dict[str, Any]) -> str:
@@ -74,8 +81,14 @@ def values(env: EnvConfig) -> dict[str, Any]:
         },
         "podDisruptionBudget": {**deployment.values(env)["podDisruptionBudget"], "enabled": raw_pdb},
         "serviceAccount": {"secrets": [{"name": secret}] if secret else []},
-        "networkPolicy": {"enabled": s["networkPolicy"]["enabled"] and mode == RAW},  # Serverless: rules
+        "networkPolicy": {"enabled": s["networkPolicy"]["enabled"] and _policy_fits(s)},  # else: rules
     }
+
+
+def _policy_fits(s: dict[str, Any]) -> bool:
+    """Whether ml-gen's NetworkPolicy can open the predictor's port: in RawDeployment, to the config's own
+    server (port `http`); a standard runtime's container names no port (KServe's runtimes listen on 8080)."""
+    return bool(s["kserve"]["deploymentMode"] == RAW and s["kserve"]["predictor"] == "server")
 
 
 def rules(env: EnvConfig) -> None:
@@ -90,6 +103,12 @@ def rules(env: EnvConfig) -> None:
             message="KServe ignores canaryTrafficPercent in RawDeployment mode (only Serverless splits traffic)",
         )
     hpa = s["autoscaling"]
+    if hpa["enabled"] and hpa.get("targetCPUUtilizationPercentage", 0) > MAX_CPU_TARGET:
+        raise env.error(
+            "autoscaling",
+            "targetCPUUtilizationPercentage",
+            message=f"KServe takes a CPU utilisation target of 1 to {MAX_CPU_TARGET} (its scaleTarget)",
+        )
     if hpa["enabled"] and hpa.get("targetMemoryUtilizationPercentage") is not None:
         raise env.error(
             "autoscaling",
@@ -115,6 +134,13 @@ def rules(env: EnvConfig) -> None:
     if s["service"]["type"] != "ClusterIP" or s["service"]["port"] != SERVICE_PORT:
         raise env.error(
             "service", message=f"KServe makes the predictor's Service itself (ClusterIP, port {SERVICE_PORT})"
+        )
+    if mode == RAW and not _policy_fits(s) and asks(env, "networkPolicy", "enabled"):
+        raise env.error(
+            "networkPolicy",
+            "enabled",
+            message="a standard runtime's container names no port for ml-gen's NetworkPolicy to open (port http): "
+            "leave it out with predictor: model, or serve the model with predictor: server",
         )
     if mode == SERVERLESS:
         _serverless_rules(env, s)
@@ -182,14 +208,16 @@ def _serverless_rules(env: EnvConfig, s: dict[str, Any]) -> None:
             message=f"Knative names the revision <name>-predictor-00001, at most 63 characters: in Serverless mode "
             f"the name may have {longest}",
         )
+    knative.refuse_reserved(env, s)
     knative.refuse_masked_pod_fields(env, s)
 
 
 def pod_query(name: str, namespace: str) -> PodQuery:
     """The predictor's pods: Deployment <name>-predictor (RawDeployment) or the Knative revision's
-    <name>-predictor-<5 digits>-deployment (Serverless), and their pods after it."""
+    <name>-predictor-<5 digits>-deployment (Serverless), and their pods after it; the server is KServe's
+    kserve-container (the predictor's container, or the runtime's)."""
     workload = f"{name}-predictor(-[0-9]{{5}}-deployment)?"
-    return PodQuery.of_deployments(namespace, f"{name}-predictor-.+", workload, "InferenceService")
+    return PodQuery.of_deployments(namespace, f"{name}-predictor-.+", workload, "InferenceService", CONTAINER)
 
 
 TARGET = Target("kserve", KINDS, values, rules, pod_query)

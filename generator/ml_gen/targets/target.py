@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ml_gen.alerts import PodQuery
 from ml_gen.kinds import Kind, Object, lookup
 from ml_gen.kinds.helpers import context
+from ml_gen.promql import PodQuery
 
 if TYPE_CHECKING:
     from ml_gen.config import EnvConfig

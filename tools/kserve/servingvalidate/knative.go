@@ -43,6 +43,11 @@ func (c *knativeChecker) check(doc []byte) []string {
 	if err := knativejson.Decode(doc, service, false); err != nil { // the webhooks' decoding: lenient
 		return []string{fmt.Sprintf("cannot decode: %v", err)}
 	}
+	return c.checkService(service)
+}
+
+// checkService gives Knative's refusal of one decoded Service, if any.
+func (c *knativeChecker) checkService(service *servingv1.Service) []string {
 	ctx := config.ToContext(context.Background(), c.config)
 	ctx = apis.WithUserInfo(ctx, &authenticationv1.UserInfo{Username: "serving-validate"})
 	ctx = apis.WithinCreate(ctx)

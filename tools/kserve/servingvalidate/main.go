@@ -9,7 +9,10 @@
 // (InferenceServiceDefaulter's defaulting with the inferenceservice-config ConfigMap, then
 // InferenceServiceValidator.ValidateCreate); a Knative Service (serving.knative.dev/v1) through Knative's
 // (SetDefaults, then Validate, in a create with the config-defaults, config-features and config-autoscaler
-// defaults). Other objects are listed with "checked": false. Both webhooks decode leniently (unknown fields
+// defaults). A Serverless InferenceService whose predictor is a custom container also gets the Knative
+// Service KServe's controller makes of it (its predictor reconciler's pod spec and metadata, the
+// KsvcReconciler's Service) checked the Knative way: Knative's webhook refuses that one when the
+// controller creates it. Other objects are listed with "checked": false. Both webhooks decode leniently (unknown fields
 // are dropped; the API server's CRD schema refuses them before a webhook sees the object), and so does this.
 //
 // --kserve-config: the inferenceservice-config ConfigMap (default: inferenceservice-config.yaml beside the
@@ -155,7 +158,7 @@ func checkFile(path string, stdin io.Reader, kserve *kserveChecker, knative *kna
 		var problems []string
 		switch {
 		case head.APIVersion == "serving.kserve.io/v1beta1" && head.Kind == "InferenceService":
-			v.Checked, problems = true, kserve.check(doc)
+			v.Checked, problems = true, kserve.check(doc, knative)
 		case head.APIVersion == "serving.knative.dev/v1" && head.Kind == "Service":
 			v.Checked, problems = true, knative.check(doc)
 		}
