@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from ml_gen import config, project
 from ml_gen.cli import main
 from ml_gen.delivery import flux
+from ml_gen.errors import ConfigError
 from ml_gen.k8s import crd
 from ml_gen.render import render_environment
 
@@ -111,3 +112,17 @@ def test_validate_checks_the_delivery_objects(monkeypatch):
     checked = {obj for _, obj, _ in report.entries}
     assert {"delivery/HelmRelease/iris-flux-prod", "delivery/Kustomization/iris-flux-dev"} <= checked
     assert report.ok
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://oauth2:glpat-S3CRET@gitlab.example.com/acme/models.git",  # refused by the schema's pattern
+        "https://oauth2:glpat-S3CRET@gitlab.example.com/acme/models.git",  # by the credentials rule
+        "https://glpat-S3CRET@gitlab.example.com/acme/models git",
+    ],
+)
+def test_a_refused_repository_url_never_shows_its_credentials(url):
+    with pytest.raises(ConfigError) as refused:
+        delivered(f"argocd: {{repoURL: '{url}', revision: main, sync: manual}}")
+    assert "S3CRET" not in str(refused.value) and "delivery.argocd.repoURL" in str(refused.value)
