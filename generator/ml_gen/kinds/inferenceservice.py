@@ -35,6 +35,7 @@ def _container(ctx: Context) -> dict[str, Any]:
         "name": CONTAINER,
         "image": ctx.image,
         "imagePullPolicy": v["image"]["pullPolicy"],
+        **_lifecycle(v),
         "securityContext": data(v["securityContext"]),
         "ports": [{"name": port_name(v), "containerPort": v["containerPort"], "protocol": "TCP"}],
     }
@@ -58,9 +59,19 @@ def _model(ctx: Context) -> dict[str, Any]:
     if v["env"]:
         model["env"] = data(v["env"])
     model["resources"] = data(v["resources"])
+    model.update(_lifecycle(v))
     model["securityContext"] = data(v["securityContext"])
     model["volumeMounts"] = _mounts(v)
     return model
+
+
+def _lifecycle(v: dict[str, Any]) -> dict[str, Any]:
+    """The deployment target's preStop sleep (shutdownDelaySeconds): in RawDeployment KServe copies the
+    container (predictor.model's merges into the runtime's) into a plain Deployment; Serverless has none
+    (Knative refuses a lifecycle hook, targets/knative.py refuse_masked_pod_fields)."""
+    if v["kserve"]["deploymentMode"] == SERVERLESS or not v["shutdownDelaySeconds"]:
+        return {}
+    return {"lifecycle": {"preStop": {"sleep": {"seconds": v["shutdownDelaySeconds"]}}}}
 
 
 def _mounts(v: dict[str, Any]) -> list[dict[str, Any]]:

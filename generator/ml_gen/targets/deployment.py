@@ -66,13 +66,18 @@ def rules(env: EnvConfig) -> None:
     s = env.settings
     if all(str(s["strategy"][key]).rstrip("%") == "0" for key in ("maxSurge", "maxUnavailable")):
         raise env.error("strategy", message="maxSurge and maxUnavailable cannot both be 0 (no rollout could start)")
+    shutdown_rules(env, s)
+    pdb_rules(env, s)
+
+
+def shutdown_rules(env: EnvConfig, s: dict[str, Any]) -> None:
+    """The preStop sleep (shutdownDelaySeconds) leaves the server time to stop within the grace period."""
     delay, grace = s["shutdownDelaySeconds"], s["terminationGracePeriodSeconds"]
     if delay and delay >= grace:
         raise env.error(
             "shutdownDelaySeconds",
             message=f"{delay} leaves the server no time to stop: keep it below terminationGracePeriodSeconds ({grace})",
         )
-    pdb_rules(env, s)
 
 
 def pdb_rules(env: EnvConfig, s: dict[str, Any]) -> None:

@@ -11,6 +11,9 @@ imitates, so the validator built from the module (issue 17, point 6) can check t
   below), in Serverless too (ml-gen's CPU target selects Knative's HPA class);
 - validateScalingKPACompExtension: Serverless with the Knative HPA class takes cpu as well;
 - canaryTrafficPercent: KServe ignores it in RawDeployment (predictor reconciler), so ml-gen refuses it;
+- RawDeployment makes a plain Deployment of the predictor: the container's lifecycle (shutdownDelaySeconds'
+  preStop sleep; predictor.model's container is merged into the runtime's, MergeRuntimeContainers) and the
+  predictor's terminationGracePeriodSeconds pass through, so the deployment target's shutdown rule holds;
 - Knative's ValidateContainerPorts / PodSpecSecurityContext, SecurityContext masks (Serverless runs on Knative):
   port name http1, no lifecycle, no pod securityContext, nodeSelector and tolerations off by default, and
   Knative's reserved ports and env names (serving-validate found those missing: it checks the Knative Service
@@ -144,6 +147,8 @@ def rules(env: EnvConfig) -> None:
         )
     if mode == SERVERLESS:
         _serverless_rules(env, s)
+    else:  # KServe's Deployment carries the container's preStop sleep and the predictor's grace period
+        deployment.shutdown_rules(env, s)
     deployment.pdb_rules(env, s)
 
 
