@@ -19,6 +19,9 @@ from botocore.config import Config
 ACCESS_KEY, SECRET_KEY = "mlgen-fetch-test", "mlgen-fetch-test-secret"
 MLFLOW_START_SECONDS = 120
 NICE = ["nice", "-n", "10"]  # a lower CPU priority for what runs in the background
+# MLflow's usage telemetry off: it would send to MLflow's collector (only loopback is ours to reach), and its thread
+# sets and unsets a variable in os.environ while the client reads it (a KeyError under load, failing the request).
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 # Run by MLflow's own Python (the MLflow client): train.py registers version 1 of iris (as a user would run it, with
 # MLFLOW_TRACKING_URI set), then version 2 is registered and given the alias. One process: MLflow loads once.
@@ -123,7 +126,7 @@ def empty_store(binary: str) -> Path:
     store = install / "empty-tracking-store.db"
     if not store.exists():
         made = Path(tempfile.mkdtemp(dir=install)) / "store.db"
-        env = {"PATH": os.environ["PATH"], "HOME": str(made.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {"PATH": os.environ["PATH"], "HOME": str(made.parent), "PYTHONDONTWRITEBYTECODE": "1", **NO_TELEMETRY}
         done = subprocess.run(
             [str(install / "mlflow-python"), "-c", EMPTY_STORE, str(made)], env=env, capture_output=True, text=True
         )
@@ -139,7 +142,7 @@ def start_mlflow(binary: str, root: Path, host: str = "127.0.0.1", background: b
     does, MLFLOW_START_SECONDS) and runs niced: it takes the cores the caller's other work leaves idle."""
     shutil.copyfile(empty_store(binary), root / "mlflow.db")
     port = free_port(host)
-    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1", **NO_TELEMETRY}
     command = [*(NICE if background else []), binary, "server", "--host", host, "--port", str(port), "--workers", "1"]
     command += ["--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--serve-artifacts"]
     command += ["--artifacts-destination", str(root / "artifacts")]
@@ -150,7 +153,7 @@ def start_mlflow(binary: str, root: Path, host: str = "127.0.0.1", background: b
 def register_iris(mlflow_python: str, train_py: Path, root: Path, tracking_uri: str, background: bool = False) -> Path:
     """iris version 1 by the scaffold's train.py, version 2 (a constant 'virginica') with the alias champion (niced
     in the background); the file train.py wrote (version 1 as joblib)."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": os.environ["PATH"], "HOME": str(root), "PYTHONDONTWRITEBYTECODE": "1", **NO_TELEMETRY}
     register = [*(NICE if background else []), mlflow_python, "-c", REGISTER, str(train_py), str(root / "model.joblib")]
     done = subprocess.run(
         register, cwd=root, env={**env, "MLFLOW_TRACKING_URI": tracking_uri}, capture_output=True, text=True
