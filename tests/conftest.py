@@ -4,8 +4,11 @@ the regeneration switches' failure; how the tests spread over pytest-xdist's wor
 
 from __future__ import annotations
 
+import collections
+import functools
 import importlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -67,20 +70,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # -- parallel runs (pytest-xdist: `scripts/test` runs three workers) -------------------------------
 
-# Tests whose session fixtures are expensive run together on one worker, so each starts once: the
-# real-node tests (a cluster with the machine's one real node, the demo image), the other live tests (a
-# cluster of fake nodes), the container tests (images built with podman; the workflow's registry test,
-# the longest, apart from them), the scaffold tests (a trained project). Every other test goes where
-# there is room.
+# Tests whose session fixtures are expensive run together on one worker, so each set-up happens once, and
+# these groups start first, the longest first (their usual durations), so that the run ends about when its
+# longest group does: the real-node tests (a cluster with the machine's one real node, the demo image, the
+# model stores; every test file that uses the real node joins them: the mark or the fixture in it), the
+# other live tests (a cluster of fake nodes), the workflow's registry test (its own images and registry),
+# the scaffold tests (a trained project), the model fetcher's tests (their stores: versitygw, an MLflow
+# server), the container tests (images built with podman). Every other test goes where there is room.
+REAL_NODE = "the real node"
 RUN_TOGETHER = (
-    "tests/live/test_real_node.py",
+    REAL_NODE,
     "tests/live/",
-    "tests/container/test_workflow_registry.py",  # its own images and registry: beside the other image tests
-    "tests/container/",
-    "tests/scaffold/test_model_fetch.py",  # its stores (versitygw, an MLflow server): beside the other scaffold tests
+    "tests/container/test_workflow_registry.py",
+    "tests/scaffold/test_model_fetch.py",
     "tests/scaffold/",
+    "tests/container/",
 )
+USES_THE_REAL_NODE = re.compile(r"\bmark\.real_node\b|[(,]\s*real_node\s*[:,)]")  # the mark, or the fixture
 _relayed_summary: list[str] = []
+
+
+@functools.cache
+def uses_the_real_node(path: str) -> bool:
+    """The test file at PATH (relative to the repository) marks its tests real_node or asks for the fixture."""
+    file = REPO_ROOT / path
+    return file.suffix == ".py" and file.is_file() and bool(USES_THE_REAL_NODE.search(file.read_text("utf-8")))
+
+
+def run_together(nodeid: str) -> str:
+    """The group of RUN_TOGETHER a test belongs to, else its own node id."""
+    path = nodeid.split("::", 1)[0]
+    if uses_the_real_node(path):
+        return REAL_NODE
+    return next((group for group in RUN_TOGETHER if path.startswith(group)), nodeid)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -88,8 +110,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class RunTogether(LoadScopeScheduling):  # type: ignore[misc]
+        """xdist's scheduling by scope, with RUN_TOGETHER's groups as scopes, queued first in its order. While a
+        worker still has a test of a group to run, what it gets next is the last unit in the queue (a test of its
+        own): no group waits behind a long test."""
+
+        in_order = False
+
         def _split_scope(self, nodeid: str) -> str:
-            return next((d for d in RUN_TOGETHER if nodeid.startswith(d)), nodeid)
+            return run_together(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            rank = {group: index for index, group in enumerate(RUN_TOGETHER)}
+            if not self.in_order:
+                units = sorted(self.workqueue.items(), key=lambda unit: rank.get(unit[0], len(rank)))
+                self.workqueue, self.in_order = collections.OrderedDict(units), True
+            assigned = self.assigned_work.get(node, {})
+            if any(group in rank and False in unit.values() for group, unit in assigned.items()):
+                self.workqueue.move_to_end(next(reversed(self.workqueue)), last=False)
+            super()._assign_work_unit(node)
 
     return RunTogether(config, log)
 

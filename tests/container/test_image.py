@@ -151,7 +151,8 @@ def test_the_stand_in_behaves_like_the_official_image_where_dockerfiles_rely_on_
 def test_a_build_stage_mounted_from_the_layer_cache_gives_fresh_results(project: Project, tmp_path: Path) -> None:
     """The scaffold's `RUN --mount=type=bind,from=build` when the build stage is cached and the step is not.
 
-    Podman 4.3 mounts nothing there (podman issue 16281); scripts/local-image then builds without the cache.
+    Podman 4.3 mounts nothing there (podman issue 16281); scripts/local-image builds the stage first and mounts its
+    image by id, so the step sees the stage's files and runs again when they change.
     """
     label = f"ml-gen.dev/test-run={uuid.uuid4().hex}"  # on every layer of both stages, to remove them all
     (tmp_path / "Dockerfile").write_text(
