@@ -939,6 +939,16 @@ CASES += [
         file="b/ml-model.yaml",
         setup=lambda w: _configs(w, "a/ml-model.yaml", "b/ml-model.yaml", rename=True),
     ),
+    Bad(
+        "two-configs-one-delivery-object",
+        BASE,
+        "name",
+        1,
+        ("GitRepository flux-system/demo-prod", "as a/ml-model.yaml (environment prod)"),
+        args=["render", "--all", "-c", "a", "-c", "b"],
+        file="b/ml-model.yaml",
+        setup=lambda w: _configs(w, "a/ml-model.yaml", "b/ml-model.yaml", rename=True, flux=True),
+    ),
 ]
 
 
@@ -1341,11 +1351,18 @@ def _put(work: Path, rel: str, text: str) -> None:
     (work / rel).write_text(text)
 
 
-def _configs(work: Path, *names: str, rename: bool = False) -> None:
-    """Several configs from BASE (the second with another name unless only the directory differs)."""
+def _configs(work: Path, *names: str, rename: bool = False, flux: bool = False) -> None:
+    """Several configs from BASE (the second with another name unless only the directory differs); with flux,
+    each in a namespace of its own and delivered by Flux."""
     for index, name in enumerate(names):
         (work / name).parent.mkdir(parents=True, exist_ok=True)
-        (work / name).write_text(BASE if rename or index == 0 else BASE.replace("name: demo", "name: other"))
+        text = BASE if rename or index == 0 else BASE.replace("name: demo", "name: other")
+        if flux:
+            text = text.replace("demo-prod", f"team{index}-prod").replace(
+                "environments:",
+                "delivery:\n  flux: {repoURL: 'https://git.example.com/m.git', revision: main}\nenvironments:",
+            )
+        (work / name).write_text(text)
 
 
 @pytest.fixture
