@@ -1318,6 +1318,22 @@ CASES += [
         "delivery.argocd.chart",
         10,
     ),
+    Bad(
+        "delivery-flux-name-too-long",
+        sub("port: 5000\n", "delivery:\n  flux: {repoURL: https://h/r, revision: main}\nport: 5000\n").replace(
+            "  prod:", "  " + "e" * 59 + ":"
+        ),
+        "delivery.flux",
+        6,
+        ("64 characters", "helm.toolkit.fluxcd.io/name", "at most 63"),
+    ),
+    Bad(
+        "delivery-argocd-name-too-long",
+        sub("port: 5000\n", ARGOCD + "    sync: manual\nport: 5000\n").replace("  prod:", "  " + "e" * 59 + ":"),
+        "delivery.argocd",
+        6,
+        ("64 characters", "app.kubernetes.io/instance", "at most 63"),
+    ),
 ]
 
 

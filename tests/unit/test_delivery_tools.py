@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from ml_gen import config, project
 from ml_gen.cli import main
 from ml_gen.delivery import flux
+from ml_gen.errors import ConfigError
 from ml_gen.k8s import crd
 from ml_gen.render import render_environment
 
@@ -111,3 +112,16 @@ def test_validate_checks_the_delivery_objects(monkeypatch):
     checked = {obj for _, obj, _ in report.entries}
     assert {"delivery/HelmRelease/iris-flux-prod", "delivery/Kustomization/iris-flux-dev"} <= checked
     assert report.ok
+
+
+@pytest.mark.parametrize("tool", [ARGOCD, FLUX])
+def test_delivery_object_names_of_63_characters_are_written_and_of_64_refused(tool):
+    """The tools copy the name <name>-<environment> into label values (63 characters at most)."""
+    longest = "e" * (63 - len("demo-"))
+    text = (BASE % (tool, "")).replace("  prod:", f"  {longest}:")
+    names = {
+        o["metadata"]["name"] for o in project.delivery_objects(render_environment(config.parse(text, "m"), longest))
+    }
+    assert names == {f"demo-{longest}"} and len(names.pop()) == 63
+    with pytest.raises(ConfigError, match="here 64 characters.*at most 63"):
+        render_environment(config.parse(text.replace(longest, longest + "e"), "m"), longest + "e")
