@@ -1161,6 +1161,27 @@ CASES += [
         ("ClusterIP, port 80",),
     ),
     Bad(
+        "kserve-name-too-long",
+        sub("name: demo", "name: " + "m" * 48) + "    target: kserve\n",
+        "environments.prod.target",
+        10,
+        ("<name>-predictor", "at most 47 characters (here 48)"),
+    ),
+    Bad(
+        "kserve-serverless-name-too-long",
+        sub("name: demo", "name: " + "m" * 37) + "    target: kserve\n    kserve: {deploymentMode: Serverless}\n",
+        "environments.prod.kserve.deploymentMode",
+        11,
+        ("<name>-predictor-00001-deployment", "at most 36 in Serverless mode (here 37)"),
+    ),
+    Bad(
+        "knative-name-too-long",
+        sub("name: demo", "name: " + "m" * 41) + "    target: knative\n",
+        "environments.prod.target",
+        10,
+        ("<name>-00001-deployment", "at most 40 characters (here 41)"),
+    ),
+    Bad(
         "kserve-serverless-network-policy",
         prod("    target: kserve\n    kserve: {deploymentMode: Serverless}\n    networkPolicy: {enabled: true}\n"),
         "environments.prod.networkPolicy.enabled",
