@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 EXIT_FAILED = 1
 """A check or validation found a problem, or standard output could not be written (ml_gen.stdout); for `diff`,
 applying would change the cluster (as diff(1) and kubectl diff say "differences found")."""
@@ -34,6 +36,20 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^\s/?#@\[\]'\"]+)@")
+
+
+def without_userinfo(text: str) -> str:
+    """Text with the secrets in its URLs' user info as ***: a password (user:password@, any scheme) or an http(s)
+    URL's user (a token). An ssh:// user or hf://repo@revision stays."""
+
+    def masked(url: re.Match[str]) -> str:
+        secret = ":" in url[2] or url[1].lower().rpartition("+")[2] in ("http", "https")
+        return f"{url[1]}://***@" if secret else url[0]
+
+    return _USERINFO.sub(masked, text)
+
+
 class ConfigError(MlGenError):
     """A model config is unreadable or invalid; carries file, line and field path."""
 
@@ -41,7 +57,7 @@ class ConfigError(MlGenError):
         self.file, self.path, self.message, self.line = file, path, message, line
         where = f"{file}:{line}" if line else file
         field = f" {path}:" if path else ""
-        super().__init__(one_line(f"{where}:{field} {message}"))
+        super().__init__(one_line(without_userinfo(f"{where}:{field} {message}")))  # a refusal echoes no secret
 
     def __reduce__(
         self,

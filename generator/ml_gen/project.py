@@ -37,22 +37,34 @@ def plan(config: Config, envs: list[str], out: Path | None = None, prune: bool =
     result.environments = set(config.environments)
     result.releases = releases(config)
     result.named_at = (config.file, config.line(("name",)))
+    under = output_place(config, out)
     for env in envs:
         rendered = render_environment(config, env)
         result.add_environment(Path(config.file).name, env, rendered.values, rendered.objects)
-        result.add_delivery(Path(config.file).name, env, delivery_objects(rendered))
+        result.add_delivery(Path(config.file).name, env, delivery_objects(rendered, under))
     return result
 
 
-def delivery_objects(rendered: Rendered) -> list[dict[str, Any]]:
-    """The objects that deploy one rendered environment (ml_gen.delivery), for the output layout."""
+def output_place(config: Config, out: Path | None) -> Path:
+    """Where the output root is relative to the config's directory (the delivery setting's `path`): `out`'s
+    place when it is inside that directory; else "." (beside the config, or an --out elsewhere: the delivery
+    objects are those a render beside the config writes; docs/delivery.md)."""
+    if out is None:
+        return Path(".")
+    place = os.path.relpath(os.path.realpath(out), os.path.realpath(config.directory))
+    return Path(".") if place == os.pardir or place.startswith(os.pardir + os.sep) else Path(place)
+
+
+def delivery_objects(rendered: Rendered, under: Path = Path(".")) -> list[dict[str, Any]]:
+    """The objects that deploy one rendered environment (ml_gen.delivery), for the output layout; `under` is
+    the output root's place under the config's directory."""
     env = rendered.env
     where = delivery.Where(
         rendered.config.name,
         rendered.namespace,
         env,
-        layout.values_file(env),
-        layout.manifests_dir(env),
+        under / layout.values_file(env),
+        under / layout.manifests_dir(env),
         rendered.settings,
         rendered.values,
     )

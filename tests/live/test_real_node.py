@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import kserve_manager
 import pytest
 import yaml
 
@@ -705,6 +706,185 @@ def test_network_policy_admits_its_namespaces_and_blocks_the_rest(
         (status,) = pod["status"]["containerStatuses"]
         assert ready(pod) and status["restartCount"] == 0, pod["status"]
     print(f"NetworkPolicy: probes from 3 namespaces answered in {took:.1f}s: {results}")
+
+
+# -- KServe: its own controller makes the pods of the rendered InferenceService ------------------------
+
+
+@pytest.fixture(scope="module")
+def kserve(
+    real_node: Cluster, pinned: Callable[[str], str], demo_image: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[kserve_manager.Manager]:  # fmt: skip
+    """KServe's controller manager (kserve_manager.py), started once for the KServe tests; each test has it
+    serve its namespace."""
+    binary = pinned("kserve-manager")  # scripts/install-tools kserve
+    initializer = {**STORAGE_INITIALIZER, "image": demo_image["1"]}
+    with kserve_manager.running(real_node, binary, tmp_path_factory.mktemp("kserve"), initializer) as manager:
+        yield manager
+        stopping = time.monotonic()
+    print(f"kserve: manager stopped and its objects deleted in {time.monotonic() - stopping:.1f}s")
+
+
+# KServe's storage initializer image (kserve/storage-initializer, Python) is on Docker Hub, which this machine
+# cannot reach: the scaffolded image's own fetcher (model_server.fetch, the Deployment target's fetch-model)
+# stands in, given the arguments KServe passes (the storageUri, then /mnt/models) in MODEL_URI and MODEL_PATH.
+# It reads the credentials KServe's credential builder injects (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_ENDPOINT_URL from the Secret's serving.kserve.io/s3-* annotations); S3_ADDRESSING_STYLE says what KServe's
+# S3_USER_VIRTUAL_BUCKET=false says to its own initializer. The restricted profile, as the namespace enforces it.
+STORAGE_INITIALIZER = {
+    "command": [
+        "python", "-c",
+        "import os, sys; os.environ.update(MODEL_URI=sys.argv[1], MODEL_PATH=sys.argv[2]);"
+        " from model_server import fetch; sys.exit(fetch.main())",
+    ],
+    "env": [{"name": "S3_ADDRESSING_STYLE", "value": "path"}],
+    "securityContext": {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+    },
+}  # fmt: skip
+
+
+def test_kserve_serves_the_inference_service_and_a_bad_version_takes_no_traffic(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], security: tuple[int, int],
+    kserve: kserve_manager.Manager, tmp_path: Path,
+) -> None:  # fmt: skip
+    """``target: kserve`` (RawDeployment, the scaffolded server as predictor.containers) applied as rendered:
+    KServe's webhooks default and validate it, its controller makes the Deployment and the Service, the pods
+    get Ready on the real node and answer /predict through that Service. A version whose /ready stays 503
+    (as in the rollback test above) gets its new pods, which never take traffic: the old ones keep serving."""
+    kserve.serve(namespace)
+    started = time.monotonic()
+    rendered = write_config(project, tmp_path / "r", namespace, demo_image["1"], target="kserve")
+    manifests = str(rendered / "manifests" / "live")
+    cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", manifests)
+
+    cluster.wait_until("InferenceService demo Ready", lambda: isvc_ready(cluster, namespace), timeout=150, interval=0.5)
+    served = time.monotonic() - started
+    isvc = cluster.get("inferenceservice", "demo", "-n", namespace)
+    assert isvc["status"]["deploymentMode"] == "RawDeployment", isvc["status"]
+    for kind in ("deployment", "service"):  # made by KServe, owned by the InferenceService
+        owners = cluster.get(kind, "demo-predictor", "-n", namespace)["metadata"]["ownerReferences"]
+        assert [(o["kind"], o["name"], o.get("controller")) for o in owners] == [("InferenceService", "demo", True)]
+    selector = "serving.kserve.io/inferenceservice=demo"
+    old = pods(cluster, namespace, selector)
+    assert len(old) == 2 and all(ready(p) for p in old), [p["status"] for p in old]
+    assert_pulled(cluster, old, demo_image["1"])
+    assert {p["spec"]["containers"][0]["name"] for p in old} == {"kserve-container"}
+    service = cluster.get("service", "demo-predictor", "-n", namespace)["spec"]
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(80, 5000)], service["ports"]
+    with port_forward(cluster, namespace, "service/demo-predictor", 80) as url:
+        status, body = http(url + "/predict", {"instances": [SETOSA, VIRGINICA]})
+    assert (status, json.loads(body)) == (200, {"predictions": ["setosa", "virginica"]})
+    client = Client(cluster, namespace, "demo-predictor", demo_image["1"], security[0])
+
+    bad_model = {"name": "demo", "version": "0.2.0", "framework": "sklearn", "uri": "file:///app/gunicorn.conf.py"}
+    bad = write_config(project, tmp_path / "bad", namespace, demo_image["1"], target="kserve", model=bad_model)
+    cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", str(bad / "manifests" / "live"))
+    old_names = {p["metadata"]["name"] for p in old}
+
+    def bad_pods_refused() -> list[dict[str, Any]]:
+        """The bad version's pods, once each has run 3 s (three readiness periods) without becoming Ready."""
+        new = [p for p in pods(cluster, namespace, selector) if p["metadata"]["name"] not in old_names]
+        running = [s.get("state", {}).get("running") for p in new for s in p["status"].get("containerStatuses", [])]
+        since = [time.time() - _epoch(r["startedAt"]) for r in running if r]
+        return new if new and len(since) == len(new) and min(since) >= 3 else []
+
+    new = cluster.wait_until("the bad version's pods to run 3 s", bad_pods_refused, timeout=120, interval=0.5)
+    assert not any(ready(p) for p in new), [p["status"] for p in new]
+    assert {model_of(p) for p in new} == {("0.2.0", bad_model["uri"])}
+    still = pods(cluster, namespace, selector)
+    assert old_names <= {p["metadata"]["name"] for p in still if ready(p)}, "an old pod left before a new one was Ready"
+    endpoints = cluster.get("endpointslices", "-n", namespace, "-l", "kubernetes.io/service-name=demo-predictor")
+    serving = [ep for e in endpoints["items"] for ep in e.get("endpoints") or [] if ep["conditions"].get("ready")]
+    addresses = {a for ep in serving for a in ep["addresses"]}
+    assert addresses == {p["status"]["podIP"] for p in old}, "the Service sends requests to a pod of the bad version"
+    counts = client.stop()
+    assert_all_served(counts)
+    print(
+        f"kserve: manager ready {kserve.started_seconds:.1f}s after its start, InferenceService Ready "
+        f"{served:.1f}s after the apply; {counts['ok']} of {counts['ok']} requests through the Service "
+        f"answered by the old pods while the bad version's {len(new)} ran unready"
+    )
+
+
+def test_kserve_storage_initializer_fetches_the_model_of_a_serving_runtime(
+    cluster: Cluster, namespace: str, project: Path, demo_image: dict[str, str], stores: Stores,
+    kserve: kserve_manager.Manager, tmp_path: Path,
+) -> None:  # fmt: skip
+    """``kserve.predictor: model`` (modelFormat sklearn, storageUri ``s3://``, a runtime named): KServe picks
+    the ServingRuntime, its pod mutator injects the storage initializer with the credentials of the Secret on
+    the rendered ServiceAccount, the model lands in /mnt/models and the runtime serves it through the Service.
+    The runtime is the scaffolded server (KServe's sklearnserver image is on Docker Hub, out of reach here)."""
+    kserve.serve(namespace)
+    stores.ready()
+    annotations = {
+        "serving.kserve.io/s3-endpoint": stores.s3.url.removeprefix("http://"), "serving.kserve.io/s3-usehttps": "0",
+        "serving.kserve.io/s3-region": "us-east-1", "serving.kserve.io/s3-usevirtualbucket": "false",
+    }  # fmt: skip
+    keys = {"AWS_ACCESS_KEY_ID": model_stores.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": model_stores.SECRET_KEY}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-credentials", "annotations": annotations}}
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps({**secret, "stringData": keys}))
+    runtime_container = {
+        "name": "kserve-container", "image": demo_image["1"],
+        "ports": [{"name": "http", "containerPort": 5000, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 1},
+    }  # fmt: skip
+    runtime = {
+        "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": "ml-gen-demo"},
+        "spec": {"supportedModelFormats": [{"name": "sklearn"}], "containers": [runtime_container]},
+    }  # fmt: skip
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(runtime))
+    uri = f"s3://{Stores.BUCKET}/iris/model.joblib"
+    model = {
+        "name": "iris",
+        "version": "1",
+        "framework": "sklearn",
+        "uri": uri,
+        "credentials": {"secret": "s3-credentials"},
+    }
+    kserve_config = {"predictor": "model", "runtime": "ml-gen-demo"}
+    rendered = write_config(
+        project, tmp_path / "r", namespace, demo_image["1"], target="kserve", kserve=kserve_config, model=model,
+        replicas=1,
+    )  # fmt: skip
+    started = time.monotonic()
+    cluster.kubectl("apply", "--server-side", "--field-manager=ml-gen-live", "-f", str(rendered / "manifests" / "live"))
+    cluster.wait_until("InferenceService demo Ready", lambda: isvc_ready(cluster, namespace), timeout=150, interval=0.5)
+    served = time.monotonic() - started
+
+    (pod,) = pods(cluster, namespace, "serving.kserve.io/inferenceservice=demo")
+    (init,) = pod["spec"]["initContainers"]
+    assert (init["name"], init["image"], init["args"]) == ("storage-initializer", demo_image["1"], [uri, "/mnt/models"])
+    env = {e["name"]: e.get("value", e.get("valueFrom", {}).get("secretKeyRef", {}).get("name")) for e in init["env"]}
+    assert env["AWS_ENDPOINT_URL"] == stores.s3.url and env["AWS_SECRET_ACCESS_KEY"] == "s3-credentials", env
+    (status,) = pod["status"]["initContainerStatuses"]
+    assert status["state"]["terminated"]["exitCode"] == 0, status
+    log = cluster.kubectl("logs", pod["metadata"]["name"], "-n", namespace, "-c", "storage-initializer").stdout
+    assert log.startswith("fetch-model: fetched 1 file") and log.strip().endswith(f"into /mnt/models: {uri}"), log
+    (server,) = pod["spec"]["containers"]
+    assert (server["name"], server["image"]) == ("kserve-container", demo_image["1"])
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in server["volumeMounts"]}
+    assert mounts["/mnt/models"] is True, mounts
+    with port_forward(cluster, namespace, "service/demo-predictor", 80) as url:
+        status_code, body = http(url + "/predict", {"instances": [SETOSA, VIRGINICA]})
+        assert (status_code, json.loads(body)) == (200, {"predictions": ["setosa", "virginica"]})
+        assert json.loads(http(url + "/ready")[1]) == {"status": "ready", "model": "iris", "version": "1"}
+    print(f"kserve storage initializer: InferenceService Ready {served:.1f}s after the apply ({log.strip()})")
+
+
+def isvc_ready(cluster: Cluster, namespace: str, name: str = "demo") -> bool:
+    """Whether the InferenceService's Ready condition is True."""
+    conditions = cluster.get("inferenceservice", name, "-n", namespace).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _epoch(timestamp: str) -> float:
+    """An API timestamp (2006-01-02T15:04:05Z) in epoch seconds."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 # -- the model from a store ------------------------------------------------------------------------

@@ -1334,6 +1334,13 @@ CASES += [
         ("ssh://user@host/path",),
     ),
     Bad(
+        "delivery-flux-tag-as-branch",
+        sub("port: 5000\n", "delivery:\n  flux: {repoURL: 'https://h/r', revision: v1.2.0}\nport: 5000\n"),
+        "delivery.flux.revision",
+        6,
+        ("refs/tags/v1.2.0", "refs/heads/v1.2.0"),
+    ),
+    Bad(
         "delivery-oci-chart-without-tag",
         sub("port: 5000\n", ARGOCD + "    sync: manual\n    chart: oci://ghcr.io/acme/ml-model-api\nport: 5000\n"),
         "delivery.argocd.chart",

@@ -114,6 +114,40 @@ def test_validate_checks_the_delivery_objects(monkeypatch):
     assert report.ok
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://oauth2:glpat-S3CRET@gitlab.example.com/acme/models.git",  # refused by the schema's pattern
+        "https://oauth2:glpat-S3CRET@gitlab.example.com/acme/models.git",  # by the credentials rule
+        "https://glpat-S3CRET@gitlab.example.com/acme/models git",
+    ],
+)
+def test_a_refused_repository_url_never_shows_its_credentials(url):
+    with pytest.raises(ConfigError) as refused:
+        delivered(f"argocd: {{repoURL: '{url}', revision: main, sync: manual}}")
+    assert "S3CRET" not in str(refused.value) and "delivery.argocd.repoURL" in str(refused.value)
+
+
+def test_the_delivery_paths_follow_render_out_inside_the_configs_directory(tmp_path):
+    project_dir, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    inside = project_dir / "out"
+    inside.mkdir(parents=True)
+    elsewhere.mkdir()
+    (project_dir / "ml-model.yaml").write_text(BASE % (ARGOCD.replace("path: apps/demo, ", ""), ""))
+    for out in (inside, elsewhere):
+        result = CliRunner().invoke(
+            main, ["render", "prod", "-c", str(project_dir / "ml-model.yaml"), "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+    source = yaml.safe_load((inside / "delivery/prod/application-demo-prod.yaml").read_text())["spec"]["source"]
+    assert source["path"] == "charts/ml-model-api"  # where `ml-gen chart export .` puts it, beside the config
+    assert source["helm"]["valueFiles"] == ["../../out/values/prod.yaml"]
+    assert (project_dir / "charts/ml-model-api" / source["helm"]["valueFiles"][0]).resolve().parent.parent == inside
+    # an --out elsewhere (a preview): the objects a render beside the config writes
+    source = yaml.safe_load((elsewhere / "delivery/prod/application-demo-prod.yaml").read_text())["spec"]["source"]
+    assert source["helm"]["valueFiles"] == ["../../values/prod.yaml"]
+
+
 @pytest.mark.parametrize("tool", [ARGOCD, FLUX])
 def test_delivery_object_names_of_63_characters_are_written_and_of_64_refused(tool):
     """The tools copy the name <name>-<environment> into label values (63 characters at most)."""

@@ -87,8 +87,17 @@ def test_what_is_never_a_change_is_left_out():
             "uid": "u",
             "resourceVersion": "9",
             "managedFields": [],
-            "annotations": {"meta.helm.sh/release-name": "r", "kubectl.kubernetes.io/last-applied-configuration": "{}"},
-            "labels": {"kustomize.toolkit.fluxcd.io/name": "x", "app": "s"},
+            "annotations": {
+                "meta.helm.sh/release-name": "r",
+                "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                "argocd.argoproj.io/tracking-id": "iris-prod:/Service:ns/s",
+            },
+            "labels": {
+                "kustomize.toolkit.fluxcd.io/name": "x",
+                "helm.toolkit.fluxcd.io/name": "iris-prod",  # helm-controller's, on every object of a HelmRelease
+                "helm.toolkit.fluxcd.io/namespace": "flux-system",
+                "app": "s",
+            },
         },
         "status": {"loadBalancer": {}},
     }
@@ -110,6 +119,14 @@ def test_changed_fields_name_list_items_by_name():
     after = {"spec": {"containers": [{"name": "api", "image": "a:2", "ports": [80, 81]}]}}
     assert compare.changed_fields(before, after) == ["spec.containers[api].image", "spec.containers[api].ports"]
     assert compare.changed_fields(before, copy.deepcopy(before)) == []
+
+
+def test_the_same_named_items_in_another_order_are_a_change_of_the_list():
+    before = {"spec": {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}}
+    after = {"spec": {"env": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]}}
+    assert compare.changed_fields(before, after) == ["spec.env"]
+    twice = {"spec": {"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "1"}]}}
+    assert compare.changed_fields(twice, {"spec": {"env": [{"name": "A", "value": "1"}]}}) == ["spec.env"]
 
 
 # -- one object against a fake API server ---------------------------------------------------------------------
@@ -189,10 +206,22 @@ def test_a_dry_run_refused_or_not_served_is_named(cluster, monkeypatch):
     (refused,) = live.compare_object(None, _isvc("raw")).problems
     assert refused == "rejected by the API server: spec.predictor: Required value"
     cluster["apply"] = (404, "the server could not find the requested resource")
+    cluster["/api/v1/namespaces/demo"] = {"metadata": {"name": "demo"}}
     (unserved,) = live.compare_object(None, _isvc("raw")).problems
     assert (
         unserved == "the API server does not serve serving.kserve.io/v1beta1 InferenceService (is its CRD installed?)"
     )
+
+
+def test_an_object_in_a_namespace_that_does_not_exist_says_so(cluster, monkeypatch):
+    def refuse(client: Any, obj: Any, dry: bool) -> Any:
+        raise server.HTTPError(404, 'namespaces "monitoring" not found')
+
+    monkeypatch.setattr(server, "apply_patch", refuse)
+    dashboard = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d", "namespace": "monitoring"}}
+    change = live.compare_object(None, dashboard)
+    assert change.action == "refused"  # as kubectl diff fails on it: applying would fail too
+    assert change.problems == ["namespace 'monitoring' does not exist: create it before applying"]
 
 
 def test_the_releases_live_objects_no_longer_rendered_are_to_prune(cluster):

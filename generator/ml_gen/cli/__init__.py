@@ -77,7 +77,7 @@ all_option = click.option("--all", "all_envs", is_flag=True, help="Every environ
 def render(
     envs: tuple[str, ...], all_envs: bool, configs: tuple[str, ...], out: Path | None, check: bool, prune: bool
 ) -> None:
-    """Write values/ENV.yaml and manifests/ENV/ for each environment."""
+    """Write values/ENV.yaml, manifests/ENV/ and, with a delivery setting, delivery/ENV/ for each environment."""
     from ml_gen import project
 
     prune = prune or all_envs

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 CREDENTIALS = re.compile(r"^(https://[^/]*@|ssh://[^/@]*:[^/@]*@)")
 """A URL with a secret in it: any user info of an https:// URL (a token), a password in an ssh:// one."""
+VERSION_TAG = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+.].*)?$")
+"""A revision that reads as a release tag (v1.2.0, 1.2.0-rc.1), which Flux would look up as a branch."""
 REQUIRED = {
     "repoURL": "the Git repository that holds this output is required",
     "revision": "the branch, tag or commit to deploy is required",
@@ -92,6 +94,15 @@ def _flux(env: EnvConfig, settings: dict[str, Any]) -> None:
             "flux",
             "repoURL",
             message="Flux reads https:// and ssh:// URLs only: write user@host:path as ssh://user@host/path",
+        )
+    revision = settings["revision"]
+    if VERSION_TAG.match(revision):
+        raise env.error(
+            "delivery",
+            "flux",
+            "revision",
+            message=f"'{revision}' looks like a tag, and Flux reads a bare revision as a branch: write "
+            f"refs/tags/{revision} (or refs/heads/{revision} for a branch of that name)",
         )
 
 

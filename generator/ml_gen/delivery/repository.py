@@ -46,8 +46,8 @@ class Repository:
 
 
 def resolve(settings: dict[str, Any], values_file: str, manifests_dir: str) -> Repository:
-    """The repository layout of one environment: `values_file` and `manifests_dir` are relative to the output
-    root, which is `path` in the repository."""
+    """The repository layout of one environment: `values_file` and `manifests_dir` are relative to the config's
+    directory, which is `path` in the repository (as is the default chart)."""
     root = settings.get("path", ".")
     chart = settings.get("chart", posixpath.join(root, DEFAULT_CHART))
     return Repository(

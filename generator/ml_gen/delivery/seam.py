@@ -12,7 +12,9 @@ Object = dict[str, Any]
 
 @dataclass(frozen=True)
 class Where:
-    """One environment's release and where ml-gen writes its files, relative to the output root."""
+    """One environment's release and where ml-gen writes its files, relative to the config's directory (the
+    delivery setting's `path` in the repository): values/ and manifests/ there, or under render --out's
+    directory when that is inside it."""
 
     release: str
     namespace: str

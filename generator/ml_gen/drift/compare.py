@@ -15,8 +15,11 @@ DELIVERY_MARKS = (
     "meta.helm.sh/",
     "argocd.argoproj.io/",
     "kustomize.toolkit.fluxcd.io/",
+    "helm.toolkit.fluxcd.io/",
 )
-"""Annotations and labels (prefixes) the tool that applies a release writes about itself, never rendered."""
+"""Annotations and labels (prefixes) the tool that applies a release writes about itself, never rendered: Helm's
+release annotations, Argo CD's tracking-id annotation, the labels of Flux's kustomize- and helm-controller. (Argo
+CD's older label tracking rewrites app.kubernetes.io/instance, which ml-gen renders: see docs/delivery.md.)"""
 MASK = "***"
 
 
@@ -60,11 +63,12 @@ def changed_fields(live: Any, rendered: Any, path: str = "") -> list[str]:
         if None not in names:
             before = {_name(item): item for item in live}
             after = {_name(item): item for item in rendered}
-            return [
+            found = [
                 found
                 for key in dict.fromkeys([*before, *after])
                 for found in changed_fields(before.get(key), after.get(key), f"{path}[{key}]")
             ]
+            return found or ([] if live == rendered else [path])  # the same items in another order, say
         if len(live) == len(rendered):
             return [
                 found

@@ -93,12 +93,7 @@ def compare_object(client: Any, obj: dict[str, Any], namespace_exists: bool = Tr
     try:
         result = json.loads(server.apply_patch(client, obj, dry=True).data)
     except server.HTTPError as err:
-        served = err.status != 404 or live is not None
-        problems.append(
-            f"rejected by the API server: {err.message}"
-            if served
-            else f"the API server does not serve {obj['apiVersion']} {obj['kind']} (is its CRD installed?)"
-        )
+        problems.append(_refusal(client, obj, err, live is not None))
     if problems:
         return Change(where, "refused", problems=problems)
     if live is None:
@@ -110,6 +105,18 @@ def compare_object(client: Any, obj: dict[str, Any], namespace_exists: bool = Tr
     if not changed:
         return Change(where, "same")
     return Change(where, "change", changed, compare.unified(where, before, after))
+
+
+def _refusal(client: Any, obj: dict[str, Any], err: server.HTTPError, exists: bool) -> str:
+    """Why the dry-run apply of an object failed. A 404 for an object not yet live is its namespace missing (one
+    other than the environment's, which is created with the release: the dashboard's, say), as kubectl diff fails
+    on it, or else its kind not served."""
+    if err.status != 404 or exists:
+        return f"rejected by the API server: {err.message}"
+    namespace = obj["metadata"].get("namespace")
+    if kinds.of(obj).namespaced and namespace and not _namespace_exists(client, namespace):
+        return f"namespace '{namespace}' does not exist: create it before applying"
+    return f"the API server does not serve {obj['apiVersion']} {obj['kind']} (is its CRD installed?)"
 
 
 def as_helm_renders(obj: dict[str, Any]) -> dict[str, Any]:
