@@ -14,6 +14,7 @@ from ml_gen.config import Config, schema_errors
 from ml_gen.config.files import discover, display, select_environments
 from ml_gen.errors import ConfigError, UsageError
 from ml_gen.output import SCHEMA_OWNER, Plan, Release, commit, layout, preflight
+from ml_gen.output.plan import Identity
 from ml_gen.render import Rendered, render_environment
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def plan(config: Config, envs: list[str], out: Path | None = None, prune: bool =
     result = Plan(Path(out) if out is not None else config.directory, prune=prune)
     result.environments = set(config.environments)
     result.releases = releases(config)
+    result.named_at = (config.file, config.line(("name",)))
     under = output_place(config, out)
     for env in envs:
         rendered = render_environment(config, env)
@@ -112,6 +114,28 @@ def refuse_clashes(plans: list[Plan]) -> None:
                 raise UsageError(
                     f"{p.root / rel}: would be written from both {other} and {source}: "
                     "give each config its own directory"
+                )
+    refuse_shared_objects(plans)
+
+
+def refuse_shared_objects(plans: list[Plan]) -> None:
+    """Two configs whose environments would write one object (an Argo CD Application, a Flux HelmRelease, a
+    dashboard's ConfigMap: the same kind, namespace and name) or one Grafana dashboard uid would overwrite
+    each other's."""
+    first: dict[Identity, tuple[Plan, str]] = {}
+    for p in plans:
+        for identity, env in p.identities.items():
+            other, other_env = first.setdefault(identity, (p, env))
+            if other is not p:
+                group, kind, namespace, name = identity
+                what = f"dashboard uid '{name}'" if kind == "dashboard uid" else f"{kind} {namespace}/{name}"
+                file, line = p.named_at
+                raise ConfigError(
+                    file,
+                    "name",
+                    f"environment {env} writes {what}, as {other.named_at[0]} (environment {other_env}) does: "
+                    "give one of them another name",
+                    line,
                 )
 
 

@@ -939,6 +939,16 @@ CASES += [
         file="b/ml-model.yaml",
         setup=lambda w: _configs(w, "a/ml-model.yaml", "b/ml-model.yaml", rename=True),
     ),
+    Bad(
+        "two-configs-one-delivery-object",
+        BASE,
+        "name",
+        1,
+        ("GitRepository flux-system/demo-prod", "as a/ml-model.yaml (environment prod)"),
+        args=["render", "--all", "-c", "a", "-c", "b"],
+        file="b/ml-model.yaml",
+        setup=lambda w: _configs(w, "a/ml-model.yaml", "b/ml-model.yaml", rename=True, flux=True),
+    ),
 ]
 
 
@@ -1151,6 +1161,27 @@ CASES += [
         ("ClusterIP, port 80",),
     ),
     Bad(
+        "kserve-name-too-long",
+        sub("name: demo", "name: " + "m" * 48) + "    target: kserve\n",
+        "environments.prod.target",
+        10,
+        ("<name>-predictor", "at most 47 characters (here 48)"),
+    ),
+    Bad(
+        "kserve-serverless-name-too-long",
+        sub("name: demo", "name: " + "m" * 37) + "    target: kserve\n    kserve: {deploymentMode: Serverless}\n",
+        "environments.prod.kserve.deploymentMode",
+        11,
+        ("<name>-predictor-00001-deployment", "at most 36 in Serverless mode (here 37)"),
+    ),
+    Bad(
+        "knative-name-too-long",
+        sub("name: demo", "name: " + "m" * 41) + "    target: knative\n",
+        "environments.prod.target",
+        10,
+        ("<name>-00001-deployment", "at most 40 characters (here 41)"),
+    ),
+    Bad(
         "kserve-serverless-network-policy",
         prod("    target: kserve\n    kserve: {deploymentMode: Serverless}\n    networkPolicy: {enabled: true}\n"),
         "environments.prod.networkPolicy.enabled",
@@ -1315,6 +1346,22 @@ CASES += [
         "delivery.argocd.chart",
         10,
     ),
+    Bad(
+        "delivery-flux-name-too-long",
+        sub("port: 5000\n", "delivery:\n  flux: {repoURL: https://h/r, revision: main}\nport: 5000\n").replace(
+            "  prod:", "  " + "e" * 59 + ":"
+        ),
+        "delivery.flux",
+        6,
+        ("64 characters", "helm.toolkit.fluxcd.io/name", "at most 63"),
+    ),
+    Bad(
+        "delivery-argocd-name-too-long",
+        sub("port: 5000\n", ARGOCD + "    sync: manual\nport: 5000\n").replace("  prod:", "  " + "e" * 59 + ":"),
+        "delivery.argocd",
+        6,
+        ("64 characters", "app.kubernetes.io/instance", "at most 63"),
+    ),
 ]
 
 
@@ -1348,11 +1395,18 @@ def _put(work: Path, rel: str, text: str) -> None:
     (work / rel).write_text(text)
 
 
-def _configs(work: Path, *names: str, rename: bool = False) -> None:
-    """Several configs from BASE (the second with another name unless only the directory differs)."""
+def _configs(work: Path, *names: str, rename: bool = False, flux: bool = False) -> None:
+    """Several configs from BASE (the second with another name unless only the directory differs); with flux,
+    each in a namespace of its own and delivered by Flux."""
     for index, name in enumerate(names):
         (work / name).parent.mkdir(parents=True, exist_ok=True)
-        (work / name).write_text(BASE if rename or index == 0 else BASE.replace("name: demo", "name: other"))
+        text = BASE if rename or index == 0 else BASE.replace("name: demo", "name: other")
+        if flux:
+            text = text.replace("demo-prod", f"team{index}-prod").replace(
+                "environments:",
+                "delivery:\n  flux: {repoURL: 'https://git.example.com/m.git', revision: main}\nenvironments:",
+            )
+        (work / name).write_text(text)
 
 
 @pytest.fixture

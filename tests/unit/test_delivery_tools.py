@@ -146,3 +146,16 @@ def test_the_delivery_paths_follow_render_out_inside_the_configs_directory(tmp_p
     # an --out elsewhere (a preview): the objects a render beside the config writes
     source = yaml.safe_load((elsewhere / "delivery/prod/application-demo-prod.yaml").read_text())["spec"]["source"]
     assert source["helm"]["valueFiles"] == ["../../values/prod.yaml"]
+
+
+@pytest.mark.parametrize("tool", [ARGOCD, FLUX])
+def test_delivery_object_names_of_63_characters_are_written_and_of_64_refused(tool):
+    """The tools copy the name <name>-<environment> into label values (63 characters at most)."""
+    longest = "e" * (63 - len("demo-"))
+    text = (BASE % (tool, "")).replace("  prod:", f"  {longest}:")
+    names = {
+        o["metadata"]["name"] for o in project.delivery_objects(render_environment(config.parse(text, "m"), longest))
+    }
+    assert names == {f"demo-{longest}"} and len(names.pop()) == 63
+    with pytest.raises(ConfigError, match="here 64 characters.*at most 63"):
+        render_environment(config.parse(text.replace(longest, longest + "e"), "m"), longest + "e")

@@ -247,6 +247,43 @@ def test_two_configs_deploying_one_name_into_one_namespace_are_refused(tmp_path,
     ]
 
 
+SHARED = {
+    "argocd": (
+        "delivery:\n  argocd: {repoURL: 'https://git.example.com/m.git', revision: main, sync: manual}\n",
+        "Application argocd/iris-prod",
+    ),
+    "flux": (
+        "delivery:\n  flux: {repoURL: 'https://git.example.com/m.git', revision: main}\n",
+        "GitRepository flux-system/iris-prod",
+    ),
+    "dashboard": (
+        "metrics: {enabled: true, dashboard: {enabled: true, namespace: monitoring}}\n",
+        "dashboard uid 'iris_prod'",
+    ),
+}
+
+
+@pytest.mark.parametrize("shared", sorted(SHARED))
+def test_two_configs_writing_one_object_from_other_namespaces_are_refused(tmp_path, monkeypatch, shared):
+    """One name in two namespaces: the delivery objects (named <name>-<env> in the tool's namespace) and the
+    dashboard uid (<name>_<env>) would be one object, one dashboard."""
+    monkeypatch.chdir(tmp_path)
+    settings, what = SHARED[shared]
+    for team in ("a", "b"):
+        (tmp_path / team).mkdir()
+        (tmp_path / team / "ml-model.yaml").write_text(
+            "name: iris\nimage: {repository: myorg/iris, tag: '1.0'}\n"
+            f"{settings}environments:\n  prod:\n    namespace: team-{team}-prod\n"
+        )
+    result = run("render", "--all", "-c", "a", "-c", "b")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"ml-gen: error: b/ml-model.yaml:1: name: environment prod writes {what}, "
+        "as a/ml-model.yaml (environment prod) does: give one of them another name"
+    )
+    assert sorted(os.listdir(tmp_path / "a")) == ["ml-model.yaml"]
+
+
 @pytest.mark.parametrize("out", ["chart", "chart/templates", "chart/templates/out"])
 def test_output_inside_a_chart_is_refused(tmp_path, monkeypatch, out):
     monkeypatch.chdir(tmp_path)

@@ -46,6 +46,29 @@ def check(env: EnvConfig, s: dict[str, Any]) -> None:
             if problem and not settings.get(key, "").startswith("oci://"):
                 raise env.error("delivery", tool, key, message=problem)
         TOOLS[tool](env, settings)
+        _refuse_long_object_name(env, tool)
+
+
+LONGEST_OBJECT_NAME = 63
+"""The longest name of a delivery object: each tool copies it into a label value, which holds 63 characters."""
+NAME_LABELS = {
+    "argocd": "Argo CD's label tracking copies it into the app.kubernetes.io/instance label of every object it deploys",
+    "flux": "Flux copies it into the helm.toolkit.fluxcd.io/name and kustomize.toolkit.fluxcd.io/name labels of "
+    "every object it deploys",
+}
+
+
+def _refuse_long_object_name(env: EnvConfig, tool: str) -> None:
+    """The objects are named <name>-<environment> (ml_gen.delivery): refused, not shortened, when that is too
+    long for a label value, so that the name stays the one a reader looks for in the tool."""
+    name = f"{env.name}-{env.env}"
+    if len(name) > LONGEST_OBJECT_NAME:
+        raise env.error(
+            "delivery",
+            tool,
+            message=f"names its objects <name>-<environment>, here {len(name)} characters, and "
+            f"{NAME_LABELS[tool]}, at most {LONGEST_OBJECT_NAME}: shorten the config's name or the environment's",
+        )
 
 
 def _missing(env: EnvConfig, tool: str, key: str, message: str) -> ConfigError:

@@ -27,6 +27,9 @@ SCHEMA_OWNER: Owner = ("", "")
 """The owner of VALUES_SCHEMA: no config (JSON has no header line; ml-gen knows the file by its title)."""
 Release = tuple[str, str, str, str, int | None]
 """What one environment deploys where: name, namespace, config file, environment, line of the namespace."""
+Identity = tuple[str, str, str, str]
+"""What one written object is to the cluster: API group, kind, namespace, name; a dashboard's uid is
+("grafana.com", "dashboard uid", "", uid), as Grafana keeps one dashboard per uid."""
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Plan:
     environments: set[str] | None = None  # every environment of the config: files of others are leftovers
     prune: bool = False  # also remove the files of environments no longer in the config
     releases: list[Release] = field(default_factory=list)  # what every environment of the config deploys where
+    identities: dict[Identity, str] = field(default_factory=dict)  # every written object's, and the environment
+    named_at: tuple[str, int | None] = ("", None)  # the config file and the line of its name, for clash messages
     _found: list[tuple[Path, Owner]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def add_environment(
@@ -60,6 +65,9 @@ class Plan:
         self.owned_dirs.add(layout.manifests_dir(env))
         for obj in objects:
             self._add(layout.manifest_file(env, obj), header + yamlio.dump(obj), (config_name, env))
+        self._identify(env, objects)
+        if "grafanaDashboard" in values:
+            self.identities["grafana.com", "dashboard uid", "", values["grafanaDashboard"]["uid"]] = env
 
     def add_delivery(self, config_name: str, env: str, objects: list[dict[str, Any]]) -> None:
         """Lay out delivery/<env>/<kind>-<name>.yaml: the objects that deploy the environment's release."""
@@ -68,6 +76,13 @@ class Plan:
         self.owned_dirs.add(layout.delivery_dir(env))
         for obj in objects:
             self._add(layout.delivery_file(env, obj), header + yamlio.dump(obj), (config_name, env))
+        self._identify(env, objects)
+
+    def _identify(self, env: str, objects: list[dict[str, Any]]) -> None:
+        for obj in objects:
+            meta = obj["metadata"]
+            group = obj.get("apiVersion", "").rpartition("/")[0]
+            self.identities[group, obj["kind"], meta.get("namespace", ""), meta["name"]] = env
 
     def _add(self, relative: Path, text: str, written_by: Owner) -> None:
         if relative in self.files:

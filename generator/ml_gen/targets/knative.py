@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ml_gen.config.model_source import source
+from ml_gen.k8s.names import GENERATE_NAME_BASE
 from ml_gen.promql import PodQuery
 from ml_gen.targets.target import Target, asks
 
@@ -68,6 +69,13 @@ def values(env: EnvConfig) -> dict[str, Any]:
 def rules(env: EnvConfig) -> None:
     """What Knative's webhook refuses with its default features, and what has no place in a Knative Service."""
     s = env.settings
+    if len(env.name) > LONGEST_NAME:
+        raise env.error(
+            "target",
+            message="Knative names a revision's Deployment <name>-00001-deployment and its pods after it, cut to "
+            f"{GENERATE_NAME_BASE} characters before the random part, so the alerts and the dashboard find them only "
+            f"with a name of at most {LONGEST_NAME} characters (here {len(env.name)}): shorten the name",
+        )
     if s["metrics"]["enabled"] and s["metrics"].get("port", s["port"]) != s["port"]:
         raise env.error("metrics", "port", message="Knative gives the server one port: serve the metrics path on it")
     refuse_reserved(env, s)
@@ -155,6 +163,17 @@ def _companions(env: EnvConfig, s: dict[str, Any]) -> None:
         )
     if s["service"]["type"] != "ClusterIP" or s["service"]["port"] != 80:
         raise env.error("service", message="Knative makes the Service's Services itself (its routes listen on 80)")
+
+
+LONGEST_DEPLOYMENT = 63
+"""kmeta.ChildName (knative.dev/pkg) hashes a child's name past 63 characters: <parent head><md5><suffix>."""
+REVISION_DEPLOYMENT = "-00001-deployment"
+"""What a revision's Deployment adds to the Service's name: revision <name>-<5 digits> (ChildName), Deployment
+ChildName(<revision>, "-deployment")."""
+LONGEST_NAME = GENERATE_NAME_BASE - len(REVISION_DEPLOYMENT + "-")
+"""40: the longest name pod_query's patterns match. ChildName leaves the Deployment's name whole up to a name of
+46 (63 - 17); its pods' generateName <deployment>-<pod-template-hash>- is cut to 58 characters, which keeps
+<deployment>- whole up to a name of 40."""
 
 
 def pod_query(name: str, namespace: str) -> PodQuery:

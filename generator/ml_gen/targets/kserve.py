@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ml_gen.config.model_source import source
+from ml_gen.k8s.names import GENERATE_NAME_BASE
 from ml_gen.kinds.inferenceservice import CONTAINER
 from ml_gen.promql import PodQuery
 from ml_gen.targets import deployment, knative
@@ -149,6 +150,14 @@ def rules(env: EnvConfig) -> None:
         _serverless_rules(env, s)
     else:  # KServe's Deployment carries the container's preStop sleep and the predictor's grace period
         deployment.shutdown_rules(env, s)
+        if len(env.config.name) > LONGEST_NAME:
+            raise env.error(
+                "target",
+                message=f"KServe names the predictor's Deployment <name>-predictor and its pods after it, cut to "
+                f"{GENERATE_NAME_BASE} characters before the random part, so the alerts and the dashboard find them "
+                f"only with a name of at most {LONGEST_NAME} characters (here {len(env.config.name)}): "
+                "shorten the name",
+            )
     deployment.pdb_rules(env, s)
 
 
@@ -205,16 +214,26 @@ def _model_rules(env: EnvConfig, s: dict[str, Any], kserve: dict[str, Any], mode
 def _serverless_rules(env: EnvConfig, s: dict[str, Any]) -> None:
     """Serverless runs the predictor as a Knative Service, with Knative's default feature flags."""
     knative.refuse_network_policy(env, "a Serverless InferenceService's")
-    longest = 63 - len("-predictor-00001")
-    if len(env.config.name) > longest:
+    if len(env.config.name) > LONGEST_SERVERLESS_NAME:
         raise env.error(
             "kserve",
             "deploymentMode",
-            message=f"Knative names the revision <name>-predictor-00001, at most 63 characters: in Serverless mode "
-            f"the name may have {longest}",
+            message=f"Knative names the revision's Deployment <name>-predictor-00001-deployment and hashes it past "
+            f"{knative.LONGEST_DEPLOYMENT} characters, so the alerts and the dashboard find the predictor's pods "
+            f"only with a name of at most {LONGEST_SERVERLESS_NAME} in Serverless mode (here {len(env.config.name)})"
+            ": shorten the name",
         )
     knative.refuse_reserved(env, s)
     knative.refuse_masked_pod_fields(env, s)
+
+
+PREDICTOR = "-predictor"
+LONGEST_NAME = GENERATE_NAME_BASE - len(PREDICTOR + "-")
+"""47: pod_query's pod pattern <name>-predictor-.+ needs the pods' generateName, cut to 58 characters, to keep
+<name>-predictor- whole (in Serverless also the Knative revision <name>-predictor-00001 fits 63)."""
+LONGEST_SERVERLESS_NAME = knative.LONGEST_DEPLOYMENT - len(PREDICTOR + knative.REVISION_DEPLOYMENT)
+"""36: in Serverless the revision's Deployment <name>-predictor-00001-deployment stays unhashed (kmeta.ChildName)
+only up to 63 characters."""
 
 
 def pod_query(name: str, namespace: str) -> PodQuery:
