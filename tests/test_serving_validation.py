@@ -50,6 +50,10 @@ CHECKED_KINDS = {("serving.kserve.io/v1beta1", "InferenceService"), ("serving.kn
 # validity. Matched on "<subject>: <ml-gen's message>" (subject: knative, or kserve, its mode and predictor).
 BEYOND_THE_WEBHOOKS: list[tuple[str, str]] = [
     (
+        r"^[^:]*: target: (Knative|KServe) names .* shorten the name$",
+        "a name too long for the alerts' and the dashboard's pod pattern (tests/unit/test_target_names.py)",
+    ),
+    (
         r"^[^:]*: ingress\.enabled: an Ingress needs a Service",
         "KServe makes the predictor's Service and Ingress itself",
     ),
