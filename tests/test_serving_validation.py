@@ -27,22 +27,17 @@ import random
 import re
 import subprocess
 from collections import Counter
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 import yaml
 
-from ml_gen import config as config_mod
-from ml_gen import render, targets
-from ml_gen.check import offline as checks
-from ml_gen.errors import MlGenError
+import verdicts
+from verdicts import ENV, offline_verdict
 
 CONFIGS = int(os.environ.get("ML_GEN_SERVING_DIFF_CONFIGS", 400))
 SEED = int(os.environ.get("ML_GEN_SERVING_DIFF_SEED", 17))
-ENV = "d"
 INIT_CONTAINERS = "kubernetes.podspec-init-containers=enabled"
 CHECKED_KINDS = {("serving.kserve.io/v1beta1", "InferenceService"), ("serving.knative.dev/v1", "Service")}
 
@@ -267,27 +262,9 @@ def drawn_cases(count: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
 # -- the two verdicts -------------------------------------------------------------------------------
 
 
-def offline_verdict(text: str) -> str | None:
-    """None when offline `ml-gen validate` accepts the config, else its first complaint."""
-    try:
-        loaded = config_mod.parse(text, "ml-model.yaml")
-        report = checks.offline([render.render_environment(loaded, ENV)])
-    except MlGenError as err:
-        return str(err).removeprefix("ml-model.yaml").lstrip(":0123456789 ")
-    return None if report.ok else "; ".join(line for line in report.lines() if line.startswith("FAIL"))
-
-
 def unchecked_objects(text: str) -> list[dict[str, Any]] | None:
     """The InferenceService or Knative Service ml-gen renders with its own checks off (None: none)."""
-    with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(config_mod.schema_errors, "first_problem", return_value=None))
-        stack.enter_context(mock.patch.object(config_mod.rules, "check"))
-        stack.enter_context(mock.patch.object(targets.Target, "check"))
-        stack.enter_context(mock.patch.object(render, "check_limits"))
-        try:
-            objects = render.render_environment(config_mod.parse(text, "ml-model.yaml"), ENV).objects
-        except Exception:  # a config the renderer cannot even build objects from
-            return None
+    objects = verdicts.unchecked_objects(text) or []
     return [o for o in objects if (o.get("apiVersion"), o.get("kind")) in CHECKED_KINDS] or None
 
 

@@ -30,28 +30,23 @@ import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
-from unittest import mock
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_gen import config as config_mod
-from ml_gen import render, targets
 from ml_gen.check import offline as checks
 from ml_gen.check import server
-from ml_gen.errors import MlGenError
 from ml_gen.k8s import limits
+from verdicts import ENV, offline_verdict, unchecked_objects
 
 DEFAULT_EXAMPLES = 150
 EXAMPLES = int(os.environ.get("ML_GEN_DIFF_EXAMPLES", DEFAULT_EXAMPLES))
 TIME_BUDGET = float(os.environ.get("ML_GEN_DIFF_SECONDS", 120 if EXAMPLES <= DEFAULT_EXAMPLES else 3600))
 KEEP_GOING = os.environ.get("ML_GEN_DIFF_KEEP_GOING") == "1"
-ENV = "d"
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # ml-gen refuses these on purpose although the API server takes them; matched on ml-gen's message.
@@ -264,29 +259,6 @@ def make_config(namespace: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the two verdicts ---------------------------------------------------------------------------
-
-
-def offline_verdict(text: str) -> str | None:
-    """None when offline `ml-gen validate` accepts the config, else its first complaint."""
-    try:
-        loaded = config_mod.parse(text, "ml-model.yaml")
-        report = checks.offline([render.render_environment(loaded, ENV)])
-    except MlGenError as err:
-        return str(err).removeprefix("ml-model.yaml").lstrip(":0123456789 ")
-    return None if report.ok else "; ".join(line for line in report.lines() if line.startswith("FAIL"))
-
-
-def unchecked_objects(text: str) -> list[dict[str, Any]] | None:
-    """The objects ml-gen renders from the config with its own checks off (None: it cannot render them)."""
-    with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(config_mod.schema_errors, "first_problem", return_value=None))
-        stack.enter_context(mock.patch.object(config_mod.rules, "check"))
-        stack.enter_context(mock.patch.object(targets.Target, "check"))
-        stack.enter_context(mock.patch.object(render, "check_limits"))
-        try:
-            return render.render_environment(config_mod.parse(text, "ml-model.yaml"), ENV).objects
-        except Exception:  # a config the renderer cannot even build objects from (e.g. YAML it cannot read)
-            return None
 
 
 def server_verdict(client: Any, objects: list[dict[str, Any]]) -> str | None:
