@@ -264,6 +264,12 @@ REGRESSIONS: list[tuple[str, str, dict[str, Any]]] = [
         {"selector": SM_SELECTOR, "endpoints": [{"targetPort": 2.0}], "sampleLimit": 2.0},
     ),
     ("past-int64", "ServiceMonitor", {"selector": SM_SELECTOR, "endpoints": [], "sampleLimit": 2**63}),
+    # ... and past int32 where the schema says `format: int32` (found by the draw on Knative's probes).
+    (
+        "past-int32",
+        "Service",
+        {"template": {"spec": {"containers": [{"image": "i", "startupProbe": {"periodSeconds": 2**31}}]}}},
+    ),
     # A Go pattern with flags after `^` (Python takes them only first).
     ("go-flags-after-caret", "PrometheusRule", {"groups": [{"name": "g", "partial_response_strategy": "WARN"}]}),
     # A null where the schema keeps anything (no type, x-kubernetes-preserve-unknown-fields) is taken.

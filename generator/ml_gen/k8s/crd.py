@@ -6,9 +6,10 @@ sends) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/k8s/crds/
 
 - `apiVersion`/`kind` must name a served version of a vendored CRD;
 - types: an integer is a JSON number without a fraction within int64 (`2.0` is one, `true` and
-  2**63 are not), `x-kubernetes-int-or-string`, and `null` only where `nullable` (a field that has
-  a `default` takes it instead of a `null`; a plain create would drop such `null`s, an apply refuses
-  them); a missing field with a `default` counts as given;
+  2**63 are not), within int32 where its `format` is `int32`; `x-kubernetes-int-or-string`, and
+  `null` only where `nullable` (a field that has a `default` takes it instead of a `null`; a plain
+  create would drop such `null`s, an apply refuses them); a missing field with a `default` counts as
+  given;
 - `required`, `enum`, `pattern` (Go RE2 reading: `ml_gen.patterns`),
   `minLength`/`maxLength` (in characters), `minimum`/`maximum` (and exclusive), `multipleOf`,
   `minItems`/`maxItems`, `uniqueItems`, `minProperties`/`maxProperties`, `anyOf`/`allOf`/`oneOf`/`not`;
@@ -18,12 +19,11 @@ sends) with `fieldValidation=Strict`, for the CRDs vendored in `ml_gen/k8s/crds/
 
 Not covered: `metadata` (ml-gen checks names, labels and annotations elsewhere). Stricter than the
 API server: any `status` is refused (the controller writes it; an apply checks only its structure,
-then drops it, as both CRDs have the status subresource). Not covered either: string `format`s and
-the int32 range of `format: int32` (in these two CRDs formats appear only under `status` and as
-int64); DEL, C1 controls and U+FFFE/FFFF in strings, which the YAML reader of an apply refuses
-(ml-gen's config rules refuse them before rendering); `x-kubernetes-embedded-resource` (not used
-here). CEL rules (`x-kubernetes-validations`, the Flux CRDs have a few) are run by `ml_gen.k8s.cel`, the
-subset of CEL those rules use; `cel_rules()` lists every rule (a unit test parses them all).
+then drops it, as both CRDs have the status subresource). Not covered either: string `format`s; DEL,
+C1 controls and U+FFFE/FFFF in strings, which the YAML reader of an apply refuses (ml-gen's config
+rules refuse them before rendering); `x-kubernetes-embedded-resource` (not used here). CEL rules
+(`x-kubernetes-validations`, the Flux CRDs have a few) are run by `ml_gen.k8s.cel`, the subset of
+CEL those rules use; `cel_rules()` lists every rule (a unit test parses them all).
 """
 
 from __future__ import annotations
@@ -116,6 +116,9 @@ def _check(value: Any, schema: dict[str, Any], path: str, strict: bool = True) -
             return
     elif "type" in schema and not _TYPES[schema["type"]](value):
         yield f"{_at(path)}: must be {_ARTICLE[schema['type']]}, not {_describe(value)}"
+        return
+    elif schema.get("type") == "integer" and schema.get("format") == "int32" and int(value) not in INT32:
+        yield f"{_at(path)}: must be an integer of format int32 ({INT32.start} to {INT32.stop - 1}), not {value}"
         return
     yield from _values(value, schema, path)
     if strict and "x-kubernetes-validations" in schema:
@@ -245,6 +248,7 @@ def _counts(count: int, schema: dict[str, Any], where: str, noun: str, keyword: 
 
 
 INT64 = range(-(2**63), 2**63)
+INT32 = range(-(2**31), 2**31)  # `format: int32` on an integer: the API server checks the range
 
 
 def _is_integer(value: Any) -> bool:
