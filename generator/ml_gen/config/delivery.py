@@ -8,12 +8,12 @@ import posixpath
 import re
 from typing import TYPE_CHECKING, Any
 
+from ml_gen.errors import without_userinfo
+
 if TYPE_CHECKING:
     from ml_gen.config.model import EnvConfig
     from ml_gen.errors import ConfigError
 
-CREDENTIALS = re.compile(r"^(https://[^/]*@|ssh://[^/@]*:[^/@]*@)")
-"""A URL with a secret in it: any user info of an https:// URL (a token), a password in an ssh:// one."""
 VERSION_TAG = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+.].*)?$")
 """A revision that reads as a release tag (v1.2.0, 1.2.0-rc.1), which Flux would look up as a branch."""
 REQUIRED = {
@@ -33,7 +33,7 @@ def check(env: EnvConfig, s: dict[str, Any]) -> None:
         for key, message in REQUIRED.items():
             if key not in settings:
                 raise _missing(env, tool, key, message)
-        if CREDENTIALS.match(settings["repoURL"]):
+        if without_userinfo(settings["repoURL"]) != settings["repoURL"]:  # a secret every refusal would mask
             raise env.error(
                 "delivery",
                 tool,
