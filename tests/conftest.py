@@ -86,6 +86,7 @@ RUN_TOGETHER = (
     "tests/scaffold/",
     "tests/container/",
 )
+GROUP_RANK = {group: index for index, group in enumerate(RUN_TOGETHER)}
 USES_THE_REAL_NODE = re.compile(r"\bmark\.real_node\b|[(,]\s*real_node\s*[:,)]")  # the mark, or the fixture
 _relayed_summary: list[str] = []
 
@@ -120,7 +121,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return run_together(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
-            rank = {group: index for index, group in enumerate(RUN_TOGETHER)}
+            rank = GROUP_RANK
             if not self.in_order:
                 units = sorted(self.workqueue.items(), key=lambda unit: rank.get(unit[0], len(rank)))
                 self.workqueue, self.in_order = collections.OrderedDict(units), True
