@@ -148,6 +148,20 @@ def machine_text(m: dict) -> str:
         f"- helm {m['helm']}" + (f"; {m['kubectl']}" if m.get("kubectl") else ""),
         f"- taken {m['date']}; load average (1/5/15 min) {load} at the start, {end} at the end",
     ]
+    if m.get("filesystem"):
+        fs = m["filesystem"]
+        journal = {True: " with a journal", False: " without a journal", None: ""}[fs["journal"]]
+        probes = fs["create_2000_ms"] if isinstance(fs["create_2000_ms"], list) else [fs["create_2000_ms"]]
+        waited = (
+            f" (first {probes[0]:.0f} ms: the run waited {fs['waited_s']} s for the disk to be quiet)"
+            if len(probes) > 1
+            else ""
+        )
+        lines.append(
+            f"- scratch directory on {fs['type']}{journal} (mounted at `{fs['mount']}`); creating 2,000 empty "
+            f"files in 100 directories there took {probes[-1]:.0f} ms before the run{waited}; see "
+            "[On a RAM disk](#on-a-ram-disk)"
+        )
     if m.get("fingerprint"):
         lines.append(
             f"- {freshness.record(m['fingerprint'])} (SHA-256 of {', '.join(freshness.MEASURED)} but "
@@ -220,6 +234,7 @@ def write(results: dict, docs: Path = DOCS, with_plot: bool = True) -> None:
         else "",
         machine=machine_text(results["machine"]),
         repeat=results["settings"]["repeat"],
+        more=more_repetitions(results),
         once=f"¹ the helm loop ran once at N = {', '.join(once)} (thousands of helm processes). " if once else "",
         seconds=f"{results['seconds'] / 60:.1f}"
         + ("" if results.get("complete") else " (it stopped early: incomplete)"),
@@ -254,6 +269,13 @@ def tmpfs_section(path: Path) -> str:
         f"From `{tmpfs['command']}`, taken {tmpfs['machine']['date']} (commit {tmpfs['machine']['commit']}):\n\n"
         + "\n".join(rows)
     )
+
+
+def more_repetitions(results: dict) -> str:
+    """ " (10 at N = 1)" for the sizes timed more often than --repeat, else ""."""
+    repeat = results["settings"]["repeat"]
+    more = [f"{r['repeat']} at N = {n}" for n, r in results["sizes"].items() if r.get("repeat", repeat) > repeat]
+    return f" ({', '.join(more)})" if more else ""
 
 
 def kinds_text(sizes: dict) -> str:

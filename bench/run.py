@@ -103,6 +103,52 @@ def machine(helm: Path) -> dict:
     }
 
 
+SMALL, SMALL_REPEAT = 1, 10  # N = 1 is timed at least 10 times, as one helm template call is
+QUIET_MS = 100  # 2,000 empty files in 100 directories: 40-90 ms on this machine's quiet disk, 0.2-1.3 s when not
+QUIET_WAIT = 330  # seconds: ext4 stops skipping an inode at most 300 s after it was freed
+
+
+def create_files(directory: Path, dirs: int = 100, files: int = 20) -> float:
+    """Milliseconds to create DIRS new directories of FILES empty files each under a new DIRECTORY, shaped
+    like a rendered tree so that it lands where a render's files would (they stay until the run ends)."""
+    directory.mkdir()
+    start = time.perf_counter()
+    for d in range(dirs):
+        sub = directory / str(d)
+        sub.mkdir()
+        for i in range(files):
+            os.close(os.open(sub / str(i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return (time.perf_counter() - start) * 1000
+
+
+def filesystem(work: Path) -> dict:
+    """The scratch directory's file system, once creating files there is as fast as on a quiet disk.
+
+    ext4 without a journal (this machine's root) will not reuse an inode freed in the last one to five
+    minutes, and checks every such inode it passes while looking for a free one (`recently_deleted` in the
+    kernel's fs/ext4/ialloc.c): creating files soon after thousands were removed nearby (by the last run's
+    clean-up, say) costs ten to twenty times as much system time. So the run waits, probing, until creating
+    2,000 files in 100 directories takes under QUIET_MS (at most QUIET_WAIT seconds), and removes nothing
+    until it ends."""
+    path = str(work.resolve())
+    mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    device, mount, kind = max(
+        ((m[0], m[1], m[2]) for m in mounts if path.startswith(m[1].rstrip("/") + "/")), key=lambda m: len(m[1])
+    )
+    journal = None
+    if kind == "ext4":
+        jbd2 = Path("/proc/fs/jbd2")
+        journal = jbd2.is_dir() and any(p.name.startswith(Path(device).name + "-") for p in jbd2.iterdir())
+    start = time.perf_counter()
+    probes = [create_files(work / "fs-probe-0")]
+    while probes[-1] > QUIET_MS and time.perf_counter() - start < QUIET_WAIT:
+        print(f"  creating 2,000 files took {probes[-1]:.0f} ms: waiting for the disk to be quiet", flush=True)
+        time.sleep(15)
+        probes.append(create_files(work / f"fs-probe-{len(probes)}"))
+    waited = round(time.perf_counter() - start - sum(probes) / 1000)
+    return {"type": kind, "mount": mount, "journal": journal, "create_2000_ms": probes, "waited_s": waited}
+
+
 def compile_bytecode() -> None:
     """Byte-compile ml-gen's modules before anything is timed, as `pip install` does: an editable install
     writes them on its first run, unless PYTHONDONTWRITEBYTECODE is set, when every process would compile
@@ -162,11 +208,10 @@ def bench_size(n: int, args, helm: Path, work: Path) -> tuple[dict, Path]:
     """(a) render --all of n models, (d) --check of the fresh tree, (b) the helm loop on the same values."""
     source = work / f"n{n}-source"
     generate.generate(source, n, args.seed)
-    helm_reps = args.repeat if n <= args.helm_once_above else 1
-    render, check, loop, calls, tree, result = [], [], [], [], None, {"models": n}
-    for rep in range(args.repeat):
-        if tree:
-            shutil.rmtree(tree.parent)
+    repeat = max(args.repeat, SMALL_REPEAT) if n <= SMALL else args.repeat  # a tenth of a second: noisy
+    helm_reps = repeat if n <= args.helm_once_above else 1
+    render, check, loop, calls, result = [], [], [], [], {"models": n, "repeat": repeat}
+    for rep in range(repeat):  # every repetition's tree stays until the run ends (see filesystem())
         tree = work / f"n{n}-rep{rep}" / "models"
         shutil.copytree(source / "models", tree)
         settle()
@@ -185,7 +230,7 @@ def bench_size(n: int, args, helm: Path, work: Path) -> tuple[dict, Path]:
                     print("  warning: helm template's objects differ from ml-gen's manifests", flush=True)
                 result["helm_calls"] = len(targets)
         print(
-            f"  N={n} rep {rep + 1}/{args.repeat}: render {render[-1]['wall']:.3f}s, check {check[-1]['wall']:.3f}s"
+            f"  N={n} rep {rep + 1}/{repeat}: render {render[-1]['wall']:.3f}s, check {check[-1]['wall']:.3f}s"
             + (f", helm loop {loop[-1]['wall']:.3f}s" if rep < helm_reps else ""),
             flush=True,
         )
@@ -198,16 +243,17 @@ def bench_size(n: int, args, helm: Path, work: Path) -> tuple[dict, Path]:
 def bench_startup(args, helm: Path, work: Path) -> dict:
     """(c) `ml-gen --help`, `ml-gen render dev` of one model, one `helm template` of it, `python -c pass`."""
     generate.generate(work / "one", 1, args.seed)
-    model = next((work / "one" / "models").iterdir())
+    source = next((work / "one" / "models").iterdir())
     name, _, env, ns = targets_of(work / "one" / "models")[0]
     reps = max(args.repeat, 10)
     python, help_, render_dev, helm_one = [], [], [], []
-    run([ML_GEN, "render", "--all", "-c", model])  # warm-up: byte-compiles, fills the page cache
-    for _ in range(reps):
+    run([ML_GEN, "render", "--all", "-c", source])  # warm-up: byte-compiles, fills the page cache
+    for rep in range(reps):
         python.append(run([sys.executable, "-c", "pass"]))
         help_.append(run([ML_GEN, "--help"]))
-        for d in ("values", "manifests"):
-            shutil.rmtree(model / d, ignore_errors=True)
+        model = work / "one" / f"rep{rep}"  # a fresh copy of the config: nothing is removed before a render
+        model.mkdir()
+        shutil.copy(source / "ml-model.yaml", model)
         render_dev.append(run([ML_GEN, "render", "dev", "-c", model]))
         cmd = [helm, "template", name, CHART, "-n", ns, "--skip-tests", "-f", model / "values" / f"{env}.yaml"]
         helm_one.append(run(cmd))
@@ -306,6 +352,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
+        results["machine"]["filesystem"] = filesystem(work)
         print("startup: ml-gen --help, ml-gen render dev, helm template (one model)", flush=True)
         results["startup"] = bench_startup(args, helm, work)
         kubectl = find_tool("kubectl", None)
@@ -318,8 +365,6 @@ def main() -> None:
             results["sizes"][str(n)], tree = bench_size(n, args, helm, work)
             if kubeconfig and n in args.cluster_sizes:
                 results["cluster"]["sizes"][str(n)] = bench_cluster(n, tree, args, kubectl, kubeconfig)
-            shutil.rmtree(tree.parent)
-            shutil.rmtree(work / f"n{n}-source")
             save(results, args.out, started, complete=False)
     except Failed as err:
         sys.exit(f"bench: {err}\nbench: the sizes done so far are in {args.out}")
