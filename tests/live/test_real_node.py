@@ -66,6 +66,7 @@ DEMO = f"localhost/ml-gen-live-demo-{RUN}"
 BYO = f"localhost/ml-gen-live-byo-{RUN}"
 SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
 HELM_TIMEOUT = "150s"
+FAILING_TIMEOUT = "10s"  # a bad version's upgrade: Helm gives up and rolls back after this
 Helm = subprocess.CompletedProcess[str]
 PINNED = {  # the real node's label and taint
     "nodeSelector": {NODE_LABEL: "true"},
@@ -496,9 +497,9 @@ def test_rolling_update_and_bad_version_rollback_lose_no_request(
     assert_all_served(during_update)
 
     # A bad version: the model's artifact cannot be loaded, so the server starts but /ready stays 503.
-    # Helm gives up after 20 s (the last --timeout wins) and rolls back to revision 2.
+    # Helm gives up after FAILING_TIMEOUT (the last --timeout wins) and rolls back to revision 2.
     bad_model = {"name": "demo", "version": "0.2.0", "framework": "sklearn", "uri": "file:///app/gunicorn.conf.py"}
-    proc = release("1", "--rollback-on-failure", "--timeout", "20s", check=False, model=bad_model)
+    proc = release("1", "--rollback-on-failure", "--timeout", FAILING_TIMEOUT, check=False, model=bad_model)
     assert proc.returncode != 0, "helm upgrade of a version that never gets Ready must fail"
     history = json.loads(cluster.helm("history", "demo", "-n", namespace, "-o", "json").stdout)
     assert [r["status"] for r in history] == ["superseded", "superseded", "failed", "deployed"], history
@@ -889,8 +890,6 @@ def _epoch(timestamp: str) -> float:
 
 # -- the model from a store ------------------------------------------------------------------------
 # Last in the file: MLflow, started niced with the session, has had the most time to get ready.
-
-FAILING_TIMEOUT = "10s"  # a bad version's upgrade: Helm gives up and rolls back after this
 
 
 def upgrade_while_watching_the_fetch(cluster: Cluster, namespace: str, rendered: Path) -> tuple[Helm, int, str]:

@@ -181,6 +181,26 @@ def test_a_new_object_is_created_and_an_equal_one_is_the_same(cluster):
     assert live.compare_object(None, _isvc("raw")).action == "same"
 
 
+def test_a_live_object_changed_between_the_read_and_the_dry_run_is_read_again(cluster, monkeypatch):
+    """Another writer (an HPA scaling through /scale, say) changes the object after ml-gen read it: the dry
+    run answers from the newer version, which is then read too, so that change is not ml-gen's."""
+    cluster[ISVC] = {**_isvc("raw"), "metadata": {**_isvc("raw")["metadata"], "resourceVersion": "1"}}
+    dry_runs = []
+
+    def apply_patch(client: Any, obj: dict[str, Any], dry: bool) -> Any:
+        if not dry_runs:  # the other writer, between ml-gen's read and its first dry run
+            newer = copy.deepcopy(cluster[ISVC])
+            newer["metadata"].update(resourceVersion="2", annotations={"scaled-by": "hpa"})
+            cluster[ISVC] = newer
+        dry_runs.append(obj)
+        meta = cluster[ISVC]["metadata"]
+        return _Response({**obj, "metadata": {**obj["metadata"], **meta}})
+
+    monkeypatch.setattr(server, "apply_patch", apply_patch)
+    assert live.compare_object(None, _isvc("raw")).action == "same"
+    assert len(dry_runs) == 2
+
+
 def test_a_deployment_mode_that_cannot_change_is_said_as_validate_says_it(cluster):
     cluster[ISVC] = {**_isvc("raw"), "status": {"deploymentMode": "RawDeployment"}}
     change = live.compare_object(None, _isvc("serverless"))

@@ -77,23 +77,40 @@ def label(obj: dict[str, Any]) -> str:
     return f"{kinds.of(obj).key}/{meta.get('namespace', '')}/{meta['name']}"
 
 
+READS = 5
+"""How often an object is read and dry-run applied when it changes in between (an HPA scaling it, say)."""
+
+
+def version(obj: dict[str, Any]) -> str | None:
+    found = obj["metadata"].get("resourceVersion")
+    return None if found is None else str(found)
+
+
+def is_helms(live: dict[str, Any]) -> bool:
+    return (live["metadata"].get("labels") or {}).get(MANAGED_BY) == HELM
+
+
 def compare_object(client: Any, obj: dict[str, Any], namespace_exists: bool = True) -> Change:
-    """What a server-side apply of one rendered object would change in its live state."""
+    """What a server-side apply of one rendered object would change in its live state. The live object is
+    read again when the dry run answered from a newer version of it, so both sides are the same moment."""
     where = label(obj)
     if not namespace_exists:  # nothing to dry-run against: the object as rendered is what is created
         return Change(where, "create", diff=compare.unified(where, None, compare.comparable(obj)))
     kind = kinds.of(obj)
-    try:
-        live = server.live_object(client, server.object_path(obj))
-    except server.HTTPError as err:
-        return Change(where, "refused", problems=[f"cannot read the live object: {err.message}"])
-    if live is not None and (live["metadata"].get("labels") or {}).get(MANAGED_BY) == HELM:
-        obj = as_helm_renders(obj)
-    problems = kind.live_check(live, obj) if live is not None and kind.live_check is not None else []
-    try:
-        result = json.loads(server.apply_patch(client, obj, dry=True).data)
-    except server.HTTPError as err:
-        problems.append(_refusal(client, obj, err, live is not None))
+    for _ in range(READS):  # until the live object and the dry run's result are the same version of it
+        try:
+            live = server.live_object(client, server.object_path(obj))
+        except server.HTTPError as err:
+            return Change(where, "refused", problems=[f"cannot read the live object: {err.message}"])
+        applied = as_helm_renders(obj) if live is not None and is_helms(live) else obj
+        problems = kind.live_check(live, applied) if live is not None and kind.live_check is not None else []
+        try:
+            result = json.loads(server.apply_patch(client, applied, dry=True).data)
+        except server.HTTPError as err:
+            problems.append(_refusal(client, applied, err, live is not None))
+            break
+        if live is None or version(result) == version(live):
+            break
     if problems:
         return Change(where, "refused", problems=problems)
     if live is None:
