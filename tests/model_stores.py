@@ -38,8 +38,9 @@ runpy.run_path(train, run_name="__main__")  # prints {"artifact": ..., "model_ur
 iris = load_iris()
 model = DummyClassifier(strategy="constant", constant="virginica").fit(iris.data, iris.target_names[iris.target])
 with mlflow.start_run():
-    info = mlflow.sklearn.log_model(
-        model, name="model", registered_model_name="iris", serialization_format="cloudpickle"
+    info = mlflow.sklearn.log_model(  # requirements given: MLflow need not infer them in a subprocess
+        model, name="model", registered_model_name="iris", serialization_format="cloudpickle",
+        pip_requirements=["scikit-learn", "cloudpickle"],
     )
 MlflowClient().set_registered_model_alias("iris", "champion", info.registered_model_version)
 print(f"version 2: {info.registered_model_version}")
