@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def machine(helm: Path) -> dict:
 
 SMALL, SMALL_REPEAT = 1, 10  # N = 1 is timed at least 10 times, as one helm template call is
 QUIET_MS = 100  # 2,000 empty files in 100 directories: 40-90 ms on this machine's quiet disk, 0.2-1.3 s when not
-QUIET_WAIT = 330  # seconds: ext4 stops skipping an inode at most 300 s after it was freed
+QUIET_WAIT = 360  # seconds: ext4 skips an inode 60 s after it was freed, 360 s while its inode table is unwritten
 
 
 def create_files(directory: Path, dirs: int = 100, files: int = 20) -> float:
@@ -124,29 +125,38 @@ def create_files(directory: Path, dirs: int = 100, files: int = 20) -> float:
 def filesystem(work: Path) -> dict:
     """The scratch directory's file system, once creating files there is as fast as on a quiet disk.
 
-    ext4 without a journal (this machine's root) will not reuse an inode freed in the last one to five
-    minutes, and checks every such inode it passes while looking for a free one (`recently_deleted` in the
-    kernel's fs/ext4/ialloc.c): creating files soon after thousands were removed nearby (by the last run's
-    clean-up, say) costs ten to twenty times as much system time. So the run waits, probing, until creating
-    2,000 files in 100 directories takes under QUIET_MS (at most QUIET_WAIT seconds), and removes nothing
-    until it ends."""
-    path = str(work.resolve())
-    mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
-    device, mount, kind = max(
-        ((m[0], m[1], m[2]) for m in mounts if path.startswith(m[1].rstrip("/") + "/")), key=lambda m: len(m[1])
-    )
+    ext4 without a journal (this machine's root) will not reuse an inode freed in the last minute (six
+    while its inode table block is not yet written), and checks every such inode it passes while looking
+    for a free one (`recently_deleted` in the kernel's fs/ext4/ialloc.c): creating files soon after
+    thousands were removed nearby (by the last run's clean-up, say) costs ten to twenty times as much
+    system time. So the run waits, probing, until creating 2,000 files in 100 directories takes under
+    QUIET_MS (at most QUIET_WAIT seconds), and removes nothing until it ends."""
+    kind, mount = mount_of(work)
     journal = None
-    if kind == "ext4":
+    if kind == "ext4":  # /proc/fs/jbd2 names a journal by the kernel's name of its block device
+        device = os.path.realpath(f"/sys/dev/block/{os.major(work.stat().st_dev)}:{os.minor(work.stat().st_dev)}")
         jbd2 = Path("/proc/fs/jbd2")
-        journal = jbd2.is_dir() and any(p.name.startswith(Path(device).name + "-") for p in jbd2.iterdir())
+        journal = jbd2.is_dir() and any(p.name.startswith(os.path.basename(device) + "-") for p in jbd2.iterdir())
     start = time.perf_counter()
     probes = [create_files(work / "fs-probe-0")]
-    while probes[-1] > QUIET_MS and time.perf_counter() - start < QUIET_WAIT:
+    while probes[-1] > QUIET_MS and time.perf_counter() - start + 15 < QUIET_WAIT:
         print(f"  creating 2,000 files took {probes[-1]:.0f} ms: waiting for the disk to be quiet", flush=True)
         time.sleep(15)
         probes.append(create_files(work / f"fs-probe-{len(probes)}"))
     waited = round(time.perf_counter() - start - sum(probes) / 1000)
     return {"type": kind, "mount": mount, "journal": journal, "create_2000_ms": probes, "waited_s": waited}
+
+
+def mount_of(path: Path) -> tuple[str, str]:
+    """(file system type, mount point) of the mount PATH is on: the longest mount point above it, the last
+    one mounted when several share it (/proc/mounts escapes a space as \\040)."""
+    here = str(path.resolve()).rstrip("/") + "/"
+    found = ("?", "/")
+    for line in Path("/proc/mounts").read_text().splitlines():
+        _, point, kind = (re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), f) for f in line.split()[:3])
+        if here.startswith(point.rstrip("/") + "/") and len(point) >= len(found[1]):
+            found = (kind, point)
+    return found
 
 
 def compile_bytecode() -> None:
@@ -335,7 +345,11 @@ def main() -> None:
     parser.add_argument("--cluster-repeat", type=int, default=3, help="repetitions of the cluster part")
     parser.add_argument("--helm", help="helm binary (default: the pinned one of scripts/install-tools)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default bench/results/results.json)")
-    parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one, removed)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the run makes its scratch directory, kept (default: a temporary one, removed)",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip bench/profile.py")
     parser.add_argument("--no-docs", action="store_true", help="skip docs/benchmarks.md and .png")
     args = parser.parse_args()
@@ -348,8 +362,9 @@ def main() -> None:
         "machine": machine(helm),
         "settings": {k: v for k, v in vars(args).items() if k not in ("out", "workdir", "kubeconfig")},
     }
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="ml-gen-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if args.workdir:  # a new directory inside it each run: a run removes nothing until it ends
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="ml-gen-bench-", dir=args.workdir))
     started = time.perf_counter()
     try:
         results["machine"]["filesystem"] = filesystem(work)
@@ -366,15 +381,15 @@ def main() -> None:
             if kubeconfig and n in args.cluster_sizes:
                 results["cluster"]["sizes"][str(n)] = bench_cluster(n, tree, args, kubectl, kubeconfig)
             save(results, args.out, started, complete=False)
+        save(results, args.out, started, complete=True)
+        print(f"wrote {args.out} ({results['seconds']}s)")
+        if not args.no_profile:  # before the clean-up, which would slow the profile's file writes
+            subprocess.run([sys.executable, "-m", "bench.profile"], check=True, cwd=ROOT)
     except Failed as err:
         sys.exit(f"bench: {err}\nbench: the sizes done so far are in {args.out}")
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-    save(results, args.out, started, complete=True)
-    print(f"wrote {args.out} ({results['seconds']}s)")
-    if not args.no_profile:
-        subprocess.run([sys.executable, "-m", "bench.profile"], check=True, cwd=ROOT)
     if not args.no_docs:
         from bench import report
 
