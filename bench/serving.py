@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from bench.real_node import NODE_LABEL, PINNED, restricted_pod
+
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "ml-model-api"
 LOCAL_CLUSTER = ROOT / "scripts" / "local-cluster"
@@ -43,11 +45,6 @@ LOCAL_IMAGE = ROOT / "scripts" / "local-image"
 FLASK_APP = ROOT / "bench" / "flask_app"
 LOADGEN = (ROOT / "bench" / "loadgen.py").read_text()
 RESULTS = ROOT / "bench" / "results" / "serving.json"
-NODE_LABEL = "ml-gen.dev/real-node"
-PINNED = {
-    "nodeSelector": {NODE_LABEL: "true"},
-    "tolerations": [{"key": NODE_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
-}
 SETOSA = [5.1, 3.5, 1.4, 0.2]
 BODY = {"instances": [SETOSA]}
 HELM_TIMEOUT = "180s"
@@ -246,34 +243,8 @@ class LoadPod:
 
     def __init__(self, cluster: Cluster, namespace: str, image: str, uid: int) -> None:
         self.cluster, self.namespace, self.name = cluster, namespace, f"loadgen-{uuid.uuid4().hex[:6]}"
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": self.name, "namespace": namespace, "labels": {"app": "loadgen"}},
-            "spec": {
-                **PINNED,
-                "terminationGracePeriodSeconds": 0,
-                "automountServiceAccountToken": False,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": uid,
-                    "runAsGroup": uid,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [
-                    {
-                        "name": "loadgen",
-                        "image": image,
-                        "command": ["python3", "-c", "import time; time.sleep(3600)"],  # exits by itself
-                        "securityContext": {
-                            "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"]},
-                            "readOnlyRootFilesystem": True,
-                        },
-                    }
-                ],
-            },
-        }
+        command = ["python3", "-c", "import time; time.sleep(3600)"]  # exits by itself
+        pod = restricted_pod(self.name, namespace, "loadgen", uid, "loadgen", image, command)
         cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
         cluster.kubectl("wait", "--for=condition=Ready", f"pod/{self.name}", "-n", namespace, "--timeout=120s")
 

@@ -75,13 +75,18 @@ class Server:
         pytest.fail(f"{self.log.name}: not listening on {self.host}:{self.port} after {seconds}s")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Stop a process this run started, by its own pid: SIGTERM, then SIGKILL after TIMEOUT seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def start_versitygw(binary: str, root: Path, host: str = "127.0.0.1") -> Server:

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+import model_stores
+
 if TYPE_CHECKING:
     from conftest import Cluster
 
@@ -236,11 +238,6 @@ def running(cluster: Cluster, binary: str, work: Path, storage_initializer: dict
         for kind, name in reversed(created):
             cluster.kubectl("delete", kind, name, "--ignore-not-found", "--wait=false", check=False)
         if manager is not None:
-            manager.process.terminate()
-            try:
-                manager.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                manager.process.kill()
-                manager.process.wait()
+            model_stores.stop_process(manager.process, timeout=20)
         if created_crds:
             cluster.kubectl("delete", "crd", *created_crds, "--ignore-not-found", "--wait=false", check=False)

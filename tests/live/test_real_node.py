@@ -56,10 +56,12 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.real_node
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from bench.real_node import NODE_LABEL, PINNED, restricted_pod  # noqa: E402  (shared with bench/serving.py)
+
 CHART = REPO / "charts" / "ml-model-api"
 LOCAL_IMAGE = REPO / "scripts" / "local-image"
 LOCAL_CLUSTER = REPO / "scripts" / "local-cluster"
-NODE_LABEL = "ml-gen.dev/real-node"
 RUN = uuid.uuid4().hex[:6]
 START_ENV = dict(os.environ)  # before any fixture points HOME elsewhere
 DEMO = f"localhost/ml-gen-live-demo-{RUN}"
@@ -68,10 +70,6 @@ SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
 HELM_TIMEOUT = "150s"
 FAILING_TIMEOUT = "10s"  # a bad version's upgrade: Helm gives up and rolls back after this
 Helm = subprocess.CompletedProcess[str]
-PINNED = {  # the real node's label and taint
-    "nodeSelector": {NODE_LABEL: "true"},
-    "tolerations": [{"key": NODE_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
-}
 # A second good version of the demo image: the first plus a label, so a new digest with the same layers.
 SECOND_VERSION = 'FROM {image}\nLABEL dev.ml-gen.test.version="2"\n'
 FAST_PROBES = {  # short periods keep the suite quick; the server loads the model in about a second
@@ -79,42 +77,6 @@ FAST_PROBES = {  # short periods keep the suite quick; the server loads the mode
     "readiness": {"periodSeconds": 1, "failureThreshold": 2},
     "liveness": {"periodSeconds": 5},
 }
-
-
-def restricted_pod(
-    name: str, namespace: str, app: str, uid: int, container: str, image: str, command: list[str], **spec: Any
-) -> dict[str, Any]:
-    """A bare pod pinned to the real node, under the restricted profile as the app's pods run."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
-        "spec": {
-            **PINNED,
-            **spec,
-            "terminationGracePeriodSeconds": 0,
-            "automountServiceAccountToken": False,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": uid,
-                "runAsGroup": uid,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": container,
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": command,
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                        "readOnlyRootFilesystem": True,
-                    },
-                }
-            ],
-        },
-    }
 
 
 # -- helpers ------------------------------------------------------------------------------------
